@@ -1,0 +1,1 @@
+"""modelscan: list local GGUF and MLX models exactly as LM Studio's GET /api/v1/models does."""
