@@ -28,6 +28,7 @@ __all__ = [
     "NotAModel",
     "Truncated",
     "Unsupported",
+    "UsageError",
     "display_path",
     "escape_text",
     "quote_bytes",
@@ -94,7 +95,7 @@ class ModelScanError(ValueError):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        where = " ".join(p for p in (self.format, self.field) if p)
+        where = " ".join(p for p in (self.format, self.field) if p) if self.field or self.offset is not None else ""
         if self.offset is not None:
             where = f"{where} at byte {self.offset}" if where else f"at byte {self.offset}"
         head = display_path(self.path)
@@ -186,3 +187,10 @@ class ChangedDuringScan(ModelScanError):
 
     code = "changed_during_scan"
     retryable = True
+
+
+class UsageError(ValueError):
+    """A caller passed a bad argument (an unknown model key in ``loaded``, a bad option).
+
+    Not a :class:`ModelScanError`: nothing is wrong with any file.
+    """

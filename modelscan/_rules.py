@@ -1,0 +1,221 @@
+"""Naming rules and field tables of FIELDS.md (sections 2-6), as pure functions over strings.
+
+Nothing here touches the filesystem or a header: names in, names out, so each rule is tested
+against the rulebook's own examples.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "EMBEDDING_ARCHITECTURES",
+    "ENCODER_MODEL_TYPES",
+    "SENTENCE_TRANSFORMERS_FILES",
+    "display_name",
+    "gguf_key_base",
+    "mentions_tools",
+    "mlx_key_base",
+    "nominal_bits",
+    "quant_token",
+    "rounded_count",
+    "size_token",
+    "split_shard_name",
+]
+
+# FIELDS.md section 2: GGUF architectures LM Studio lists as embedding models.
+EMBEDDING_ARCHITECTURES = frozenset(
+    {
+        "bert",
+        "nomic-bert",
+        "nomic-bert-moe",
+        "jina-bert-v2",
+        "jina-bert-v3",
+        "neo-bert",
+        "modern-bert",
+        "gemma-embedding",
+        "t5encoder",
+    }
+)
+
+# FIELDS.md section 2: MLX `model_type`s of encoder-only models (embedding models).
+ENCODER_MODEL_TYPES = frozenset(
+    {
+        "bert",
+        "roberta",
+        "xlm-roberta",
+        "xlm_roberta",
+        "nomic_bert",
+        "modernbert",
+        "distilbert",
+        "mpnet",
+        "electra",
+        "camembert",
+        "deberta",
+        "deberta-v2",
+        "albert",
+        "new",  # gte-*-v1.5 ("NewModel")
+    }
+)
+
+# FIELDS.md section 2: files whose presence marks a sentence-transformers (embedding) folder.
+SENTENCE_TRANSFORMERS_FILES = ("modules.json", "config_sentence_transformers.json", "sentence_bert_config.json")
+
+# FIELDS.md section 5: one token of a name that is a quantization.
+_QUANT_TOKEN = re.compile(
+    r"I?Q\d+(?:_[0-9A-Z]+)*|TQ\d_\d|F16|F32|BF16|FP16|FP32|MXFP4(?:_MOE)?|NVFP4|\d+BIT",
+    re.IGNORECASE,
+)
+# FIELDS.md section 3: the trailing bits/dtype token of an MLX folder name.
+_MLX_BITS_TOKEN = re.compile(r"\d+bit|bf16|fp16|f16|fp32|f32|mxfp4|mxfp8|nvfp4", re.IGNORECASE)
+_SHARD = re.compile(r"^(?P<prefix>.+)-(?P<index>\d{5})-of-(?P<total>\d{5})$")
+# FIELDS.md section 6: a size token, optionally followed by an active-parameter token.
+_SIZE_TOKEN = re.compile(r"(?:(\d+)x)?(\d+)(?:[._](\d+))?([KMBT])(\d+)?", re.IGNORECASE)
+_ACTIVE_TOKEN = re.compile(r"A(\d+)(?:[._](\d+))?([KMBT])", re.IGNORECASE)
+_VERSION_TOKEN = re.compile(r"v\d", re.IGNORECASE)
+
+
+def split_shard_name(stem: str) -> tuple[str, int, int] | None:
+    """``name-00001-of-00003`` -> ``("name", 1, 3)``; ``None`` when *stem* is not a shard name."""
+    m = _SHARD.match(stem)
+    if m is None:
+        return None
+    return m["prefix"], int(m["index"]), int(m["total"])
+
+
+def _strip_extension(name: str) -> str:
+    for ext in (".gguf", ".safetensors"):
+        if name.lower().endswith(ext):
+            return name[: -len(ext)]
+    return name
+
+
+def _is_quant(token: str) -> bool:
+    return _QUANT_TOKEN.fullmatch(token) is not None
+
+
+def quant_token(file_name: str) -> str | None:
+    """The quant token of a file or folder name, uppercased (FIELDS.md section 5), or ``None``.
+
+    The name loses its extension and ``-NNNNN-of-MMMMM``; it is split on ``-`` and ``.``; the
+    last token that is a quantization wins; ``UD-`` before it is kept (``UD-Q4_K_XL``).
+    """
+    stem = _strip_extension(file_name)
+    shard = split_shard_name(stem)
+    if shard is not None:
+        stem = shard[0]
+    tokens = re.split(r"[-.]", stem)
+    for i in range(len(tokens) - 1, -1, -1):
+        if _is_quant(tokens[i]):
+            token = tokens[i].upper()
+            if i > 0 and tokens[i - 1].upper() == "UD":
+                token = "UD-" + token
+            return token
+    return None
+
+
+def nominal_bits(quant_name: str | None) -> int | None:
+    """The first run of digits in a quant name (``Q4_K_M`` -> 4, ``UD-Q4_K_XL`` -> 4), else ``None``."""
+    if quant_name is None:
+        return None
+    m = re.search(r"\d+", quant_name)
+    return int(m.group()) if m else None
+
+
+def _strip_trailing_quant(tokens: list[str]) -> list[str]:
+    if len(tokens) > 1 and _is_quant(tokens[-1]):
+        tokens = tokens[:-1]
+        if len(tokens) > 1 and tokens[-1].upper() == "UD":
+            tokens = tokens[:-1]
+    return tokens
+
+
+def gguf_key_base(folder_name: str) -> str:
+    """A GGUF model folder name without its ``-GGUF`` suffix and one trailing quant token.
+
+    Case is kept (the key lowercases it; the display name prettifies it).
+    """
+    name = re.sub(r"-gguf$", "", folder_name, flags=re.IGNORECASE)
+    return "-".join(_strip_trailing_quant(name.split("-")))
+
+
+def mlx_key_base(folder_name: str) -> str:
+    """An MLX model folder name without one trailing bits/dtype token (``-4bit``, ``-bf16``)."""
+    tokens = folder_name.split("-")
+    if len(tokens) > 1 and _MLX_BITS_TOKEN.fullmatch(tokens[-1]):
+        tokens = tokens[:-1]
+    return "-".join(tokens)
+
+
+def display_name(source: str) -> str:
+    """Prettify a ``general.name`` or a stripped folder name (FIELDS.md section 4)."""
+    coarse = [t for t in re.split(r"[-\s]+", source.strip()) if t]
+    coarse = _strip_trailing_quant(coarse)
+    if len(coarse) > 1 and _MLX_BITS_TOKEN.fullmatch(coarse[-1]):
+        coarse = coarse[:-1]
+    words = []
+    for token in (t for c in coarse for t in c.split("_") if t):
+        if token.upper() in ("GGUF", "MLX"):
+            continue
+        if token.lower() == "it":
+            words.append("Instruct")
+        elif _VERSION_TOKEN.match(token):
+            words.append(token)
+        else:
+            words.append(token[0].upper() + token[1:])
+    return " ".join(words)
+
+
+def _size_text(whole: str, frac: str | None, letter: str, tail: str | None) -> str:
+    decimals = frac if frac is not None else tail
+    number = whole if decimals is None else f"{whole}.{decimals}"
+    return number + letter.upper()
+
+
+def size_token(folder_name: str) -> str | None:
+    """The parameter-size token of a name (FIELDS.md section 6): ``Qwen3-30B-A3B`` -> ``30B-A3B``."""
+    tokens = folder_name.split("-")
+    for i in range(1, len(tokens)):
+        m = _SIZE_TOKEN.fullmatch(tokens[i])
+        if m is None or (m[3] is not None and m[5] is not None):
+            continue
+        experts, whole, frac, letter, tail = m.groups()
+        text = (f"{experts}x" if experts else "") + _size_text(whole, frac, letter, tail)
+        if i + 1 < len(tokens):
+            a = _ACTIVE_TOKEN.fullmatch(tokens[i + 1])
+            if a is not None:
+                text += "-A" + _size_text(a[1], a[2], a[3], None)
+        return text
+    return None
+
+
+def rounded_count(n: int) -> str:
+    """llama.cpp's rounded notation: at least two significant digits (268098176 -> ``268M``)."""
+    for threshold, letter in ((10**12, "T"), (10**9, "B"), (10**6, "M")):
+        if n > threshold:
+            scaled = n / threshold
+            break
+    else:
+        scaled, letter = n / 1000, "K"
+    digits = len(str(round(scaled)).lstrip("0"))
+    return f"{scaled:.{max(2 - digits, 0)}f}{letter}"
+
+
+_TEMPLATE_BLOCK = re.compile(r"\{%(.*?)%\}|\{\{(.*?)\}\}", re.DOTALL)
+_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", re.DOTALL)
+_TOOLS_NAME = re.compile(r"(?<![\w.])tools\b")
+
+
+def mentions_tools(template: str) -> bool:
+    """Whether a chat template uses the variable ``tools`` inside ``{% %}`` or ``{{ }}``.
+
+    The template is searched as text and never rendered (HOSTILE.md R10); string literals inside
+    a block do not count, nor does an attribute such as ``message.tools``.
+    """
+    if "tools" not in template:
+        return False
+    for m in _TEMPLATE_BLOCK.finditer(template):
+        code = _STRING_LITERAL.sub("", m.group(1) if m.group(1) is not None else m.group(2))
+        if _TOOLS_NAME.search(code):
+            return True
+    return False

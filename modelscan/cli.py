@@ -1,0 +1,109 @@
+"""The ``modelscan`` command: argument parsing and printing only.
+
+stdout: the endpoint's ``{"models": [...]}`` JSON (2-space indent, ASCII-escaped so that any
+file name stays valid JSON). stderr: one line per problem, ``path: reason``, control characters
+and undecodable bytes escaped. Exit status: 0; 1 with ``--strict`` when there was a problem;
+2 for a usage error, or when no PATH is given and LM Studio's models folder does not exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import UsageError, display_path
+from .limits import BATCH_LIMITS, SERVER_LIMITS
+from .scan import lmstudio_models_folder, scan_models
+
+__all__ = ["main"]
+
+_EPILOG = """\
+exit status: 0 on success (problems are reported on stderr but do not fail the run);
+1 with --strict when any problem was found; 2 on a usage error or when no PATH is given
+and LM Studio's models folder does not exist.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="modelscan",
+        description="List local GGUF and MLX models exactly as LM Studio's GET /api/v1/models does, "
+        "reading headers only.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="a models root, a publisher folder, a model folder or one model file "
+        "(default: LM Studio's models folder)",
+    )
+    p.add_argument("--strict", action="store_true", help="exit 1 when any problem was found")
+    p.add_argument(
+        "--facts",
+        action="store_true",
+        help="print the extended facts (exact parameter counts, real bits per weight, tensor types, "
+        "shards, warnings) instead of the endpoint JSON",
+    )
+    p.add_argument(
+        "--loaded",
+        metavar="FILE",
+        help="JSON file mapping model keys to loaded instances, as a server would pass them "
+        "(e.g. {\"gemma-3-270m-it-qat\": [{\"config\": {\"context_length\": 4096}}]})",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="also print warnings of listed models on stderr")
+    p.add_argument(
+        "--server-limits",
+        action="store_true",
+        help="use the tighter limits meant for servers instead of the batch defaults",
+    )
+    p.add_argument("--version", action="version", version=f"modelscan {__version__}")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    paths = list(args.paths)
+    if not paths:
+        folder, looked = lmstudio_models_folder()
+        if not folder.is_dir():
+            print("modelscan: no PATH given and LM Studio's models folder was not found; looked at:", file=sys.stderr)
+            for place in looked:
+                print(f"  {display_path(place)}", file=sys.stderr)
+            return 2
+        paths = [str(folder)]
+    loaded = None
+    if args.loaded:
+        try:
+            with open(args.loaded, "rb") as f:
+                loaded = json.loads(f.read())
+        except (OSError, ValueError) as exc:
+            print(f"modelscan: --loaded {display_path(args.loaded)}: {exc}", file=sys.stderr)
+            return 2
+    report = scan_models(*paths, limits=SERVER_LIMITS if args.server_limits else BATCH_LIMITS)
+    try:
+        out = (
+            {"models": [m.to_dict() for m in report.models], "problems": [p.to_dict() for p in report.problems]}
+            if args.facts
+            else report.to_response(loaded)
+        )
+    except UsageError as exc:
+        print(f"modelscan: --loaded: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    sys.stdout.flush()
+    for problem in report.problems:
+        print(str(problem), file=sys.stderr)
+    if args.verbose:
+        for warning in report.warnings:
+            print(f"{warning} (warning)", file=sys.stderr)
+    return 1 if args.strict and report.problems else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""The one orchestrator: roots in, a report (models and problems) out.
+
+discover folders -> read each header -> derive facts -> assign keys -> (response.to_response).
+A file that fails becomes a problem in the report; the scan carries on (HOSTILE.md R13).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from . import discover
+from .discover import FileEntry, FolderContents
+from .errors import IncompleteModel, ModelScanError
+from .facts import ModelFacts, assign_keys, derive_gguf_facts
+from .gguf import GGUFHeader, read_gguf_header
+from .limits import BATCH_LIMITS, Limits
+from .response import to_response
+
+__all__ = ["ScanReport", "lmstudio_models_folder", "list_models", "scan_models"]
+
+
+@dataclasses.dataclass
+class ScanReport:
+    """Every model found, with its facts, and every problem met on the way."""
+
+    models: list[ModelFacts]
+    problems: list[ModelScanError]
+
+    @property
+    def warnings(self) -> list[ModelScanError]:
+        """Non-fatal findings of the listed models."""
+        return [w for m in self.models for w in m.warnings]
+
+    def to_response(self, loaded: Mapping[str, object] | None = None) -> dict[str, object]:
+        """The endpoint's ``{"models": [...]}``; see :func:`modelscan.response.to_response`."""
+        return to_response(self.models, loaded)
+
+
+def _is_projector(header: GGUFHeader) -> bool:
+    return header.get("general.type") == "mmproj" or header.get("general.architecture") == "clip"
+
+
+def _scan_gguf(contents: FolderContents, gguf_files: list[FileEntry], name_projectors: list[FileEntry],
+               limits: Limits, problems: list[ModelScanError]) -> list[ModelFacts]:
+    folder = contents.path
+    publisher, repo = _publisher_repo(folder)
+    projectors = list(name_projectors)
+    candidates: list[tuple[discover.GGUFGroup, list[GGUFHeader]]] = []
+    for group in discover.group_gguf(gguf_files):
+        if contents.only is not None and not any(f.name == contents.only for f in group.files):
+            # a single file was asked for; still learn whether a sibling is a projector
+            if len(group.files) == 1 and group.total_shards == 1:
+                try:
+                    if _is_projector(read_gguf_header(group.files[0].real, limits=limits)):
+                        projectors.append(group.files[0])
+                except ModelScanError:
+                    pass
+            continue
+        if group.missing:
+            shown = ", ".join(str(i) for i in group.missing[:5]) + (" ..." if len(group.missing) > 5 else "")
+            problems.append(IncompleteModel(
+                group.files[0].path,
+                f"split model is missing shard(s) {shown} of {group.total_shards}",
+                format="gguf", code="missing_shard",
+            ))
+            continue
+        headers: list[GGUFHeader] = []
+        for f in group.files:
+            try:
+                headers.append(_with_path(read_gguf_header(f.real, limits=limits), f.path))
+            except ModelScanError as err:
+                problems.append(_at(err, f.path))
+                break
+        else:
+            head = headers[0]
+            if _is_projector(head):
+                projectors.extend(group.files[:1])
+            elif head.get("general.type") == "adapter":
+                continue  # a LoRA adapter: a sidecar, never a model of its own
+            else:
+                candidates.append((group, headers))
+    projectors.sort(key=lambda f: f.name)
+    projector = projectors[0] if projectors else None
+    models = []
+    for group, headers in candidates:
+        try:
+            models.append(derive_gguf_facts(
+                headers=headers,
+                file_names=[f.name for f in group.files],
+                sizes=[f.size for f in group.files],
+                folder=folder,
+                publisher=publisher,
+                repo=repo,
+                projector=(projector.path, projector.size) if projector else None,
+            ))
+        except ModelScanError as err:
+            problems.append(err)
+    return models
+
+
+def _publisher_repo(folder: str) -> tuple[str, str]:
+    """FIELDS.md section 1: a model folder F gives ``publisher = F.parent.name``, ``repo = F.name``."""
+    absolute = os.path.abspath(folder)
+    return os.path.basename(os.path.dirname(absolute)), os.path.basename(absolute)
+
+
+def _with_path(header: GGUFHeader, path: str) -> GGUFHeader:
+    """Report a symlinked file under the name it was found by."""
+    return header if header.path == path else dataclasses.replace(header, path=path)
+
+
+def _at(err: ModelScanError, path: str) -> ModelScanError:
+    if err.path != path:
+        err.path = path
+        err.args = (err._message(),)
+    return err
+
+
+def _scan_folder(contents: FolderContents, limits: Limits, problems: list[ModelScanError]) -> list[ModelFacts]:
+    gguf_files, name_projectors, is_mlx = discover.classify_folder(contents)
+    models = _scan_gguf(contents, gguf_files, name_projectors, limits, problems) if gguf_files or name_projectors else []
+    only = contents.only
+    if is_mlx and (only is None or not only.lower().endswith(".gguf")):
+        from .mlx import read_mlx_model
+
+        folder = contents.path
+        publisher, repo = _publisher_repo(folder)
+        try:
+            models.append(read_mlx_model(folder, publisher=publisher, repo=repo, limits=limits))
+        except ModelScanError as err:
+            problems.append(err)
+    elif not is_mlx and only is None and any(f.name.lower().endswith(".safetensors") for f in contents.files):
+        problems.append(IncompleteModel(contents.path, "safetensors files without config.json: not an MLX model", format="fs", code="missing_config"))
+    return models
+
+
+def scan_models(*paths: str | os.PathLike[str], limits: Limits = BATCH_LIMITS) -> ScanReport:
+    """Scan folders (models roots, publisher or model folders) or single files.
+
+    Never raises for a bad file: every failure is a :class:`ModelScanError` in
+    ``report.problems``, and the other models are still listed.
+    """
+    problems: list[ModelScanError] = []
+    models: list[ModelFacts] = []
+    for contents in discover.iter_model_folders(paths, problems, limits=limits):
+        models.extend(_scan_folder(contents, limits, problems))
+    assign_keys(models)
+    problems.sort(key=lambda e: (e.path, e.code))
+    return ScanReport(models, problems)
+
+
+def list_models(*paths: str | os.PathLike[str], loaded: Mapping[str, object] | None = None,
+                limits: Limits = BATCH_LIMITS) -> dict[str, object]:
+    """``{"models": [...]}`` exactly as LM Studio's ``GET /api/v1/models`` would list *paths*.
+
+    *loaded* maps a model key to its loaded instances (``[{"id": ..., "config": {...}}]``).
+    Raises :class:`modelscan.errors.UsageError` when it names an unknown key.
+    Problems with files are not raised; use :func:`scan_models` to see them.
+    """
+    return scan_models(*paths, limits=limits).to_response(loaded)
+
+
+def lmstudio_models_folder(home: str | os.PathLike[str] | None = None) -> tuple[Path, list[Path]]:
+    """LM Studio's models folder (FIELDS.md section 1), and the places looked at to find it.
+
+    The home is the path in ``~/.lmstudio-home-pointer`` if that file exists, else
+    ``~/.cache/lm-studio`` if it exists, else ``~/.lmstudio``; the models folder is
+    ``downloadsFolder`` of ``<home>/settings.json`` if set, else ``<home>/models``.
+    """
+    user = Path(home) if home is not None else Path.home()
+    looked: list[Path] = []
+    pointer = user / ".lmstudio-home-pointer"
+    looked.append(pointer)
+    lm_home: Path | None = None
+    try:
+        text = pointer.read_text(encoding="utf-8").strip()
+        if text:
+            lm_home = Path(text).expanduser()
+    except (OSError, UnicodeDecodeError):
+        pass
+    if lm_home is None:
+        legacy = user / ".cache" / "lm-studio"
+        looked.append(legacy)
+        lm_home = legacy if legacy.is_dir() else user / ".lmstudio"
+    settings = lm_home / "settings.json"
+    looked.append(settings)
+    models = lm_home / "models"
+    try:
+        data = json.loads(settings.read_bytes()[: 4 << 20])
+        folder = data.get("downloadsFolder") if isinstance(data, dict) else None
+        if isinstance(folder, str) and folder:
+            models = Path(folder).expanduser()
+    except (OSError, ValueError, RecursionError):
+        pass
+    looked.append(models)
+    return models, looked
