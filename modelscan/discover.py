@@ -53,7 +53,7 @@ class FolderContents:
 
     path: str
     files: list[FileEntry]
-    only: str | None = None  # when a single file was given: its name
+    only: frozenset[str] | None = None  # when files were given one by one: their names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,7 +225,8 @@ def iter_model_folders(
     only models containing that file are kept). Problems are appended to *problems*.
     """
     walk = _Walk(limits, problems)
-    starts: list[tuple[str, str | None]] = []
+    starts: list[tuple[str, frozenset[str] | None]] = []
+    single: dict[str, set[str]] = {}
     for root in roots:
         path = os.fspath(root)
         try:
@@ -238,8 +239,11 @@ def iter_model_folders(
             walk.roots.append(os.path.realpath(path))
         else:
             folder = os.path.dirname(path) or os.curdir
-            starts.append((folder, os.path.basename(path)))
-            walk.roots.append(os.path.realpath(folder))
+            if folder not in single:
+                single[folder] = set()
+                walk.roots.append(os.path.realpath(folder))
+            single[folder].add(os.path.basename(path))
+    starts += [(folder, frozenset(names)) for folder, names in single.items()]
     done: set[str] = set()
     for start, only in starts:
         stack: list[tuple[str, int]] = [(start, 0)]
@@ -253,10 +257,12 @@ def iter_model_folders(
                 return
             files, subdirs = walk.listing(folder)
             if only is not None:
-                if not any(f.name == only for f in files):
-                    problems.append(FileAccessError(os.path.join(folder, only), "not a regular file", format="fs", code="not_regular_file"))
-                    continue
-                yield FolderContents(folder, files, only)
+                names = {f.name for f in files}
+                for name in sorted(only - names):
+                    if not os.path.isfile(os.path.join(folder, name)):
+                        problems.append(FileAccessError(os.path.join(folder, name), "not a regular file", format="fs", code="not_regular_file"))
+                if only & names:
+                    yield FolderContents(folder, files, only & names)
                 continue
             done.add(real)
             if any(_is_candidate(f.name) for f in files):

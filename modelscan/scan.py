@@ -51,15 +51,6 @@ def _scan_gguf(contents: FolderContents, gguf_files: list[FileEntry], name_proje
     projectors = list(name_projectors)
     candidates: list[tuple[discover.GGUFGroup, list[GGUFHeader]]] = []
     for group in discover.group_gguf(gguf_files):
-        if contents.only is not None and not any(f.name == contents.only for f in group.files):
-            # a single file was asked for; still learn whether a sibling is a projector
-            if len(group.files) == 1 and group.total_shards == 1:
-                try:
-                    if _is_projector(read_gguf_header(group.files[0].real, limits=limits)):
-                        projectors.append(group.files[0])
-                except ModelScanError:
-                    pass
-            continue
         if group.missing:
             shown = ", ".join(str(i) for i in group.missing[:5]) + (" ..." if len(group.missing) > 5 else "")
             problems.append(IncompleteModel(
@@ -123,8 +114,7 @@ def _at(err: ModelScanError, path: str) -> ModelScanError:
 def _scan_folder(contents: FolderContents, limits: Limits, problems: list[ModelScanError]) -> list[ModelFacts]:
     gguf_files, name_projectors, is_mlx = discover.classify_folder(contents)
     models = _scan_gguf(contents, gguf_files, name_projectors, limits, problems) if gguf_files or name_projectors else []
-    only = contents.only
-    if is_mlx and (only is None or not only.lower().endswith(".gguf")):
+    if is_mlx:
         from .mlx import read_mlx_model
 
         folder = contents.path
@@ -133,9 +123,15 @@ def _scan_folder(contents: FolderContents, limits: Limits, problems: list[ModelS
             models.append(read_mlx_model(folder, publisher=publisher, repo=repo, limits=limits))
         except ModelScanError as err:
             problems.append(err)
-    elif not is_mlx and only is None and any(f.name.lower().endswith(".safetensors") for f in contents.files):
+    elif contents.only is None and any(f.name.lower().endswith(".safetensors") for f in contents.files):
         problems.append(IncompleteModel(contents.path, "safetensors files without config.json: not an MLX model", format="fs", code="missing_config"))
     return models
+
+
+def _holds(model: ModelFacts, names: set[str]) -> bool:
+    if model.format == "mlx":
+        return any(not n.lower().endswith(".gguf") for n in names)
+    return any(os.path.basename(f) in names for f in model.files)
 
 
 def scan_models(*paths: str | os.PathLike[str], limits: Limits = BATCH_LIMITS) -> ScanReport:
@@ -146,9 +142,15 @@ def scan_models(*paths: str | os.PathLike[str], limits: Limits = BATCH_LIMITS) -
     """
     problems: list[ModelScanError] = []
     models: list[ModelFacts] = []
+    wanted: dict[str, set[str]] = {}  # folder -> the files asked for one by one
     for contents in discover.iter_model_folders(paths, problems, limits=limits):
+        if contents.only is not None:
+            wanted.setdefault(contents.path, set()).update(contents.only)
         models.extend(_scan_folder(contents, limits, problems))
+    # Keys count every model of a folder, also when one file was asked for, so they stay stable.
     assign_keys(models)
+    if wanted:
+        models = [m for m in models if m.folder not in wanted or _holds(m, wanted[m.folder])]
     problems.sort(key=lambda e: (e.path, e.code))
     return ScanReport(models, problems)
 
