@@ -64,7 +64,7 @@ def _instances(model: ModelFacts, given: object) -> list[dict[str, object]]:
         extra = set(config) - set(defaults)
         if extra:
             raise UsageError(
-                f"loaded[{key!r}][{n - 1}]: config field(s) {sorted(map(str, extra))} not allowed for a {model.type} model"
+                f"loaded[{key!r}][{n - 1}]: config field(s) {sorted(map(str, extra))} not allowed for {"an embedding" if model.type == "embedding" else "an LLM"} model"
             )
         shaped = {f: _check_value(key, f, config.get(f, d), d) for f, d in defaults.items()}
         out.append({"id": inst_id, "config": shaped})
