@@ -62,9 +62,10 @@ def _instances(model: ModelFacts, given: object) -> list[dict[str, object]]:
         if not isinstance(config, Mapping):
             raise UsageError(f"loaded[{key!r}][{n - 1}]: config must be a mapping")
         extra = set(config) - set(defaults)
+        kind = "an embedding" if model.type == "embedding" else "an LLM"
         if extra:
             raise UsageError(
-                f"loaded[{key!r}][{n - 1}]: config field(s) {sorted(map(str, extra))} not allowed for {"an embedding" if model.type == "embedding" else "an LLM"} model"
+                f"loaded[{key!r}][{n - 1}]: config field(s) {sorted(map(str, extra))} not allowed for {kind} model"
             )
         shaped = {f: _check_value(key, f, config.get(f, d), d) for f, d in defaults.items()}
         out.append({"id": inst_id, "config": shaped})
