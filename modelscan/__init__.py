@@ -30,7 +30,7 @@ from .errors import (
 from .facts import ModelFacts, TensorTypeStat
 from .gguf import GGUFHeader, GGUFTensorInfo, read_gguf_header
 from .limits import BATCH_LIMITS, SERVER_LIMITS, Limits
-from .scan import ScanReport, list_models, lmstudio_models_folder, scan_models
+from .scan import ScanCache, ScanReport, list_models, lmstudio_models_folder, scan_models
 
 __all__ = [
     "BATCH_LIMITS",
@@ -48,6 +48,7 @@ __all__ = [
     "ModelFacts",
     "ModelScanError",
     "NotAModel",
+    "ScanCache",
     "ScanReport",
     "TensorTypeStat",
     "Truncated",

@@ -20,7 +20,7 @@ from .gguf import GGUFHeader, read_gguf_header
 from .limits import BATCH_LIMITS, Limits
 from .response import to_response
 
-__all__ = ["ScanReport", "lmstudio_models_folder", "list_models", "scan_models"]
+__all__ = ["PARALLEL_MIN_FOLDERS", "ScanCache", "ScanReport", "list_models", "lmstudio_models_folder", "scan_models"]
 
 
 @dataclasses.dataclass
@@ -46,6 +46,7 @@ def _is_projector(header: GGUFHeader) -> bool:
 
 def _scan_gguf(contents: FolderContents, gguf_files: list[FileEntry], name_projectors: list[FileEntry],
                limits: Limits, problems: list[ModelScanError]) -> list[ModelFacts]:
+    """The GGUF models of one folder: singles and split groups; projectors found by name or header."""
     folder = contents.path
     publisher, repo = _publisher_repo(folder)
     projectors = list(name_projectors)
@@ -111,7 +112,9 @@ def _at(err: ModelScanError, path: str) -> ModelScanError:
     return err
 
 
-def _scan_folder(contents: FolderContents, limits: Limits, problems: list[ModelScanError]) -> list[ModelFacts]:
+def _scan_folder(contents: FolderContents, limits: Limits) -> tuple[list[ModelFacts], list[ModelScanError]]:
+    """Every model of one folder, and the problems met; the same whichever files were asked for."""
+    problems: list[ModelScanError] = []
     gguf_files, name_projectors, is_mlx = discover.classify_folder(contents)
     models = _scan_gguf(contents, gguf_files, name_projectors, limits, problems) if gguf_files or name_projectors else []
     if is_mlx:
@@ -123,9 +126,14 @@ def _scan_folder(contents: FolderContents, limits: Limits, problems: list[ModelS
             models.append(read_mlx_model(folder, publisher=publisher, repo=repo, limits=limits))
         except ModelScanError as err:
             problems.append(err)
-    elif contents.only is None and any(f.name.lower().endswith(".safetensors") for f in contents.files):
-        problems.append(IncompleteModel(contents.path, "safetensors files without config.json: not an MLX model", format="fs", code="missing_config"))
-    return models
+    elif any(f.name.lower().endswith(".safetensors") for f in contents.files):
+        problems.append(IncompleteModel(contents.path, "safetensors files without config.json: not an MLX model",
+                                        format="fs", code="missing_config"))
+    return models, problems
+
+
+def _scan_folder_job(job: tuple[FolderContents, Limits]) -> tuple[list[ModelFacts], list[ModelScanError]]:
+    return _scan_folder(*job)
 
 
 def _holds(model: ModelFacts, names: set[str]) -> bool:
@@ -134,19 +142,113 @@ def _holds(model: ModelFacts, names: set[str]) -> bool:
     return any(os.path.basename(f) in names for f in model.files)
 
 
-def scan_models(*paths: str | os.PathLike[str], limits: Limits = BATCH_LIMITS) -> ScanReport:
+def _signature(contents: FolderContents) -> tuple[object, ...]:
+    """What a folder's results depend on: every file's name and (device, inode, size, mtime).
+
+    An MLX folder's size counts nested files too, so its nested files are part of it.
+    """
+    own = tuple((f.name, f.dev, f.ino, f.size, f.mtime_ns) for f in contents.files)
+    if not any(f.name == "config.json" for f in contents.files):
+        return own
+    nested = []
+    for dirpath, dirnames, filenames in os.walk(contents.path):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if dirpath == contents.path:
+            continue
+        for name in sorted(filenames):
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            nested.append((dirpath, name, st.st_ino, st.st_size, st.st_mtime_ns))
+    return own + tuple(nested)
+
+
+class ScanCache:
+    """Results per folder, reused while no file in the folder changed (for servers that rescan).
+
+    Keyed on the folder and on every file's (device, inode, size, mtime_ns), so a rescan of an
+    unchanged folder only walks it. Pass the same object to every :func:`scan_models` call.
+    Not shared between processes; safe to use from one thread at a time.
+    """
+
+    def __init__(self) -> None:
+        self._folders: dict[tuple[str, Limits], tuple[tuple[object, ...], list[ModelFacts], list[ModelScanError]]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._folders)
+
+    def clear(self) -> None:
+        """Forget every folder."""
+        self._folders.clear()
+
+    def get(self, contents: FolderContents, limits: Limits, signature: tuple[object, ...]) -> tuple[list[ModelFacts], list[ModelScanError]] | None:
+        entry = self._folders.get((os.path.abspath(contents.path), limits))
+        if entry is None or entry[0] != signature:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return [dataclasses.replace(m, warnings=list(m.warnings)) for m in entry[1]], list(entry[2])
+
+    def put(self, contents: FolderContents, limits: Limits, signature: tuple[object, ...],
+            result: tuple[list[ModelFacts], list[ModelScanError]]) -> None:
+        models, problems = result
+        self._folders[(os.path.abspath(contents.path), limits)] = (
+            signature, [dataclasses.replace(m, warnings=list(m.warnings)) for m in models], list(problems))
+
+
+#: Cold scans of at least this many folders use worker processes (when workers allow it).
+PARALLEL_MIN_FOLDERS = 64
+
+
+def _run_jobs(jobs: list[tuple[FolderContents, Limits]], workers: int) -> list[tuple[list[ModelFacts], list[ModelScanError]]]:
+    if workers <= 1 or len(jobs) < PARALLEL_MIN_FOLDERS:
+        return [_scan_folder_job(job) for job in jobs]
+    import concurrent.futures
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else methods[0])
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        chunk = max(1, len(jobs) // (workers * 8))
+        return list(pool.map(_scan_folder_job, jobs, chunksize=chunk))
+
+
+def scan_models(*paths: str | os.PathLike[str], limits: Limits = BATCH_LIMITS, cache: ScanCache | None = None,
+                workers: int | None = None) -> ScanReport:
     """Scan folders (models roots, publisher or model folders) or single files.
 
     Never raises for a bad file: every failure is a :class:`ModelScanError` in
     ``report.problems``, and the other models are still listed.
+
+    *cache*: a :class:`ScanCache` to reuse the results of unchanged folders between calls.
+    *workers*: processes for reading headers; ``None`` uses every CPU when at least
+    ``PARALLEL_MIN_FOLDERS`` folders need reading, ``1`` never starts a process.
     """
     problems: list[ModelScanError] = []
-    models: list[ModelFacts] = []
     wanted: dict[str, set[str]] = {}  # folder -> the files asked for one by one
+    results: list[tuple[list[ModelFacts], list[ModelScanError]] | None] = []
+    jobs: list[tuple[int, FolderContents, tuple[object, ...]]] = []
     for contents in discover.iter_model_folders(paths, problems, limits=limits):
         if contents.only is not None:
             wanted.setdefault(contents.path, set()).update(contents.only)
-        models.extend(_scan_folder(contents, limits, problems))
+        signature = _signature(contents) if cache is not None else ()
+        hit = cache.get(contents, limits, signature) if cache is not None else None
+        if hit is None:
+            jobs.append((len(results), contents, signature))
+        results.append(hit)
+    n_workers = (os.cpu_count() or 1) if workers is None else workers
+    for (i, contents, signature), result in zip(jobs, _run_jobs([(c, limits) for _, c, _ in jobs], n_workers)):
+        results[i] = result
+        if cache is not None:
+            cache.put(contents, limits, signature, result)
+    models: list[ModelFacts] = []
+    for result in results:
+        assert result is not None
+        models.extend(result[0])
+        problems.extend(result[1])
     # Keys count every model of a folder, also when one file was asked for, so they stay stable.
     assign_keys(models)
     if wanted:
@@ -156,14 +258,14 @@ def scan_models(*paths: str | os.PathLike[str], limits: Limits = BATCH_LIMITS) -
 
 
 def list_models(*paths: str | os.PathLike[str], loaded: Mapping[str, object] | None = None,
-                limits: Limits = BATCH_LIMITS) -> dict[str, object]:
+                limits: Limits = BATCH_LIMITS, cache: ScanCache | None = None) -> dict[str, object]:
     """``{"models": [...]}`` exactly as LM Studio's ``GET /api/v1/models`` would list *paths*.
 
     *loaded* maps a model key to its loaded instances (``[{"id": ..., "config": {...}}]``).
     Raises :class:`modelscan.errors.UsageError` when it names an unknown key.
     Problems with files are not raised; use :func:`scan_models` to see them.
     """
-    return scan_models(*paths, limits=limits).to_response(loaded)
+    return scan_models(*paths, limits=limits, cache=cache).to_response(loaded)
 
 
 def lmstudio_models_folder(home: str | os.PathLike[str] | None = None) -> tuple[Path, list[Path]]:
