@@ -191,12 +191,8 @@ def size_token(folder_name: str) -> str | None:
 
 def rounded_count(n: int) -> str:
     """llama.cpp's rounded notation: at least two significant digits (268098176 -> ``268M``)."""
-    for threshold, letter in ((10**12, "T"), (10**9, "B"), (10**6, "M")):
-        if n > threshold:
-            scaled = n / threshold
-            break
-    else:
-        scaled, letter = n / 1000, "K"
+    threshold, letter = next(((t, x) for t, x in ((10**12, "T"), (10**9, "B"), (10**6, "M")) if n > t), (1000, "K"))
+    scaled = n / threshold
     digits = len(str(round(scaled)).lstrip("0"))
     return f"{scaled:.{max(2 - digits, 0)}f}{letter}"
 

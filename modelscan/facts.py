@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 from . import _rules
-from ._tables import GGMLType
+from ._tables import LLAMA_FILE_TYPE_NAMES, GGMLType
 from .errors import InvalidField, ModelScanError
 from .gguf import GGUFHeader, GGUFTensorInfo, Undecoded
 
@@ -127,8 +127,6 @@ def _dominant_type(tensors: Iterable[GGUFTensorInfo]) -> str | None:
 
 def _derive_quant_name(file_name: str, kv: Mapping[str, object], tensors: Sequence[GGUFTensorInfo]) -> str | None:
     """File-name token; else ``general.file_type``'s name; else the dominant 2D+ tensor type."""
-    from ._tables import LLAMA_FILE_TYPE_NAMES
-
     token = _rules.quant_token(file_name)
     if token is not None:
         return token
@@ -145,7 +143,7 @@ def _chat_templates(kv: Mapping[str, object]) -> list[object]:
 def _derive_tool_use(header: GGUFHeader, warnings: list[ModelScanError]) -> bool:
     """``tokenizer.chat_template`` or a named ``tokenizer.chat_template.*`` mentions ``tools``."""
     for key, value in header.kv.items():
-        if not (key == "tokenizer.chat_template" or key == "tokenizer.chat_template.tool_use"):
+        if key not in ("tokenizer.chat_template", "tokenizer.chat_template.tool_use"):
             continue
         if isinstance(value, Undecoded):
             warnings.append(
@@ -278,7 +276,7 @@ def assign_keys(models: Sequence[ModelFacts]) -> None:
         suffixes = [(m.quant_name or _file_stem(m.path)).lower() for m in group]
         if len(set(suffixes)) < len(suffixes):
             suffixes = [_file_stem(m.path).lower() for m in group]
-        for m, suffix in zip(group, suffixes):
+        for m, suffix in zip(group, suffixes, strict=True):
             m.key = f"{m.key}@{suffix}"
     by_key: dict[str, list[ModelFacts]] = {}
     for m in models:

@@ -118,7 +118,7 @@ def _scan_folder(contents: FolderContents, limits: Limits) -> tuple[list[ModelFa
     gguf_files, name_projectors, is_mlx = discover.classify_folder(contents)
     models = _scan_gguf(contents, gguf_files, name_projectors, limits, problems) if gguf_files or name_projectors else []
     if is_mlx:
-        from .mlx import read_mlx_model
+        from .mlx import read_mlx_model  # noqa: PLC0415 -- GGUF-only scans never import the MLX reader
 
         folder = contents.path
         publisher, repo = _publisher_repo(folder)
@@ -206,8 +206,8 @@ PARALLEL_MIN_FOLDERS = 64
 def _run_jobs(jobs: list[tuple[FolderContents, Limits]], workers: int) -> list[tuple[list[ModelFacts], list[ModelScanError]]]:
     if workers <= 1 or len(jobs) < PARALLEL_MIN_FOLDERS:
         return [_scan_folder_job(job) for job in jobs]
-    import concurrent.futures
-    import multiprocessing
+    import concurrent.futures  # noqa: PLC0415 -- only large cold scans pay for these imports
+    import multiprocessing  # noqa: PLC0415
 
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else methods[0])
@@ -240,7 +240,7 @@ def scan_models(*paths: str | os.PathLike[str], limits: Limits = BATCH_LIMITS, c
             jobs.append((len(results), contents, signature))
         results.append(hit)
     n_workers = (os.cpu_count() or 1) if workers is None else workers
-    for (i, contents, signature), result in zip(jobs, _run_jobs([(c, limits) for _, c, _ in jobs], n_workers)):
+    for (i, contents, signature), result in zip(jobs, _run_jobs([(c, limits) for _, c, _ in jobs], n_workers), strict=True):
         results[i] = result
         if cache is not None:
             cache.put(contents, limits, signature, result)
