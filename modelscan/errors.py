@@ -38,13 +38,11 @@ _MAX_QUOTE = 40
 
 
 def escape_text(text: str) -> str:
-    """Escape control characters, lone surrogates and backslashes so *text* is one safe line."""
+    """Escape control characters and lone surrogates so *text* is one safe line of output."""
     out = []
     for ch in text:
         o = ord(ch)
-        if ch == "\\":
-            out.append("\\\\")
-        elif o < 0x20 or o == 0x7F or 0x80 <= o < 0xA0:
+        if o < 0x20 or o == 0x7F or 0x80 <= o < 0xA0:
             out.append(f"\\x{o:02x}")
         elif 0xDC80 <= o <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
             out.append(f"\\x{o - 0xDC00:02x}")
@@ -63,8 +61,8 @@ def display_path(path: object) -> str:
 def quote_bytes(data: bytes, limit: int = _MAX_QUOTE) -> str:
     """At most *limit* bytes of file content, escaped, for an error message (R15)."""
     head = bytes(data[:limit])
-    text = "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else f"\\x{b:02x}" for b in head)
-    return repr(text) if len(data) <= limit else repr(text) + "..."
+    text = "".join(chr(b) if 0x20 <= b < 0x7F and b not in (0x27, 0x5C) else f"\\x{b:02x}" for b in head)
+    return f"'{text}'" if len(data) <= limit else f"'{text}'..."
 
 
 class ModelScanError(ValueError):
