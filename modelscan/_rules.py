@@ -197,7 +197,7 @@ def rounded_count(n: int) -> str:
     return f"{scaled:.{max(2 - digits, 0)}f}{letter}"
 
 
-_TEMPLATE_BLOCK = re.compile(r"\{%(.*?)%\}|\{\{(.*?)\}\}", re.DOTALL)
+_BLOCK_CLOSE = {"{%": "%}", "{{": "}}"}
 _STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", re.DOTALL)
 _TOOLS_NAME = re.compile(r"(?<![\w.])tools\b")
 
@@ -206,12 +206,24 @@ def mentions_tools(template: str) -> bool:
     """Whether a chat template uses the variable ``tools`` inside ``{% %}`` or ``{{ }}``.
 
     The template is searched as text and never rendered (HOSTILE.md R10); string literals inside
-    a block do not count, nor does an attribute such as ``message.tools``.
+    a block do not count, nor does an attribute such as ``message.tools``. Linear in the length
+    of the template: an opener that never closes is not looked for again (a regex with a lazy
+    ``.*?`` rescans the rest of the text from every such opener).
     """
     if "tools" not in template:
         return False
-    for m in _TEMPLATE_BLOCK.finditer(template):
-        code = _STRING_LITERAL.sub("", m.group(1) if m.group(1) is not None else m.group(2))
-        if _TOOLS_NAME.search(code):
+    next_open = {opener: template.find(opener) for opener in _BLOCK_CLOSE}
+    while True:
+        found = [(at, opener) for opener, at in next_open.items() if at >= 0]
+        if not found:
+            return False
+        start, opener = min(found)
+        end = template.find(_BLOCK_CLOSE[opener], start + 2)
+        if end < 0:
+            next_open[opener] = -1  # no closer anywhere after: none for later openers either
+            continue
+        if _TOOLS_NAME.search(_STRING_LITERAL.sub("", template[start + 2 : end])):
             return True
-    return False
+        for other, at in next_open.items():
+            if 0 <= at < end + 2:
+                next_open[other] = template.find(other, end + 2)

@@ -130,3 +130,13 @@ def test_mentions_tools(template: str, tools: bool) -> None:
 def test_split_shard_name() -> None:
     assert _rules.split_shard_name("Qwen3-30B-A3B-UD-Q4_K_XL-00001-of-00002") == ("Qwen3-30B-A3B-UD-Q4_K_XL", 1, 2)
     assert _rules.split_shard_name("model-1-of-2") is None
+
+
+def test_mentions_tools_is_linear_on_unclosed_openers() -> None:
+    # 800 KB of openers that never close: a lazy-regex scan would rescan the rest of the text from
+    # each of them (hours here); the linear scan answers at once, so this test would hang CI if not.
+    template = "tools " + "{%" * 200_000 + "{{" * 200_000
+    assert _rules.mentions_tools(template) is False
+    assert _rules.mentions_tools("{{" * 1000 + "{% if tools %}") is True  # an unclosed "{{" hides nothing
+    assert _rules.mentions_tools("{{ x }}" * 1000 + "{% if tools %}") is True
+    assert _rules.mentions_tools("{% if x %}{{ y }}" * 1000 + "{{ 'tools' }}") is False
