@@ -1,0 +1,682 @@
+"""safetensors header reader (huggingface/safetensors 0.8.0 format; HOSTILE.md R1, R2, R6-R9, R12,
+R14, R15 and catalogue section 7.2, S-01 to S-27).
+
+A file is ``N`` (u64, little endian), ``N`` bytes of JSON, then the data section. The JSON maps
+each tensor name to ``{"dtype", "shape", "data_offsets": [begin, end]}`` (offsets relative to
+the data section) and may hold ``"__metadata__"``, a map of strings to strings.
+
+The checks are those of the reference reader (``read_metadata`` and ``Metadata::validate`` in
+``safetensors/src/tensor.rs``, HOSTILE.md appendix 2.3), so a file is accepted exactly when
+safetensors 0.8.0 accepts it, except where a comment marked *stricter than the reference* says
+why modelscan refuses more. Only the ``8 + N`` header bytes are read: no numpy, no mmap (R6).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import operator
+import os
+from collections import deque
+from collections.abc import Callable, Iterable
+from itertools import chain, repeat
+from typing import Any, BinaryIO, cast
+
+from ._fs import open_regular, verify_unchanged
+from ._json import parse_json, short_key
+from .errors import (
+    InvalidField,
+    LayoutError,
+    LimitExceeded,
+    ModelScanError,
+    NotAModel,
+    Truncated,
+)
+from .limits import BATCH_LIMITS, Limits
+
+__all__ = [
+    "DTYPE_BITS",
+    "SafetensorsHeader",
+    "SafetensorsTensor",
+    "parse_safetensors_header",
+    "read_safetensors_header",
+]
+
+_FORMAT = "safetensors"
+
+#: Bits per element of every dtype safetensors 0.8.0 knows: the ``Dtype`` enum and
+#: ``Dtype::bitsize`` of ``safetensors/src/tensor.rs``, in the enum's order (as listed by the
+#: library's own "unknown variant ..., expected one of ..." error). tests/test_safetensors.py
+#: checks the names and sizes against the installed library.
+DTYPE_BITS: dict[str, int] = {
+    "BOOL": 8,
+    "F4": 4,  # float4 e2m1 (MXFP4/NVFP4 payloads), two per byte
+    "F6_E2M3": 6,
+    "F6_E3M2": 6,
+    "U8": 8,
+    "I8": 8,
+    "F8_E5M2": 8,
+    "F8_E4M3": 8,
+    "F8_E8M0": 8,  # MX scale factors
+    "F8_E4M3FNUZ": 8,
+    "F8_E5M2FNUZ": 8,
+    "I16": 16,
+    "U16": 16,
+    "F16": 16,
+    "BF16": 16,
+    "I32": 32,
+    "U32": 32,
+    "F32": 32,
+    "C64": 64,  # complex64: two F32
+    "F64": 64,
+    "I64": 64,
+    "U64": 64,
+}
+
+_U64_MAX = (1 << 64) - 1  # the reference reads shapes and offsets as usize (64-bit here)
+_METADATA_KEY = "__metadata__"
+_TENSOR_KEYS = frozenset({"dtype", "shape", "data_offsets"})
+
+#: The shortest entry a tensor can have, with its separating comma: bounds the tensor count by
+#: the header length before any parsing (R1).
+_MIN_ENTRY_BYTES = len(b'"":{"dtype":"F4","shape":[],"data_offsets":[0,0]},')
+
+_APPLEDOUBLE_MAGIC = b"\x00\x05\x16\x07"
+_LFS_PREFIXES = (b"version https://git-lfs.github.com/spec/", b"version https://hawser.github.com/spec/")
+_LFS_PROBE_BYTES = 64
+
+_NAME_CHARS = 40
+
+#: Headers up to this size are first parsed without the duplicate-key hook (see below).
+_FAST_PATH_BYTES = 1 << 20
+
+#: Builds the InvalidField for a field and a detail (a closure over the file's name).
+_Invalid = Callable[[str, str], InvalidField]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SafetensorsTensor:
+    """One tensor entry. ``begin`` and ``end`` are offsets into the data section."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    begin: int
+    end: int
+
+    @property
+    def n_elements(self) -> int:
+        """The product of the shape (1 for a scalar), as a Python int."""
+        return math.prod(self.shape)
+
+
+@dataclasses.dataclass(frozen=True)
+class SafetensorsHeader:
+    """A validated header: the tensors sorted by ``begin``, ties by name."""
+
+    path: str
+    metadata: dict[str, str] | None
+    tensors: tuple[SafetensorsTensor, ...]
+    #: ``8 + N``: where the data section starts.
+    header_bytes: int
+    #: The length of the data section (the last tensor's ``end``).
+    data_bytes: int
+    file_size: int
+
+    @functools.cached_property
+    def by_name(self) -> dict[str, SafetensorsTensor]:
+        """The tensors by name."""
+        return {t.name: t for t in self.tensors}
+
+
+def parse_safetensors_header(
+    stream: BinaryIO, *, source: str, file_size: int, limits: Limits = BATCH_LIMITS
+) -> SafetensorsHeader:
+    """Read and validate the header of the safetensors file at the start of *stream*.
+
+    *file_size* is the size of the whole file (from ``fstat``); *source* names it in errors.
+    Reads exactly ``8 + N`` bytes at most and never the data section.
+
+    Raises :class:`NotAModel` (``empty_file``, ``lfs_pointer``, ``appledouble``),
+    :class:`Truncated`, :class:`LimitExceeded` (``safetensors_header_bytes``,
+    ``safetensors_tensors``, ``json_depth``), :class:`InvalidField`, :class:`DuplicateKey` and
+    :class:`LayoutError` (``overlap``, ``hole``, ``size_mismatch``, ``trailing_bytes``,
+    ``misaligned``).
+    """
+    if file_size == 0:
+        raise NotAModel(source, "empty file (0 bytes)", format=_FORMAT, code="empty_file")
+    head = _read_upto(stream, min(8, file_size))
+    pending = _reject_junk(stream, head, source, file_size)
+    if len(head) < 8:
+        raise Truncated(source, f"{len(head)} bytes < 8", field="header.length", offset=0, format=_FORMAT)
+
+    n = int.from_bytes(head, "little")
+    if n > limits.safetensors_header_bytes:
+        raise LimitExceeded(
+            source,
+            f"header of {n} bytes exceeds the limit of {limits.safetensors_header_bytes}",
+            field="header.length",
+            offset=0,
+            format=_FORMAT,
+            limit="safetensors_header_bytes",
+        )
+    if n > file_size - 8:
+        raise Truncated(
+            source, f"{n} > {file_size - 8} bytes available", field="header.length", offset=0, format=_FORMAT
+        )
+    if n == 0:
+        raise InvalidField(source, "empty JSON", field="header", offset=8, format=_FORMAT)
+    raw = pending[:n] + _read_upto(stream, n - min(n, len(pending)))
+    if len(raw) < n:
+        raise Truncated(
+            source,
+            f"file ended after {len(raw)} of {n} header bytes",
+            field="header",
+            offset=8 + len(raw),
+            format=_FORMAT,
+        )
+
+    cap = limits.safetensors_tensors
+    # R1: a header of N bytes holds at most N / 50 entries; only when that bound exceeds the cap,
+    # count the entries (bytes.count runs at memory speed) before paying for json.loads.
+    # Stricter than the reference only through the limit, and only for a header that spells
+    # "data_offsets" as a whole string more than `cap` times (a hostile one).
+    if (n - 1) // _MIN_ENTRY_BYTES > cap:
+        count = raw.count(b'"data_offsets"')
+        if count > cap:
+            raise _too_many(source, count, cap)
+
+    # Stricter than the reference: parse_json rejects every duplicate key (DuplicateKey). serde
+    # refuses a repeated "dtype", "shape", "data_offsets" or "__metadata__" field too, but keeps
+    # the last of two tensors with one name (S-23) or two equal metadata keys, so an auditor
+    # reading the first and a loader reading the last would disagree about the same bytes; the
+    # format's documentation says names are unique. NaN, Infinity and lone surrogates are refused
+    # by both readers.
+    #
+    # The duplicate check costs a Python call per JSON object, a third of the whole parse for a
+    # typical header. So a header up to 1 MiB is first parsed without it, and accepted only if
+    # _unique_members proves it had no duplicates; any doubt or error, and the header is parsed
+    # again the strict way, which alone decides what is raised.
+    if n <= _FAST_PATH_BYTES:
+        try:
+            fast = _parse_header(raw, source=source, limits=limits, check_duplicates=False)
+            header = _validate(fast, source=source, n=n, file_size=file_size, limits=limits, prove_unique_in=raw)
+        except ModelScanError:
+            header = None
+        if header is not None:
+            return header
+    strict = _parse_header(raw, source=source, limits=limits, check_duplicates=True)
+    header = _validate(strict, source=source, n=n, file_size=file_size, limits=limits, prove_unique_in=None)
+    assert header is not None
+    return header
+
+
+def _parse_header(raw: bytes, *, source: str, limits: Limits, check_duplicates: bool) -> dict[str, object]:
+    return parse_json(
+        raw,
+        source=source,
+        what="header",
+        limits=limits,
+        utf8_only=True,  # the reference requires UTF-8 and has no BOM handling
+        format=_FORMAT,
+        offset=8,
+        # serde reads the literal -0 as a float, so it is not a valid dimension or offset there.
+        parse_int=_int_or_float_minus_zero if b"-0" in raw else None,
+        # _validate checks the type of every value, and walks the free-form ones with the cap.
+        check_depth=False,
+        check_duplicates=check_duplicates,
+    )
+
+
+def read_safetensors_header(path: str | os.PathLike[str], *, limits: Limits = BATCH_LIMITS) -> SafetensorsHeader:
+    """Open *path* safely (R7), read its header with :func:`parse_safetensors_header`, and check
+    that the file did not change meanwhile (R14).
+
+    Raises what :func:`parse_safetensors_header` raises, :class:`~modelscan.errors.FileAccessError`
+    and :class:`~modelscan.errors.ChangedDuringScan`.
+    """
+    source = os.fspath(path)
+    f, before = open_regular(path)
+    with f:
+        try:
+            header = parse_safetensors_header(cast(BinaryIO, f), source=source, file_size=before.st_size, limits=limits)
+        except Truncated:
+            verify_unchanged(source, f, before)  # a file that shrank while read changed, it is not truncated
+            raise
+        verify_unchanged(source, f, before)
+    return header
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def _read_upto(stream: BinaryIO, n: int) -> bytes:
+    """Up to *n* bytes: fewer only at end of file."""
+    data = stream.read(n) or b""
+    if len(data) < n:
+        parts = [data]
+        got = len(data)
+        while got < n:
+            chunk = stream.read(n - got)
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        data = b"".join(parts)
+    return data
+
+
+def _reject_junk(stream: BinaryIO, head: bytes, source: str, file_size: int) -> bytes:
+    """Raise :class:`NotAModel` for a Git LFS pointer or an AppleDouble sidecar (R12).
+
+    Returns the bytes read past *head* to tell (they belong to the header otherwise).
+    """
+    # Read as N, the AppleDouble magic gives N = 0x07160500 + k * 2**32 > 100_000_000, which the
+    # reference rejects too, so naming the cause loses no valid file at the default limits.
+    if head[:4] == _APPLEDOUBLE_MAGIC:
+        raise NotAModel(
+            source, "AppleDouble resource fork (a '._' sidecar), not a model", format=_FORMAT, code="appledouble"
+        )
+    if head == b"version ":
+        more = _read_upto(stream, min(_LFS_PROBE_BYTES, file_size - 8))
+        if (head + more).startswith(_LFS_PREFIXES):
+            raise NotAModel(source, "weights not downloaded (git-lfs pointer)", format=_FORMAT, code="lfs_pointer")
+        return more
+    return b""
+
+
+def _int_or_float_minus_zero(text: str) -> object:
+    return -0.0 if text == "-0" else int(text)
+
+
+def _too_many(source: str, count: int, cap: int) -> LimitExceeded:
+    return LimitExceeded(
+        source,
+        f"{count} tensors exceed the limit of {cap}",
+        field="header",
+        offset=8,
+        format=_FORMAT,
+        limit="safetensors_tensors",
+    )
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+def _at(name: str, part: str = "") -> str:
+    """The ``field`` of a tensor entry, or of one of its keys: ``tensor[w].dtype``."""
+    return f"tensor[{short_key(name)}].{part}" if part else f"tensor[{short_key(name)}]"
+
+
+def _quote(name: str) -> str:
+    """A tensor name for a detail: quoted, cut to 40 characters (the error escapes it)."""
+    return f"'{name}'" if len(name) <= _NAME_CHARS else f"'{name[:_NAME_CHARS]}'..."
+
+
+def _validate(
+    obj: dict[str, object],
+    *,
+    source: str,
+    n: int,
+    file_size: int,
+    limits: Limits,
+    prove_unique_in: bytes | None,
+) -> SafetensorsHeader | None:
+    """The header that *obj* describes, or None if *prove_unique_in* (the JSON bytes) is given
+    and the header cannot be shown free of duplicate keys without parsing it again."""
+    data_start = 8 + n
+
+    def invalid(field: str, detail: str) -> InvalidField:
+        return InvalidField(source, detail, field=field, offset=8, format=_FORMAT)
+
+    has_metadata = _METADATA_KEY in obj
+    metadata = _validate_metadata(obj.pop(_METADATA_KEY, None), invalid)
+    if len(obj) > limits.safetensors_tensors:
+        raise _too_many(source, len(obj), limits.safetensors_tensors)
+
+    columns = _columns_fast(obj)
+    if prove_unique_in is not None and (
+        columns is None or not _unique_members(prove_unique_in, columns[0], has_metadata, metadata)
+    ):
+        return None
+    if columns is None:  # something is off, or an entry has extra keys: check entry by entry
+        columns = _columns_checked(obj, invalid, source, data_start, limits)
+    names, dtypes, shapes, begins, ends = columns
+
+    # R9: sort by (begin, end) as the reference does, with names breaking ties so that errors are
+    # deterministic (the reference names whichever tensor its HashMap yields first). Then every
+    # tensor must begin where the one before it ended: no hole, no overlap. Writers list tensors
+    # in offset order, and a header already contiguous in its own order is sorted, so that common
+    # case skips the sort.
+    if begins and begins[0] == 0 and begins[1:] == ends[:-1] and not any(map(operator.eq, begins, ends)):
+        covered = ends[-1]
+        order = None
+    else:
+        order = sorted(zip(begins, ends, names, range(len(names)), strict=True))
+        sorted_begins = list(map(_FIRST, order))
+        sorted_ends = list(map(_SECOND, order))
+        if sorted_begins and (sorted_begins[0] != 0 or sorted_begins[1:] != sorted_ends[:-1]):
+            _raise_layout(source, order, data_start)
+        covered = sorted_ends[-1] if sorted_ends else 0
+
+    data_bytes = file_size - data_start
+    if covered < data_bytes:
+        raise LayoutError(
+            source,
+            f"tensors cover {covered} bytes, data section has {data_bytes}: {data_bytes - covered} trailing bytes",
+            field="data",
+            offset=data_start + covered,
+            format=_FORMAT,
+            code="trailing_bytes",
+        )
+    if covered > data_bytes:
+        raise Truncated(
+            source,
+            f"tensors cover {covered} bytes, data section has {data_bytes}",
+            field="data",
+            offset=file_size,
+            format=_FORMAT,
+        )
+    if order is None:
+        tensors = _new_tensors(names, dtypes, map(tuple, shapes), begins, ends, count=len(names))
+    else:
+        # Only a zero-size tensor can share a begin offset with another: those ties go by name.
+        order.sort(key=_BEGIN_AND_NAME)
+        index = list(map(_FOURTH, order))
+        tensors = _new_tensors(
+            map(names.__getitem__, index),
+            map(dtypes.__getitem__, index),
+            map(tuple, map(shapes.__getitem__, index)),
+            map(_FIRST, order),
+            map(_SECOND, order),
+            count=len(order),
+        )
+    return SafetensorsHeader(
+        path=source,
+        metadata=metadata,
+        tensors=tensors,
+        header_bytes=data_start,
+        data_bytes=data_bytes,
+        file_size=file_size,
+    )
+
+
+def _unique_members(raw: bytes, names: list[str], has_metadata: bool, metadata: dict[str, str] | None) -> bool:
+    """Whether the JSON *raw*, parsed into these plainly valid entries, had no duplicate key.
+
+    Outside strings a colon appears only between a key and its value, so *raw* holds one colon
+    per member parsed plus the colons inside string literals. Count what the result holds: a
+    member per name and three per entry, one for ``__metadata__`` and one per metadata key, plus
+    the colons in names and metadata strings (entry keys, dtypes and numbers have none). A
+    duplicate is a member parsed but dropped, so *raw* has more colons than that. A string can
+    also spell a colon ``\\u003a``, which the result counts and *raw* does not, so such a header
+    proves nothing.
+    """
+    if b"\\u003a" in raw or b"\\u003A" in raw:
+        return False
+    members = 4 * len(names) + has_metadata
+    in_strings = sum(map(str.count, names, repeat(":")))
+    if metadata:
+        members += len(metadata)
+        in_strings += sum(map(str.count, metadata, repeat(":")))
+        in_strings += sum(map(str.count, metadata.values(), repeat(":")))
+    return raw.count(b":") == members + in_strings
+
+
+def _new_tensors(
+    names: Iterable[str],
+    dtypes: Iterable[str],
+    shapes: Iterable[tuple[int, ...]],
+    begins: Iterable[int],
+    ends: Iterable[int],
+    *,
+    count: int,
+) -> tuple[SafetensorsTensor, ...]:
+    """Build *count* tensors from columns, field by field through the slots.
+
+    The same objects as ``SafetensorsTensor(...)``, in about half the time: a frozen dataclass's
+    ``__init__`` goes through ``object.__setattr__`` once per field, in Python, and for a large
+    header that cost would rival ``json.loads`` itself.
+    """
+    tensors = list(map(object.__new__, repeat(SafetensorsTensor, count)))
+    for setter, column in zip(_TENSOR_SETTERS, (names, dtypes, shapes, begins, ends), strict=True):
+        deque(map(setter, tensors, column), maxlen=0)  # run the map in C
+    return tuple(tensors)
+
+
+_TENSOR_SETTERS = tuple(SafetensorsTensor.__dict__[f.name].__set__ for f in dataclasses.fields(SafetensorsTensor))
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
+_FOURTH = operator.itemgetter(3)
+_BEGIN_AND_NAME = operator.itemgetter(0, 2)
+_GET_ENTRY = operator.itemgetter("dtype", "shape", "data_offsets")
+
+#: names, dtypes, shapes, begins, ends: one list per field, in header order.
+_Columns = tuple[list[str], list[str], list[list[int]], list[int], list[int]]
+
+
+def _columns_fast(obj: dict[str, object]) -> _Columns | None:
+    """The entries as columns when every one is plainly valid, else None.
+
+    Each check runs over a whole column in C (``map``, ``set``, ``min``, ``max``), so a few hundred
+    tensors cost about as much as a handful of Python statements each. Any doubt returns None and
+    :func:`_columns_checked` decides, entry by entry, with the precise error.
+    """
+    infos: list[Any] = list(obj.values())
+    if not infos:
+        return [], [], [], [], []
+    try:
+        return _columns_or_doubt(obj, infos)
+    except (_Doubt, KeyError, TypeError):  # KeyError, TypeError: a missing key, an odd dtype
+        return None
+
+
+class _Doubt(Exception):
+    """An entry that :func:`_columns_checked` must look at."""
+
+
+def _columns_or_doubt(obj: dict[str, object], infos: list[Any]) -> _Columns:
+    if set(map(type, infos)) != {dict} or set(map(len, infos)) != {3}:
+        raise _Doubt  # not an object, or extra keys
+    dtypes, shapes, offsets = zip(*map(_GET_ENTRY, infos), strict=True)
+    bits = list(map(DTYPE_BITS.__getitem__, dtypes))
+    if set(map(type, shapes)) != {list} or set(map(type, offsets)) != {list} or set(map(len, offsets)) != {2}:
+        raise _Doubt
+    flat = list(chain.from_iterable(offsets))
+    numbers = list(chain(flat, chain.from_iterable(shapes)))  # every offset and dimension
+    if set(map(type, numbers)) != {int} or min(numbers) < 0 or max(numbers) > _U64_MAX:
+        raise _Doubt  # type(x) is int: no bool, no float (R8)
+    begins = flat[0::2]
+    ends = flat[1::2]
+    nbits = list(map(operator.mul, map(math.prod, shapes), bits))
+    if max(nbits) > _U64_MAX or any(map(operator.mod, nbits, repeat(8))):
+        raise _Doubt  # overflow or a partial byte
+    if 0 in nbits and any(_prefix_overflows(shape) for shape, size in zip(shapes, nbits, strict=True) if size == 0):
+        raise _Doubt
+    if list(map(operator.rshift, nbits, repeat(3))) != list(map(operator.sub, ends, begins)):
+        raise _Doubt  # a size mismatch, or end < begin
+    return list(obj), list(dtypes), list(shapes), begins, ends
+
+
+def _columns_checked(
+    obj: dict[str, object], invalid: _Invalid, source: str, data_start: int, limits: Limits
+) -> _Columns:
+    """The entries as columns, checked one by one; raises the first entry's error in header order."""
+    names: list[str] = []
+    dtypes: list[str] = []
+    shapes: list[list[int]] = []
+    begins: list[int] = []
+    ends: list[int] = []
+    for name, info in obj.items():
+        if type(info) is not dict:
+            # Stricter than the reference: serde also reads an entry written as a JSON array
+            # ["F32", [4], [0, 16]]; no writer produces that, and other readers would not agree.
+            raise invalid(_at(name), f"must be an object, not {_json_type(info)}")
+        for key in ("dtype", "shape", "data_offsets"):
+            if key not in info:
+                raise invalid(_at(name, key), "missing")
+        dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+        if type(dtype) is not str:
+            # Stricter than the reference: serde also reads an enum written as {"F32": null}.
+            raise invalid(_at(name, "dtype"), f"must be a dtype name, not {_json_type(dtype)}")
+        bits = DTYPE_BITS.get(dtype)
+        if bits is None:
+            raise invalid(_at(name, "dtype"), f"unknown dtype {_quote(dtype)}")
+        if type(shape) is not list:
+            raise invalid(_at(name, "shape"), f"must be a list of non-negative ints, not {_json_type(shape)}")
+        for i, dim in enumerate(shape):
+            if type(dim) is not int or dim < 0:  # type(x) is int: no bool, no float (R8)
+                raise invalid(_at(name, "shape"), f"must be a list of non-negative ints; [{i}] is {_json_type(dim)}")
+            if dim > _U64_MAX:
+                raise invalid(_at(name, "shape"), f"[{i}] exceeds 2**64 - 1")
+        if type(offsets) is not list or len(offsets) != 2:
+            what = f"{len(offsets)} values" if type(offsets) is list else _json_type(offsets)
+            raise invalid(_at(name, "data_offsets"), f"must be [begin, end], not {what}")
+        for i, value in enumerate(offsets):
+            if type(value) is not int or value < 0:
+                raise invalid(_at(name, "data_offsets"), f"must be two non-negative ints; [{i}] is {_json_type(value)}")
+            if value > _U64_MAX:
+                raise invalid(_at(name, "data_offsets"), f"[{i}] exceeds 2**64 - 1")
+        begin, end = offsets
+        if end < begin:
+            raise invalid(_at(name, "data_offsets"), f"end {end} < begin {begin}")
+        for key in sorted(info.keys() - _TENSOR_KEYS):
+            _check_free_value(info[key], _at(name, short_key(key)), invalid, source, limits)
+
+        count = math.prod(shape)
+        nbits = count * bits
+        if nbits > _U64_MAX or (count == 0 and _prefix_overflows(shape)):
+            # The reference multiplies with checked_mul, left to right, in 64 bits.
+            raise invalid(_at(name, "shape"), "element count times bits overflows 64 bits")
+        if nbits % 8:
+            raise LayoutError(
+                source,
+                f"{count} x {dtype} is {nbits} bits, not a whole number of bytes",
+                field=_at(name, "shape"),
+                offset=8,
+                format=_FORMAT,
+                code="misaligned",
+            )
+        if end - begin != nbits >> 3:
+            raise LayoutError(
+                source,
+                f"{end - begin} bytes declared, needs {nbits >> 3}",
+                field=_at(name, "data_offsets"),
+                offset=data_start + begin,
+                format=_FORMAT,
+                code="size_mismatch",
+            )
+        names.append(name)
+        dtypes.append(dtype)
+        shapes.append(shape)
+        begins.append(begin)
+        ends.append(end)
+    return names, dtypes, shapes, begins, ends
+
+
+def _validate_metadata(value: object, invalid: _Invalid) -> dict[str, str] | None:
+    if value is None:  # absent, or null (serde reads null as no metadata)
+        return None
+    field = f"header.{_METADATA_KEY}"
+    if type(value) is not dict:
+        raise invalid(field, f"must map strings to strings, not {_json_type(value)}")
+    if set(map(type, value.values())) <= {str}:
+        return value
+    for key, item in value.items():
+        if type(item) is not str:
+            if "data_offsets" in value or "dtype" in value:
+                raise invalid(field, f"'{_METADATA_KEY}' is reserved and cannot name a tensor")
+            raise invalid(field, f"value of {_quote(key)} is {_json_type(item)}, not a string")
+    return value
+
+
+def _check_free_value(value: object, field: str, invalid: _Invalid, source: str, limits: Limits) -> None:
+    """Check a value the reference parses but ignores (an extra key in a tensor entry).
+
+    serde_json still rejects numbers beyond the float range there (1e400, a 400-digit integer)
+    and nesting beyond 127 levels; modelscan applies ``limits.json_depth`` (stricter by default).
+    """
+    stack: list[tuple[object, int]] = [(value, 3)]  # the root object is level 1, the entry 2
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if (kind is dict or kind is list) and depth > limits.json_depth:
+            raise LimitExceeded(
+                source,
+                f"JSON nesting deeper than {limits.json_depth} levels",
+                field=field,
+                offset=8,
+                format=_FORMAT,
+                limit="json_depth",
+            )
+        if kind is dict:
+            stack.extend((v, depth + 1) for v in item.values())  # type: ignore[attr-defined]
+        elif kind is list:
+            stack.extend((v, depth + 1) for v in item)  # type: ignore[attr-defined]
+        elif kind is float and math.isinf(item):  # type: ignore[arg-type]
+            raise invalid(field, "number out of range")
+        elif kind is int:
+            try:
+                float(item)  # type: ignore[arg-type]
+            except OverflowError:
+                raise invalid(field, "number out of range") from None
+
+
+def _prefix_overflows(shape: list[int]) -> bool:
+    """Whether a left-to-right product of *shape* passes 2**64 - 1 before reaching a zero."""
+    product = 1
+    for dim in shape:
+        product *= dim
+        if product > _U64_MAX:
+            return True
+    return False
+
+
+def _raise_layout(source: str, order: list[tuple[int, int, str, int]], data_start: int) -> None:
+    """Raise the hole or overlap error for the first tensor, in sorted order, that is out of place."""
+    cursor = 0
+    previous = None  # the last tensor that owns bytes
+    for begin, end, name, _ in order:
+        field = f"tensor[{short_key(name)}].data_offsets"
+        if begin > cursor:
+            raise LayoutError(
+                source,
+                f"hole before tensor {_quote(name)}: it begins at {begin}, the data before it ends at {cursor}",
+                field=field,
+                offset=data_start + cursor,
+                format=_FORMAT,
+                code="hole",
+            )
+        if begin < cursor:
+            raise LayoutError(
+                source,
+                f"tensor {_quote(name)} [{begin}, {end}] overlaps tensor {_quote(previous or '')},"
+                f" which ends at {cursor}",
+                field=field,
+                offset=data_start + begin,
+                format=_FORMAT,
+                code="overlap",
+            )
+        if end > begin:
+            previous = name
+        cursor = end
+    raise AssertionError("layout is contiguous")
+
+
+def _json_type(value: object) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    if type(value) is int and value < 0:
+        return "negative"
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+_JSON_TYPES: dict[type, str] = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
