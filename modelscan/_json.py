@@ -10,19 +10,21 @@ one :class:`~modelscan.errors.ModelScanError` whose message never quotes the doc
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gc
 import json
 import operator
 import re
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from itertools import chain, compress, repeat
 from typing import Any
 
 from .errors import DuplicateKey, InvalidField, LimitExceeded, escape_text
 from .limits import Limits
 
-__all__ = ["parse_json", "short_key"]
+__all__ = ["parse_json", "paused_gc", "short_key"]
 
 #: The most digits an integer literal may have: CPython's default ``sys.get_int_max_str_digits``.
 #: Enforced here too, so a process that raised or disabled that limit still parses in linear time.
@@ -76,7 +78,7 @@ def _reject_constant(name: str) -> object:
 
 def _capped_int_parser(inner: Callable[[str], object]) -> Callable[[str], object]:
     def parse_int(text: str) -> object:
-        if len(text) > _MAX_INT_DIGITS + 1:  # the sign may add one character
+        if len(text) - text.startswith("-") > _MAX_INT_DIGITS:
             raise _Reject(f"JSON: integer with more than {_MAX_INT_DIGITS} digits")
         return inner(text)
 
@@ -148,19 +150,14 @@ def parse_json(
 
     if _needs_own_int_cap():
         parse_int = _capped_int_parser(parse_int or int)
-    # The cyclic GC rescans every container json.loads has built so far, again and again, which
-    # doubles the time for a 70 MB header; it has nothing to collect here, so pause it for big
-    # documents and restore the caller's setting after.
-    pause_gc = len(data) >= _PAUSE_GC_BYTES and gc.isenabled()
-    if pause_gc:
-        gc.disable()
     try:
-        obj = json.loads(
-            text,
-            object_pairs_hook=pairs_hook if check_duplicates else None,
-            parse_constant=_reject_constant,
-            parse_int=parse_int,
-        )
+        with paused_gc(len(data)):
+            obj = json.loads(
+                text,
+                object_pairs_hook=pairs_hook if check_duplicates else None,
+                parse_constant=_reject_constant,
+                parse_int=parse_int,
+            )
     except RecursionError as exc:
         raise _too_deep(source, what, limits, format, offset) from exc
     except _Reject as exc:
@@ -170,9 +167,6 @@ def parse_json(
         raise invalid(f"JSON: {msg} at line {exc.lineno} column {exc.colno}") from exc
     except ValueError as exc:  # int() of a literal longer than sys.get_int_max_str_digits()
         raise invalid(f"JSON: integer with more than {_python_int_cap()} digits") from exc
-    finally:
-        if pause_gc:
-            gc.enable()
 
     if duplicate:
         key, holder = duplicate[0]
@@ -190,6 +184,39 @@ def parse_json(
     if "\\u" in text and _SURROGATE_ESCAPE.search(text):
         _check_no_lone_surrogate(obj, invalid)
     return obj
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0  # parses in progress that asked for a pause, across threads
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def paused_gc(size: int) -> Iterator[None]:
+    """Pause the cyclic garbage collector while a document of *size* bytes is parsed.
+
+    The collector rescans every container built so far, again and again, while millions are
+    built: that doubles ``json.loads`` on a 70 MB header and quadruples the checks after it. Such
+    a parse makes no cycles, so below 1 MiB nothing changes. Pauses are counted under a lock, so
+    overlapping parses in several threads give the collector back, in the state the first one
+    found it, only when the last one ends.
+    """
+    global _gc_pauses, _gc_was_enabled
+    if size < _PAUSE_GC_BYTES:
+        yield
+        return
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def _decode(data: bytes, utf8_only: bool, invalid: Callable[[str], InvalidField], base: int) -> str:

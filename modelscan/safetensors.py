@@ -8,7 +8,9 @@ the data section) and may hold ``"__metadata__"``, a map of strings to strings.
 The checks are those of the reference reader (``read_metadata`` and ``Metadata::validate`` in
 ``safetensors/src/tensor.rs``, HOSTILE.md appendix 2.3), so a file is accepted exactly when
 safetensors 0.8.0 accepts it, except where a comment marked *stricter than the reference* says
-why modelscan refuses more. Only the ``8 + N`` header bytes are read: no numpy, no mmap (R6).
+why modelscan refuses more: duplicate keys (S-23), serde's other spellings of an entry (a JSON
+array) or of a dtype (``{"F32": null}``), nesting deeper than ``limits.json_depth`` and the
+configurable limits. Only the ``8 + N`` header bytes are read: no numpy, no mmap (R6).
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ import operator
 import os
 from collections import deque
 from collections.abc import Callable, Iterable
-from itertools import chain, repeat
-from typing import Any, BinaryIO, cast
+from itertools import repeat
+from typing import BinaryIO, cast
 
 from ._fs import open_regular, verify_unchanged
-from ._json import parse_json, short_key
+from ._json import parse_json, paused_gc, short_key
 from .errors import (
     InvalidField,
     LayoutError,
@@ -201,15 +203,12 @@ def parse_safetensors_header(
     if n <= _FAST_PATH_BYTES:
         try:
             fast = _parse_header(raw, source=source, limits=limits, check_duplicates=False)
-            header = _validate(fast, source=source, n=n, file_size=file_size, limits=limits, prove_unique_in=raw)
-        except ModelScanError:
-            header = None
-        if header is not None:
-            return header
-    strict = _parse_header(raw, source=source, limits=limits, check_duplicates=True)
-    header = _validate(strict, source=source, n=n, file_size=file_size, limits=limits, prove_unique_in=None)
-    assert header is not None
-    return header
+            return _validate(fast, source=source, n=n, file_size=file_size, limits=limits, prove_unique_in=raw)
+        except (ModelScanError, _Unproven):
+            pass
+    with paused_gc(n):  # the checks build a few objects per tensor too
+        strict = _parse_header(raw, source=source, limits=limits, check_duplicates=True)
+        return _validate(strict, source=source, n=n, file_size=file_size, limits=limits, prove_unique_in=None)
 
 
 def _parse_header(raw: bytes, *, source: str, limits: Limits, check_duplicates: bool) -> dict[str, object]:
@@ -322,9 +321,9 @@ def _validate(
     file_size: int,
     limits: Limits,
     prove_unique_in: bytes | None,
-) -> SafetensorsHeader | None:
-    """The header that *obj* describes, or None if *prove_unique_in* (the JSON bytes) is given
-    and the header cannot be shown free of duplicate keys without parsing it again."""
+) -> SafetensorsHeader:
+    """The header that *obj* describes. Given *prove_unique_in* (the JSON bytes, parsed without
+    the duplicate check), raises :class:`_Unproven` unless it shows there was no duplicate key."""
     data_start = 8 + n
 
     def invalid(field: str, detail: str) -> InvalidField:
@@ -339,7 +338,7 @@ def _validate(
     if prove_unique_in is not None and (
         columns is None or not _unique_members(prove_unique_in, columns[0], has_metadata, metadata)
     ):
-        return None
+        raise _Unproven
     if columns is None:  # something is off, or an entry has extra keys: check entry by entry
         columns = _columns_checked(obj, invalid, source, data_start, limits)
     names, dtypes, shapes, begins, ends = columns
@@ -413,14 +412,13 @@ def _unique_members(raw: bytes, names: list[str], has_metadata: bool, metadata: 
     also spell a colon ``\\u003a``, which the result counts and *raw* does not, so such a header
     proves nothing.
     """
-    if b"\\u003a" in raw or b"\\u003A" in raw:
+    if b"\\u003" in raw and (b"\\u003a" in raw or b"\\u003A" in raw):  # one pass when absent
         return False
     members = 4 * len(names) + has_metadata
-    in_strings = sum(map(str.count, names, repeat(":")))
+    in_strings = "".join(names).count(":")
     if metadata:
         members += len(metadata)
-        in_strings += sum(map(str.count, metadata, repeat(":")))
-        in_strings += sum(map(str.count, metadata.values(), repeat(":")))
+        in_strings += "".join(metadata).count(":") + "".join(metadata.values()).count(":")
     return raw.count(b":") == members + in_strings
 
 
@@ -450,7 +448,6 @@ _FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
 _FOURTH = operator.itemgetter(3)
 _BEGIN_AND_NAME = operator.itemgetter(0, 2)
-_GET_ENTRY = operator.itemgetter("dtype", "shape", "data_offsets")
 
 #: names, dtypes, shapes, begins, ends: one list per field, in header order.
 _Columns = tuple[list[str], list[str], list[list[int]], list[int], list[int]]
@@ -459,44 +456,53 @@ _Columns = tuple[list[str], list[str], list[list[int]], list[int], list[int]]
 def _columns_fast(obj: dict[str, object]) -> _Columns | None:
     """The entries as columns when every one is plainly valid, else None.
 
-    Each check runs over a whole column in C (``map``, ``set``, ``min``, ``max``), so a few hundred
-    tensors cost about as much as a handful of Python statements each. Any doubt returns None and
-    :func:`_columns_checked` decides, entry by entry, with the precise error.
+    One tight loop with no error paths: any doubt (a wrong type, an extra key, a size that does
+    not match, a zero-size tensor whose dims overflow) returns None, and
+    :func:`_columns_checked` decides entry by entry, with the precise error.
     """
-    infos: list[Any] = list(obj.values())
-    if not infos:
-        return [], [], [], [], []
-    try:
-        return _columns_or_doubt(obj, infos)
-    except (_Doubt, KeyError, TypeError):  # KeyError, TypeError: a missing key, an odd dtype
-        return None
+    names: list[str] = []
+    dtypes: list[str] = []
+    shapes: list[list[int]] = []
+    begins: list[int] = []
+    ends: list[int] = []
+    bits_of = DTYPE_BITS.get
+    for name, info in obj.items():
+        if type(info) is not dict or len(info) != 3:
+            return None
+        dtype = info.get("dtype")
+        shape = info.get("shape")
+        offsets = info.get("data_offsets")
+        bits = bits_of(dtype) if type(dtype) is str else None
+        if bits is None or type(shape) is not list or type(offsets) is not list or len(offsets) != 2:
+            return None
+        count = 1
+        for dim in shape:
+            if type(dim) is not int or dim < 0 or dim > _U64_MAX:  # type(x) is int: no bool (R8)
+                return None
+            count *= dim
+        begin, end = offsets
+        nbits = count * bits
+        if (
+            type(begin) is not int
+            or type(end) is not int
+            or begin < 0
+            or end > _U64_MAX
+            or nbits > _U64_MAX
+            or nbits & 7
+            or end - begin != nbits >> 3
+            or (count == 0 and _prefix_overflows(shape))
+        ):
+            return None
+        names.append(name)
+        dtypes.append(dtype)  # type: ignore[arg-type]
+        shapes.append(shape)
+        begins.append(begin)
+        ends.append(end)
+    return names, dtypes, shapes, begins, ends
 
 
-class _Doubt(Exception):
-    """An entry that :func:`_columns_checked` must look at."""
-
-
-def _columns_or_doubt(obj: dict[str, object], infos: list[Any]) -> _Columns:
-    if set(map(type, infos)) != {dict} or set(map(len, infos)) != {3}:
-        raise _Doubt  # not an object, or extra keys
-    dtypes, shapes, offsets = zip(*map(_GET_ENTRY, infos), strict=True)
-    bits = list(map(DTYPE_BITS.__getitem__, dtypes))
-    if set(map(type, shapes)) != {list} or set(map(type, offsets)) != {list} or set(map(len, offsets)) != {2}:
-        raise _Doubt
-    flat = list(chain.from_iterable(offsets))
-    numbers = list(chain(flat, chain.from_iterable(shapes)))  # every offset and dimension
-    if set(map(type, numbers)) != {int} or min(numbers) < 0 or max(numbers) > _U64_MAX:
-        raise _Doubt  # type(x) is int: no bool, no float (R8)
-    begins = flat[0::2]
-    ends = flat[1::2]
-    nbits = list(map(operator.mul, map(math.prod, shapes), bits))
-    if max(nbits) > _U64_MAX or any(map(operator.mod, nbits, repeat(8))):
-        raise _Doubt  # overflow or a partial byte
-    if 0 in nbits and any(_prefix_overflows(shape) for shape, size in zip(shapes, nbits, strict=True) if size == 0):
-        raise _Doubt
-    if list(map(operator.rshift, nbits, repeat(3))) != list(map(operator.sub, ends, begins)):
-        raise _Doubt  # a size mismatch, or end < begin
-    return list(obj), list(dtypes), list(shapes), begins, ends
+class _Unproven(Exception):
+    """A header parsed without the duplicate-key check that must be parsed again with it."""
 
 
 def _columns_checked(

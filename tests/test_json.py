@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import pickle
+import sys
 
 import pytest
 
@@ -66,6 +67,18 @@ def test_depth_at_the_cap_is_accepted() -> None:
 
 def test_integer_of_4300_digits_is_accepted() -> None:
     assert parse(b'{"a": ' + b"9" * 4300 + b"}")["a"] == int("9" * 4300)
+
+
+@pytest.mark.parametrize("sign", [b"", b"-"])
+def test_digit_cap_holds_when_python_lifts_its_own(sign: bytes) -> None:
+    old = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)  # unlimited: int() of a long literal is quadratic
+    try:
+        assert parse(b'{"a": ' + sign + b"9" * 4300 + b"}")["a"] == int(sign + b"9" * 4300)
+        err = fail(b'{"a": ' + sign + b"9" * 4301 + b"}")
+        assert (type(err), err.detail) == (InvalidField, "JSON: integer with more than 4300 digits")
+    finally:
+        sys.set_int_max_str_digits(old)
 
 
 def test_parse_int_hook_is_used() -> None:
@@ -263,3 +276,22 @@ def test_gc_left_disabled_if_the_caller_disabled_it() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_paused_gc_overlapping_pauses_restore_the_collector() -> None:
+    import gc
+
+    from modelscan._json import paused_gc
+
+    assert gc.isenabled()
+    outer = paused_gc(1 << 30)
+    inner = paused_gc(1 << 30)
+    outer.__enter__()
+    inner.__enter__()
+    assert not gc.isenabled()
+    outer.__exit__(None, None, None)  # the first parse ends while the second still runs
+    assert not gc.isenabled()
+    inner.__exit__(None, None, None)
+    assert gc.isenabled()  # the last one out gives it back
+    with paused_gc(10):  # small documents never touch it
+        assert gc.isenabled()

@@ -3,6 +3,7 @@ file access, and agreement with the installed safetensors library (the reference
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -22,6 +23,7 @@ import safetensors
 import safetensors.numpy
 
 import modelscan.safetensors as mst
+from modelscan import _json
 from modelscan.errors import (
     ChangedDuringScan,
     DuplicateKey,
@@ -441,12 +443,36 @@ def test_s27_full_size() -> None:
     data = many_tensors(1_000_000)
     assert 70_000_000 < len(data) < SERVER_LIMITS.safetensors_header_bytes * 4
     limits = SERVER_LIMITS.replace(safetensors_header_bytes=100_000_000)
-    start = time.perf_counter()
-    err = fail(data, limits)
-    assert time.perf_counter() - start < 2.0  # json.loads alone takes several seconds
+    real_loads = json.loads
+    calls = []
+
+    def watched_loads(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real_loads(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(json, "loads", watched_loads)
+        err = fail(data, limits)
+    assert calls == []  # refused from a count of the raw bytes: json.loads (seconds here) never ran
     assert (type(err), err.limit) == (LimitExceeded, "safetensors_tensors")
     # With the server defaults as they are, the 25 MB header cap refuses it first, in O(1).
     assert fail(data, SERVER_LIMITS).limit == "safetensors_header_bytes"
+
+
+def test_gc_restored_after_a_big_header() -> None:
+    data = many_tensors(20_000)  # a 1.4 MB header: parsed with the cyclic GC paused
+    assert gc.isenabled()
+    assert len(parse(data).tensors) == 20_000
+    assert gc.isenabled()
+    with pytest.raises(Truncated):
+        parse(data[:-1])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        parse(data)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_header_cap_is_the_reference_cap() -> None:
@@ -594,7 +620,7 @@ def test_appledouble_short_file() -> None:
 
 def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     calls: list[bool] = []
-    original = mst.parse_json
+    original = _json.parse_json
 
     def spy(*args: Any, **kwargs: Any) -> dict[str, object]:
         calls.append(kwargs["check_duplicates"])
