@@ -228,15 +228,20 @@ def _parse_header(raw: bytes, *, source: str, limits: Limits, check_duplicates: 
     )
 
 
-def read_safetensors_header(path: str | os.PathLike[str], *, limits: Limits = BATCH_LIMITS) -> SafetensorsHeader:
+def read_safetensors_header(
+    path: str | os.PathLike[str], *, limits: Limits = BATCH_LIMITS, expect: tuple[int, int] | None = None
+) -> SafetensorsHeader:
     """Open *path* safely (R7), read its header with :func:`parse_safetensors_header`, and check
     that the file did not change meanwhile (R14).
+
+    *expect* is the ``(st_dev, st_ino)`` a folder walk saw for *path* (a resolved path): a file
+    swapped since then raises :class:`~modelscan.errors.ChangedDuringScan` before anything is read.
 
     Raises what :func:`parse_safetensors_header` raises, :class:`~modelscan.errors.FileAccessError`
     and :class:`~modelscan.errors.ChangedDuringScan`.
     """
     source = os.fspath(path)
-    f, before = open_regular(path)
+    f, before = open_regular(path, expect=expect)
     with f:
         try:
             header = parse_safetensors_header(cast(BinaryIO, f), source=source, file_size=before.st_size, limits=limits)

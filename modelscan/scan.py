@@ -63,7 +63,8 @@ def _scan_gguf(contents: FolderContents, gguf_files: list[FileEntry], name_proje
         headers: list[GGUFHeader] = []
         for f in group.files:
             try:
-                headers.append(_with_path(read_gguf_header(f.real, limits=limits), f.path))
+                header = read_gguf_header(f.real, limits=limits, expect=(f.dev, f.ino))
+                headers.append(_with_path(header, f.path))
             except ModelScanError as err:
                 problems.append(_at(err, f.path))
                 break
