@@ -186,9 +186,12 @@ def parse_json(
     return obj
 
 
-_gc_lock = threading.Lock()
-_gc_pauses = 0  # parses in progress that asked for a pause, across threads
-_gc_was_enabled = False
+class _GCPause:
+    """Pauses of the cyclic collector in progress, across threads (see :func:`paused_gc`)."""
+
+    lock = threading.Lock()
+    count = 0
+    was_enabled = False
 
 
 @contextlib.contextmanager
@@ -201,21 +204,20 @@ def paused_gc(size: int) -> Iterator[None]:
     overlapping parses in several threads give the collector back, in the state the first one
     found it, only when the last one ends.
     """
-    global _gc_pauses, _gc_was_enabled
     if size < _PAUSE_GC_BYTES:
         yield
         return
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
+    with _GCPause.lock:
+        if _GCPause.count == 0:
+            _GCPause.was_enabled = gc.isenabled()
             gc.disable()
-        _gc_pauses += 1
+        _GCPause.count += 1
     try:
         yield
     finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
+        with _GCPause.lock:
+            _GCPause.count -= 1
+            if _GCPause.count == 0 and _GCPause.was_enabled:
                 gc.enable()
 
 

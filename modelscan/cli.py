@@ -39,8 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="a models root, a publisher folder, a model folder or one model file "
-        "(default: LM Studio's models folder)",
+        help="a models root, a publisher folder, a model folder or one model file (default: LM Studio's models folder)",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 when any problem was found")
     p.add_argument(
@@ -53,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         "--loaded",
         metavar="FILE",
         help="JSON file mapping model keys to loaded instances, as a server would pass them "
-        "(e.g. {\"gemma-3-270m-it-qat\": [{\"config\": {\"context_length\": 4096}}]})",
+        '(e.g. {"gemma-3-270m-it-qat": [{"config": {"context_length": 4096}}]})',
     )
     p.add_argument("-v", "--verbose", action="store_true", help="also print warnings of listed models on stderr")
     p.add_argument(

@@ -203,17 +203,32 @@ def derive_gguf_facts(
     warnings: list[ModelScanError] = [w for h in headers for w in h.warnings]
     arch = _str(kv.get("general.architecture"))
     if arch is None:
-        raise InvalidField(main.path, "missing or not a string", field="kv:general.architecture", format="gguf", code="missing_field")
+        raise InvalidField(
+            main.path, "missing or not a string", field="kv:general.architecture", format="gguf", code="missing_field"
+        )
     if not arch.replace("-", "").replace("_", "").isalnum():
         warnings.append(
-            InvalidField(main.path, "architecture is not [a-z0-9] as the spec wants", field="kv:general.architecture", format="gguf")
+            InvalidField(
+                main.path,
+                "architecture is not [a-z0-9] as the spec wants",
+                field="kv:general.architecture",
+                format="gguf",
+            )
         )
     tensors = [t for h in headers for t in h.tensors]
     model_type = _derive_type(kv, arch)
 
     context = _int(kv.get(f"{arch}.context_length"))
     if context is None or context < 0:
-        warnings.append(InvalidField(main.path, "missing or not an integer", field=f"kv:{arch}.context_length", format="gguf", code="missing_field"))
+        warnings.append(
+            InvalidField(
+                main.path,
+                "missing or not an integer",
+                field=f"kv:{arch}.context_length",
+                format="gguf",
+                code="missing_field",
+            )
+        )
         context = None
 
     quant = _derive_quant_name(file_names[0], kv, tensors)

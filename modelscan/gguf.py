@@ -691,9 +691,10 @@ def read_gguf_header(
     """Open *path* safely (``_fs.open_regular``) and parse its GGUF header.
 
     *expect* is the ``(st_dev, st_ino)`` a folder walk saw for *path* (a resolved path): a file
-    swapped since then raises :class:`ChangedDuringScan` before anything is read. An empty file is :class:`NotAModel` (``empty_file``) from ``fstat`` alone. A file that
-    changes while it is read raises :class:`ChangedDuringScan`, also when the change made the
-    parse fail. Raises everything :func:`parse_gguf_header` raises, and :class:`FileAccessError`.
+    swapped since then raises :class:`ChangedDuringScan` before anything is read. An empty file
+    is :class:`NotAModel` (``empty_file``) from ``fstat`` alone. A file that changes while it is
+    read raises :class:`ChangedDuringScan`, also when the change made the parse fail. Raises
+    everything :func:`parse_gguf_header` raises, and :class:`FileAccessError`.
     """
     source = os.fsdecode(path)
     f, before = open_regular(path, expect=expect)

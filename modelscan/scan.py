@@ -44,8 +44,13 @@ def _is_projector(header: GGUFHeader) -> bool:
     return header.get("general.type") == "mmproj" or header.get("general.architecture") == "clip"
 
 
-def _scan_gguf(contents: FolderContents, gguf_files: list[FileEntry], name_projectors: list[FileEntry],
-               limits: Limits, problems: list[ModelScanError]) -> list[ModelFacts]:
+def _scan_gguf(
+    contents: FolderContents,
+    gguf_files: list[FileEntry],
+    name_projectors: list[FileEntry],
+    limits: Limits,
+    problems: list[ModelScanError],
+) -> list[ModelFacts]:
     """The GGUF models of one folder: singles and split groups; projectors found by name or header."""
     folder = contents.path
     publisher, repo = _publisher_repo(folder)
@@ -54,11 +59,14 @@ def _scan_gguf(contents: FolderContents, gguf_files: list[FileEntry], name_proje
     for group in discover.group_gguf(gguf_files):
         if group.missing:
             shown = ", ".join(str(i) for i in group.missing[:5]) + (" ..." if len(group.missing) > 5 else "")
-            problems.append(IncompleteModel(
-                group.files[0].path,
-                f"split model is missing shard(s) {shown} of {group.total_shards}",
-                format="gguf", code="missing_shard",
-            ))
+            problems.append(
+                IncompleteModel(
+                    group.files[0].path,
+                    f"split model is missing shard(s) {shown} of {group.total_shards}",
+                    format="gguf",
+                    code="missing_shard",
+                )
+            )
             continue
         headers: list[GGUFHeader] = []
         for f in group.files:
@@ -81,15 +89,17 @@ def _scan_gguf(contents: FolderContents, gguf_files: list[FileEntry], name_proje
     models = []
     for group, headers in candidates:
         try:
-            models.append(derive_gguf_facts(
-                headers=headers,
-                file_names=[f.name for f in group.files],
-                sizes=[f.size for f in group.files],
-                folder=folder,
-                publisher=publisher,
-                repo=repo,
-                projector=(projector.path, projector.size) if projector else None,
-            ))
+            models.append(
+                derive_gguf_facts(
+                    headers=headers,
+                    file_names=[f.name for f in group.files],
+                    sizes=[f.size for f in group.files],
+                    folder=folder,
+                    publisher=publisher,
+                    repo=repo,
+                    projector=(projector.path, projector.size) if projector else None,
+                )
+            )
         except ModelScanError as err:
             problems.append(err)
     return models
@@ -117,7 +127,9 @@ def _scan_folder(contents: FolderContents, limits: Limits) -> tuple[list[ModelFa
     """Every model of one folder, and the problems met; the same whichever files were asked for."""
     problems: list[ModelScanError] = []
     gguf_files, name_projectors, is_mlx = discover.classify_folder(contents)
-    models = _scan_gguf(contents, gguf_files, name_projectors, limits, problems) if gguf_files or name_projectors else []
+    models = (
+        _scan_gguf(contents, gguf_files, name_projectors, limits, problems) if gguf_files or name_projectors else []
+    )
     if is_mlx:
         from .mlx import read_mlx_model  # noqa: PLC0415 -- GGUF-only scans never import the MLX reader
 
@@ -128,8 +140,14 @@ def _scan_folder(contents: FolderContents, limits: Limits) -> tuple[list[ModelFa
         except ModelScanError as err:
             problems.append(err)
     elif any(f.name.lower().endswith(".safetensors") for f in contents.files):
-        problems.append(IncompleteModel(contents.path, "safetensors files without config.json: not an MLX model",
-                                        format="fs", code="missing_config"))
+        problems.append(
+            IncompleteModel(
+                contents.path,
+                "safetensors files without config.json: not an MLX model",
+                format="fs",
+                code="missing_config",
+            )
+        )
     return models, problems
 
 
@@ -185,7 +203,9 @@ class ScanCache:
         """Forget every folder."""
         self._folders.clear()
 
-    def get(self, contents: FolderContents, limits: Limits, signature: tuple[object, ...]) -> tuple[list[ModelFacts], list[ModelScanError]] | None:
+    def get(
+        self, contents: FolderContents, limits: Limits, signature: tuple[object, ...]
+    ) -> tuple[list[ModelFacts], list[ModelScanError]] | None:
         entry = self._folders.get((os.path.abspath(contents.path), limits))
         if entry is None or entry[0] != signature:
             self.misses += 1
@@ -193,18 +213,28 @@ class ScanCache:
         self.hits += 1
         return [dataclasses.replace(m, warnings=list(m.warnings)) for m in entry[1]], list(entry[2])
 
-    def put(self, contents: FolderContents, limits: Limits, signature: tuple[object, ...],
-            result: tuple[list[ModelFacts], list[ModelScanError]]) -> None:
+    def put(
+        self,
+        contents: FolderContents,
+        limits: Limits,
+        signature: tuple[object, ...],
+        result: tuple[list[ModelFacts], list[ModelScanError]],
+    ) -> None:
         models, problems = result
         self._folders[(os.path.abspath(contents.path), limits)] = (
-            signature, [dataclasses.replace(m, warnings=list(m.warnings)) for m in models], list(problems))
+            signature,
+            [dataclasses.replace(m, warnings=list(m.warnings)) for m in models],
+            list(problems),
+        )
 
 
 #: Cold scans of at least this many folders use worker processes (when workers allow it).
 PARALLEL_MIN_FOLDERS = 64
 
 
-def _run_jobs(jobs: list[tuple[FolderContents, Limits]], workers: int) -> list[tuple[list[ModelFacts], list[ModelScanError]]]:
+def _run_jobs(
+    jobs: list[tuple[FolderContents, Limits]], workers: int
+) -> list[tuple[list[ModelFacts], list[ModelScanError]]]:
     if workers <= 1 or len(jobs) < PARALLEL_MIN_FOLDERS:
         return [_scan_folder_job(job) for job in jobs]
     import concurrent.futures  # noqa: PLC0415 -- only large cold scans pay for these imports
@@ -217,8 +247,12 @@ def _run_jobs(jobs: list[tuple[FolderContents, Limits]], workers: int) -> list[t
         return list(pool.map(_scan_folder_job, jobs, chunksize=chunk))
 
 
-def scan_models(*paths: str | os.PathLike[str], limits: Limits = BATCH_LIMITS, cache: ScanCache | None = None,
-                workers: int | None = None) -> ScanReport:
+def scan_models(
+    *paths: str | os.PathLike[str],
+    limits: Limits = BATCH_LIMITS,
+    cache: ScanCache | None = None,
+    workers: int | None = None,
+) -> ScanReport:
     """Scan folders (models roots, publisher or model folders) or single files.
 
     Never raises for a bad file: every failure is a :class:`ModelScanError` in
@@ -241,15 +275,17 @@ def scan_models(*paths: str | os.PathLike[str], limits: Limits = BATCH_LIMITS, c
             jobs.append((len(results), contents, signature))
         results.append(hit)
     n_workers = (os.cpu_count() or 1) if workers is None else workers
-    for (i, contents, signature), result in zip(jobs, _run_jobs([(c, limits) for _, c, _ in jobs], n_workers), strict=True):
+    for (i, contents, signature), result in zip(
+        jobs, _run_jobs([(c, limits) for _, c, _ in jobs], n_workers), strict=True
+    ):
         results[i] = result
         if cache is not None:
             cache.put(contents, limits, signature, result)
     models: list[ModelFacts] = []
-    for result in results:
-        assert result is not None
-        models.extend(result[0])
-        problems.extend(result[1])
+    for done in results:
+        assert done is not None  # every miss was filled in above
+        models.extend(done[0])
+        problems.extend(done[1])
     # Keys count every model of a folder, also when one file was asked for, so they stay stable.
     assign_keys(models)
     if wanted:
@@ -258,8 +294,12 @@ def scan_models(*paths: str | os.PathLike[str], limits: Limits = BATCH_LIMITS, c
     return ScanReport(models, problems)
 
 
-def list_models(*paths: str | os.PathLike[str], loaded: Mapping[str, object] | None = None,
-                limits: Limits = BATCH_LIMITS, cache: ScanCache | None = None) -> dict[str, object]:
+def list_models(
+    *paths: str | os.PathLike[str],
+    loaded: Mapping[str, object] | None = None,
+    limits: Limits = BATCH_LIMITS,
+    cache: ScanCache | None = None,
+) -> dict[str, object]:
     """``{"models": [...]}`` exactly as LM Studio's ``GET /api/v1/models`` would list *paths*.
 
     *loaded* maps a model key to its loaded instances (``[{"id": ..., "config": {...}}]``).
