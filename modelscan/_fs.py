@@ -1,7 +1,8 @@
 """Safe file access (HOSTILE.md R6, R7, R14): no mmap, no blocking opens, regular files only.
 
 ``open_regular`` opens without blocking (a FIFO cannot hang us), then requires a regular file
-from ``fstat`` on the descriptor we hold, so the check and the read concern the same file.
+from ``fstat`` on the descriptor we hold, so the check and the read concern the same file; given
+the ``(st_dev, st_ino)`` the folder walk saw, it also refuses a file swapped in since the walk.
 ``read_small_file`` reads a size-capped sidecar whole; ``verify_unchanged`` compares the file's
 identity before and after a read.
 """
@@ -33,32 +34,60 @@ def _access_error(path: object, exc: OSError) -> ModelScanError:
         return FileAccessError(path, "permission denied", format="fs", code="permission_denied")
     if exc.errno == errno.ENOENT:
         code = "broken_symlink" if os.path.islink(path) else "not_found"  # type: ignore[arg-type]
-        return FileAccessError(path, "no such file" if code == "not_found" else "symbolic link target is missing", format="fs", code=code)
+        detail = "no such file" if code == "not_found" else "symbolic link target is missing"
+        return FileAccessError(path, detail, format="fs", code=code)
     if exc.errno == errno.EISDIR:
         return FileAccessError(path, "is a directory", format="fs", code="not_regular_file")
     return FileAccessError(path, f"cannot open: {exc.strerror or exc}", format="fs", code="os_error")
 
 
-def open_regular(path: str | os.PathLike[str], *, nofollow: bool = False) -> tuple[io.FileIO, os.stat_result]:
+def open_regular(
+    path: str | os.PathLike[str],
+    *,
+    nofollow: bool = False,
+    expect: tuple[int, int] | None = None,
+) -> tuple[io.FileIO, os.stat_result]:
     """Open *path* for reading without blocking and require a regular file.
 
-    Returns an unbuffered binary file and its ``fstat``. Raises :class:`FileAccessError`
-    (``not_regular_file``, ``permission_denied``, ``symlink_loop``, ``broken_symlink``,
-    ``not_found``).
+    Returns an unbuffered binary file and its ``fstat``. With *nofollow* a symbolic link as the
+    last component is refused instead of followed. *expect* is the ``(st_dev, st_ino)`` the folder
+    walk saw (R7): pass the walk's resolved path with it, and implies *nofollow*. Then a file that
+    was replaced since the walk (by another file, or by a link to one anywhere on the system)
+    raises :class:`ChangedDuringScan` before a byte is read.
+
+    Raises :class:`FileAccessError` (``not_regular_file``, ``permission_denied``,
+    ``symlink_loop``, ``broken_symlink``, ``not_found``, ``os_error``) and, with *expect*,
+    :class:`ChangedDuringScan`.
     """
+    nofollow = nofollow or expect is not None
     flags = _OPEN_FLAGS | (getattr(os, "O_NOFOLLOW", 0) if nofollow else 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
+        # O_NOFOLLOW on a link fails with ELOOP (Linux) or EMLINK (FreeBSD).
+        if nofollow and exc.errno in (errno.ELOOP, errno.EMLINK) and os.path.islink(path):
+            if expect is not None:
+                raise _replaced(path, "replaced by a symbolic link since the folder walk") from exc
+            raise FileAccessError(
+                path, "is a symbolic link (not followed)", format="fs", code="not_regular_file"
+            ) from exc
+        if expect is not None and exc.errno == errno.ENOENT:
+            raise _replaced(path, "removed since the folder walk") from exc
         raise _access_error(path, exc) from exc
     try:
         st = os.fstat(fd)
+        if expect is not None and (st.st_dev, st.st_ino) != tuple(expect):
+            raise _replaced(path, "replaced by another file since the folder walk")
         if not stat.S_ISREG(st.st_mode):
             raise FileAccessError(path, "not a regular file", format="fs", code="not_regular_file")
         return io.FileIO(fd, "rb", closefd=True), st
     except BaseException:
         os.close(fd)
         raise
+
+
+def _replaced(path: object, detail: str) -> ChangedDuringScan:
+    return ChangedDuringScan(path, detail, format="fs", code="changed_during_scan")
 
 
 def verify_unchanged(path: object, f: io.FileIO, before: os.stat_result) -> None:
@@ -74,19 +103,28 @@ def verify_unchanged(path: object, f: io.FileIO, before: os.stat_result) -> None
         )
 
 
-def read_small_file(path: str | os.PathLike[str], cap: int, limit_name: str, *, format: str = "json") -> bytes:
-    """Read a whole sidecar file of at most *cap* bytes, checked with ``fstat`` before reading."""
-    f, st = open_regular(path)
+def read_small_file(
+    path: str | os.PathLike[str],
+    cap: int,
+    limit_name: str,
+    *,
+    format: str = "json",
+    expect: tuple[int, int] | None = None,
+) -> bytes:
+    """Read a whole sidecar file of at most *cap* bytes, checked with ``fstat`` before reading.
+
+    *expect*: the walk's ``(st_dev, st_ino)``, as for :func:`open_regular`.
+    """
+    f, st = open_regular(path, expect=expect)
     with f:
         if st.st_size > cap:
-            raise LimitExceeded(
-                path, f"{st.st_size} bytes exceed the limit of {cap}", format=format, limit=limit_name
-            )
+            raise LimitExceeded(path, f"{st.st_size} bytes exceed the limit of {cap}", format=format, limit=limit_name)
         chunks = []
         remaining = st.st_size
         while remaining > 0:
             chunk = f.read(min(remaining, 1 << 20))
             if not chunk:
+                verify_unchanged(path, f, st)  # it shrank: changed, not corrupt
                 raise Truncated(path, f"file shrank while read: {remaining} bytes missing", format=format)
             chunks.append(chunk)
             remaining -= len(chunk)

@@ -99,6 +99,8 @@ def _type_name(value: object) -> str:
 class _File:
     path: str
     size: int
+    real: str  # the path to open: the link's target for a permitted file symlink
+    ident: tuple[int, int]  # (st_dev, st_ino) the walk saw: what is opened must be this file (R7)
 
 
 @dataclasses.dataclass
@@ -202,7 +204,8 @@ def _walk_folder(folder: str, limits: Limits, warnings: list[ModelScanError]) ->
                     continue
                 st = found
                 if depth == 0:
-                    top[name] = _File(entry.path, st.st_size)
+                    real = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
+                    top[name] = _File(entry.path, st.st_size, real, (st.st_dev, st.st_ino))
                 if (st.st_dev, st.st_ino) in seen or name.lower().endswith(".gguf"):
                     continue
                 seen.add((st.st_dev, st.st_ino))
@@ -251,12 +254,16 @@ def _regular_file(entry: os.DirEntry[str], allowed: Sequence[str]) -> os.stat_re
     return st
 
 
-def _read(path: str, cap: int, limit_name: str, format: str = "json") -> bytes:
-    """:func:`read_small_file`, with a failing ``read()`` (EIO) typed too."""
+def _read(file: _File, cap: int, limit_name: str, format: str = "json") -> bytes:
+    """:func:`read_small_file` of the very file the walk saw, with a failing ``read()`` (EIO) typed too."""
     try:
-        return read_small_file(path, cap, limit_name, format=format)
+        return read_small_file(file.real, cap, limit_name, format=format, expect=file.ident)
+    except ModelScanError as err:
+        err.path = file.path  # named as it was found
+        err.args = (str(err),)
+        raise
     except OSError as exc:
-        raise FileAccessError(path, f"cannot read: {exc.strerror or exc}", format="fs", code="os_error") from exc
+        raise FileAccessError(file.path, f"cannot read: {exc.strerror or exc}", format="fs", code="os_error") from exc
 
 
 def _read_json(folder: _Folder, name: str, cap: int, limit_name: str, limits: Limits) -> dict[str, object] | None:
@@ -266,14 +273,18 @@ def _read_json(folder: _Folder, name: str, cap: int, limit_name: str, limits: Li
         return None
     if isinstance(found, ModelScanError):
         raise found
-    return parse_json(_read(found.path, cap, limit_name), source=found.path, what=name, limits=limits)
+    return parse_json(_read(found, cap, limit_name), source=found.path, what=name, limits=limits)
 
 
-def _read_header(path: str, limits: Limits) -> SafetensorsHeader:
+def _read_header(file: _File, limits: Limits) -> SafetensorsHeader:
     try:
-        return read_safetensors_header(path, limits=limits)
+        return read_safetensors_header(file.real, limits=limits, expect=file.ident)
+    except ModelScanError as err:
+        err.path = file.path
+        err.args = (str(err),)
+        raise
     except OSError as exc:
-        raise FileAccessError(path, f"cannot read: {exc.strerror or exc}", format="fs", code="os_error") from exc
+        raise FileAccessError(file.path, f"cannot read: {exc.strerror or exc}", format="fs", code="os_error") from exc
 
 
 # -- config values ---------------------------------------------------------------------------------
@@ -695,7 +706,7 @@ def _derive_chat_template(folder: _Folder, limits: Limits, warnings: list[ModelS
         warnings.append(jinja)
     elif jinja is not None:
         try:
-            data = _read(jinja.path, limits.tokenizer_config_bytes, "tokenizer_config_bytes", format="fs")
+            data = _read(jinja, limits.tokenizer_config_bytes, "tokenizer_config_bytes", format="fs")
         except ModelScanError as err:
             warnings.append(err)
         else:
@@ -948,7 +959,7 @@ def read_mlx_model(
     cfg = _Config(raw_config, os.path.join(path, CONFIG), warnings)
 
     shards, metadata, weight_map, index_path = _shard_files(tree, limits, warnings)
-    headers = [(_read_header(f.path, limits), os.path.basename(f.path)) for f in shards]
+    headers = [(_read_header(f, limits), os.path.basename(f.path)) for f in shards]
     pairs = _collect_tensors(headers, warnings)
     tensors = [t for t, _ in pairs]
 

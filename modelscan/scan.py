@@ -161,25 +161,36 @@ def _holds(model: ModelFacts, names: set[str]) -> bool:
     return any(os.path.basename(f) in names for f in model.files)
 
 
-def _signature(contents: FolderContents) -> tuple[object, ...]:
+def _signature(contents: FolderContents, limits: Limits) -> tuple[object, ...]:
     """What a folder's results depend on: every file's name and (device, inode, size, mtime).
 
-    An MLX folder's size counts nested files too, so its nested files are part of it.
+    An MLX folder's size counts nested files too, so its nested files are part of it (walked
+    iteratively, within the walk limits, like the MLX reader's own walk).
     """
     own = tuple((f.name, f.dev, f.ino, f.size, f.mtime_ns) for f in contents.files)
     if not any(f.name == "config.json" for f in contents.files):
         return own
-    nested = []
-    for dirpath, dirnames, filenames in os.walk(contents.path):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        if dirpath == contents.path:
+    nested: list[tuple[object, ...]] = []
+    stack = [(contents.path, 0)]
+    while stack and len(nested) <= limits.walk_entries_total:
+        folder, depth = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
             continue
-        for name in sorted(filenames):
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
             try:
-                st = os.lstat(os.path.join(dirpath, name))
+                if entry.is_dir(follow_symlinks=False):
+                    if depth < limits.walk_depth:
+                        stack.append((entry.path, depth + 1))
+                elif depth > 0:
+                    st = entry.stat(follow_symlinks=False)
+                    nested.append((entry.path, st.st_ino, st.st_size, st.st_mtime_ns))
             except OSError:
                 continue
-            nested.append((dirpath, name, st.st_ino, st.st_size, st.st_mtime_ns))
     return own + tuple(nested)
 
 
@@ -269,7 +280,7 @@ def scan_models(
     for contents in discover.iter_model_folders(paths, problems, limits=limits):
         if contents.only is not None:
             wanted.setdefault(contents.path, set()).update(contents.only)
-        signature = _signature(contents) if cache is not None else ()
+        signature = _signature(contents, limits) if cache is not None else ()
         hit = cache.get(contents, limits, signature) if cache is not None else None
         if hit is None:
             jobs.append((len(results), contents, signature))
