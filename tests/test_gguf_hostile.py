@@ -6,8 +6,9 @@ Each case is built with the section 7.0 builders and asserts the exact exception
 
 from __future__ import annotations
 
+# ruff: noqa: E501, UP031  -- catalogue entries are written as HOSTILE.md prints them
+import contextlib
 import io
-import json
 import os
 import struct
 import time
@@ -15,6 +16,31 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hostile_catalogue import (  # the HOSTILE.md 7.0 builders, kept in one place
+    ARCH,
+    LFS_POINTER,
+    T_ARR,
+    T_BOOL,
+    T_F32,
+    T_I32,
+    T_STR,
+    T_U8,
+    T_U32,
+    T_U64,
+    VALID_GGUF,
+    VALID_ST,
+    gstr,
+    hdr,
+    kv,
+    kv_arr,
+    kv_str,
+    kv_u32,
+    pad,
+    tinfo,
+    u8,
+    u32,
+    u64,
+)
 
 from modelscan.errors import (
     DuplicateKey,
@@ -29,37 +55,7 @@ from modelscan.errors import (
 from modelscan.gguf import GGUFArray, GGUFHeader, parse_gguf_header, read_gguf_header
 from modelscan.limits import BATCH_LIMITS
 
-# --- HOSTILE.md 7.0 builders (copied as published) -----------------------------------------
-# ruff: noqa: E501, E701, E702
-
-
-def u8(x: int) -> bytes: return struct.pack('<B', x)
-def u32(x: int) -> bytes: return struct.pack('<I', x & 0xFFFFFFFF)
-def u64(x: int) -> bytes: return struct.pack('<Q', x & 0xFFFFFFFFFFFFFFFF)
-def gstr(b: bytes | str) -> bytes: b = b if isinstance(b, bytes) else b.encode(); return u64(len(b)) + b
-def hdr(n_tensors: int, n_kv: int, version: int = 3, magic: bytes = b'GGUF') -> bytes: return magic + u32(version) + u64(n_tensors) + u64(n_kv)
-T_U8, T_I8, T_U16, T_I16, T_U32, T_I32, T_F32, T_BOOL, T_STR, T_ARR, T_U64, T_I64, T_F64 = range(13)
-def kv(key: bytes | str, t: int, payload: bytes) -> bytes: return gstr(key) + u32(t) + payload
-def kv_str(k: bytes | str, v: bytes | str) -> bytes: return kv(k, T_STR, gstr(v))
-def kv_u32(k: bytes | str, v: int) -> bytes: return kv(k, T_U32, u32(v))
-def kv_arr(k: bytes | str, et: int, n: int, payload: bytes = b'') -> bytes: return kv(k, T_ARR, u32(et) + u64(n) + payload)
-def tinfo(name: str, dims: list[int], gtype: int = 0, off: int = 0) -> bytes:   # gtype 0 = F32
-    return gstr(name) + u32(len(dims)) + b''.join(u64(d) for d in dims) + u32(gtype) + u64(off)
-def pad(b: bytes, a: int = 32) -> bytes: return b + b'\0' * ((-len(b)) % a)
-ARCH = kv_str('general.architecture', 'llama')
-VALID_GGUF = pad(hdr(1, 1) + ARCH + tinfo('w', [4])) + b'\0' * 32        # control: must parse
-
-def st(header: object = None, data: bytes = b'', raw: bytes | None = None, n: int | None = None) -> bytes:  # safetensors
-    h = raw if raw is not None else json.dumps(header, separators=(',', ':')).encode()
-    return struct.pack('<Q', len(h) if n is None else n) + h + data
-W4 = {'dtype': 'F32', 'shape': [4], 'data_offsets': [0, 16]}
-VALID_ST = st({'w': W4}, b'\0' * 16)                                         # control: must parse
-
-# --- end of builders -------------------------------------------------------------------------
-
 SOURCE = "models/pub/x-GGUF/x.gguf"
-
-LFS_POINTER = b'version https://git-lfs.github.com/spec/v1\noid sha256:' + b'0' * 64 + b'\nsize 4368439584\n'
 
 
 def parse(data: bytes, **kwargs: object) -> GGUFHeader:
@@ -484,12 +480,8 @@ def test_extreme_substitution(offset: int, width: int) -> None:
         if value >= 1 << (8 * width):
             continue
         data = VALID_GGUF[:offset] + value.to_bytes(width, "little") + VALID_GGUF[offset + width :]
-        started = time.perf_counter()
-        try:
-            parse(data)
-        except ModelScanError:
-            pass
-        assert time.perf_counter() - started < 0.05
+        with contextlib.suppress(ModelScanError):  # anything else fails the test; hangs are caught
+            parse(data)  # by tests/test_hostile_subprocess.py, which times every entry in a child
 
 
 # --- 7.5 performance entries -------------------------------------------------------------------

@@ -13,7 +13,6 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import numpy as np
 import pytest
 import safetensors
 import safetensors.numpy
+from hostile_catalogue import VALID_ST, W4, st  # the HOSTILE.md 7.0 builders, kept in one place
 
 import modelscan.safetensors as mst
 from modelscan import _json
@@ -47,16 +47,6 @@ from modelscan.safetensors import (
 SOURCE = "m/x.safetensors"
 
 
-# -- HOSTILE.md 7.0 builders (the safetensors part, verbatim) ------------------------------------
-
-
-def st(header: object = None, data: bytes = b"", raw: bytes | None = None, n: int | None = None) -> bytes:
-    h = raw if raw is not None else json.dumps(header, separators=(",", ":")).encode()
-    return struct.pack("<Q", len(h) if n is None else n) + h + data
-
-
-W4 = {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}
-VALID_ST = st({"w": W4}, b"\0" * 16)  # control: must parse
 
 DUP_ENTRY = b'"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}'
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\nsize 4368439584\n"
