@@ -119,14 +119,16 @@ def read_small_file(
     with f:
         if st.st_size > cap:
             raise LimitExceeded(path, f"{st.st_size} bytes exceed the limit of {cap}", format=format, limit=limit_name)
-        chunks = []
-        remaining = st.st_size
+        # One read of the known size: a regular file returns it whole, so the bytes are held once
+        # (reading in pieces and joining them held every large sidecar twice at its peak).
+        chunks = [f.read(st.st_size)] if st.st_size else []
+        remaining = st.st_size - (len(chunks[0]) if chunks else 0)
         while remaining > 0:
-            chunk = f.read(min(remaining, 1 << 20))
+            chunk = f.read(remaining)
             if not chunk:
                 verify_unchanged(path, f, st)  # it shrank: changed, not corrupt
                 raise Truncated(path, f"file shrank while read: {remaining} bytes missing", format=format)
             chunks.append(chunk)
             remaining -= len(chunk)
         verify_unchanged(path, f, st)
-        return b"".join(chunks)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)

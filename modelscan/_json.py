@@ -14,17 +14,20 @@ import contextlib
 import gc
 import json
 import operator
+import os
 import re
 import sys
 import threading
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
-from itertools import chain, compress, repeat
+from itertools import chain, compress, islice, repeat
 from typing import Any
 
-from .errors import DuplicateKey, InvalidField, LimitExceeded, escape_text
+from .errors import DuplicateKey, InvalidField, LimitExceeded, ModelScanError, escape_text
 from .limits import Limits
 
-__all__ = ["parse_json", "paused_gc", "short_key"]
+__all__ = ["FlatStringMap", "parse_json", "parse_json_flat_member", "paused_gc", "short_key"]
 
 #: The most digits an integer literal may have: CPython's default ``sys.get_int_max_str_digits``.
 #: Enforced here too, so a process that raised or disabled that limit still parses in linear time.
@@ -290,3 +293,180 @@ def _check_no_lone_surrogate(obj: object, invalid: Callable[[str], InvalidField]
     except UnicodeEncodeError as exc:
         code = ord(exc.object[exc.start])
         raise invalid(f"invalid unicode escape: lone surrogate U+{code:04X}") from None
+
+
+# -- a big flat member, parsed lean ----------------------------------------------------------------
+
+#: Documents at least this big may take the lean path of :func:`parse_json_flat_member`.
+_LEAN_BYTES = 1 << 20
+
+#: About this many bytes of pairs are decoded at once.
+_LEAN_CHUNK = 1 << 20
+
+# Possessive: no backtracking state, which the matcher would allocate for every string.
+_WS = rb"[ \t\n\r]*+"
+_STR = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+#: Up to 4096 ``"key": "value",`` pairs (the repeat is bounded so the matcher's state stays small).
+_LEAN_BLOCK = 4096
+_LEAN_PAIRS = re.compile(rb"(?:" + _WS + _STR + _WS + rb":" + _WS + _STR + _WS + rb",){%d}+" % _LEAN_BLOCK)
+#: One such pair.
+_LEAN_PAIR = re.compile(_WS + _STR + _WS + rb":" + _WS + _STR + _WS + rb",")
+#: The last pair and the brace that closes the object.
+_LEAN_LAST = re.compile(_WS + _STR + _WS + rb":" + _WS + _STR + _WS + rb"\}")
+
+
+#: The hashes of the keys are checked for repeats in this many ranges, one at a time.
+_HASH_RANGES = 64
+
+
+class FlatStringMap:
+    """A JSON object of string values kept as its text: the pairs are decoded again on each walk.
+
+    Built by :func:`parse_json_flat_member` only after every pair decoded strictly and the keys
+    proved unique, so walking it cannot fail. ``first_use`` maps each distinct value (interned) to
+    the first key naming it, in order of first use.
+    """
+
+    def __init__(self, data: bytes, spans: list[tuple[int, int, int]], size: int, first_use: dict[str, str]) -> None:
+        self._data = data
+        self._spans = spans
+        self._size = size
+        self.first_use = first_use
+
+    def __len__(self) -> int:
+        return self._size
+
+    def chunks(self) -> Iterator[dict[str, str]]:
+        """The map as consecutive dicts of about 1 MB of text each, in order."""
+        for start, end, _ in self._spans:
+            chunk: dict[str, str] = json.loads("{" + str(self._data[start:end], "utf-8") + "}")
+            yield chunk
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        return chain.from_iterable(map(dict.items, self.chunks()))
+
+    def keys(self) -> Iterator[str]:
+        return chain.from_iterable(self.chunks())
+
+    __iter__ = keys
+
+
+def parse_json_flat_member(
+    data: bytes, member: str, *, source: str, what: str, limits: Limits
+) -> tuple[dict[str, object], FlatStringMap] | None:
+    """:func:`parse_json` for a big document whose top-level *member* is a flat object of strings.
+
+    Returns the document (its *member* an empty dict, to be replaced by the map) and the member as
+    a :class:`FlatStringMap`, after proving that :func:`parse_json` would accept *data* whole and
+    give the same object; raises the :class:`DuplicateKey` it would raise for a key repeated in
+    *member*. Returns ``None`` when that proof is not made cheaply (a small or non-UTF-8 document,
+    another shape, any other error): the caller then parses whole, which gives the exact result.
+    The member's pairs are decoded about 1 MB at a time and only their hashes are kept, so a
+    million entries cost tens of MB, not the hundreds a whole parse takes.
+    """
+    if len(data) < _LEAN_BYTES or json.detect_encoding(data) != "utf-8":
+        return None
+    opening = re.compile(b'"' + re.escape(member.encode()) + b'"' + _WS + b":" + _WS + b"\\{")
+    for found in islice(opening.finditer(data), 4):  # a decoy (in a string, nested) costs one try
+        result = _lean_at(data, found.end(), member, source=source, what=what, limits=limits)
+        if result is not None:
+            return result
+    return None
+
+
+def _lean_spans(data: bytes, start: int) -> tuple[list[tuple[int, int, int]], int] | None:
+    """The chunks ``(start, end, pairs)`` of a flat object of strings whose body starts at *start*,
+    and where its ``}`` is; ``None`` when the body is not ``"key": "value"`` pairs."""
+    spans: list[tuple[int, int, int]] = []
+    chunk_start = pos = start
+    pairs = 0
+    while True:
+        m = _LEAN_PAIRS.match(data, pos)
+        if m is None:
+            break
+        pos = m.end()
+        pairs += _LEAN_BLOCK
+        if pos - chunk_start >= _LEAN_CHUNK:
+            spans.append((chunk_start, pos - 1, pairs))  # without the trailing comma
+            chunk_start, pairs = pos, 0
+    while (m := _LEAN_PAIR.match(data, pos)) is not None:  # fewer than a block left
+        pos = m.end()
+        pairs += 1
+    last = _LEAN_LAST.match(data, pos)
+    if last is None:
+        return None
+    close = last.end() - 1
+    spans.append((chunk_start, close, pairs + 1))
+    return spans, close
+
+
+def _lean_at(
+    data: bytes, body: int, member: str, *, source: str, what: str, limits: Limits
+) -> tuple[dict[str, object], FlatStringMap] | None:
+    found = _lean_spans(data, body)
+    if found is None:
+        return None
+    spans, close = found
+    # The rest of the document, with a key no file can hold (random) where the pairs were: parsed
+    # back in that very place, it proves the pairs are the top-level member's whole value.
+    nonce = "\x00" + os.urandom(16).hex()
+    sentinel = json.dumps({nonce: 0}).encode()[1:-1]
+    try:
+        rest = parse_json(data[:body] + sentinel + data[close:], source=source, what=what, limits=limits)
+    except ModelScanError:
+        return None
+    value = rest.get(member)
+    if type(value) is not dict or len(value) != 1 or value.get(nonce) != 0 or type(value[nonce]) is not int:
+        return None
+    value.clear()
+
+    size = 0
+    first_use: dict[str, str] = {}
+    codes: list[array[int]] = []  # per chunk, the keys' hashes sorted
+    repeated: set[int] = set()  # hashes seen twice: a repeated key, or (rarely) two keys
+    try:
+        with paused_gc(len(data)):
+            for start, end, pairs in spans:
+                text = str(data[start:end], "utf-8")
+                chunk: dict[str, str] = json.loads("{" + text + "}")
+                if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+                    json.dumps(chunk, ensure_ascii=False).encode("utf-8")
+                del text
+                size += pairs
+                hashes = sorted(map(hash, chunk))
+                if len(chunk) != pairs:  # a key repeated in this chunk; its hash may be seen once only
+                    repeated.update(hashes)
+                codes.append(array("q", hashes))
+                del hashes
+                # each value -> its first key (reversed: the last write wins)
+                firsts = dict(zip(reversed(chunk.values()), reversed(chunk.keys()), strict=True))
+                for shard in dict.fromkeys(chunk.values()):
+                    if shard not in first_use:
+                        first_use[shard] = firsts[shard]
+                del firsts
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError and -EncodeError are ValueErrors
+        return None
+    width = (1 << 64) // _HASH_RANGES
+    for low in range(-(1 << 63), 1 << 63, width):
+        part = array("q")
+        for mine in codes:
+            part += mine[bisect_left(mine, low) : bisect_left(mine, low + width)]
+        if len(set(part)) != len(part):
+            ordered = sorted(part)
+            repeated.update(a for a, b in zip(ordered, islice(ordered, 1, None), strict=False) if a == b)
+    del codes
+    lean = FlatStringMap(data, spans, size, first_use)
+    if repeated:
+        keys: set[str] = set()
+        for start, end, _ in spans:  # the pairs, not the map's walk (a dict keeps the last of two)
+            for key, _ in json.loads("{" + str(data[start:end], "utf-8") + "}", object_pairs_hook=list):
+                if hash(key) in repeated:
+                    if key in keys:
+                        raise DuplicateKey(
+                            source,
+                            f"duplicate key '{_cap(key)}'",
+                            field=f"{what}.{short_key(member)}.{short_key(key)}",
+                            format="json",
+                        )
+                    keys.add(key)
+    return rest, lean

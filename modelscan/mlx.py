@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from . import _rules
 from ._fs import read_small_file
-from ._json import parse_json, short_key
+from ._json import FlatStringMap, parse_json, parse_json_flat_member, short_key
 from .discover import is_junk_name, partial_download_name
 from .errors import FileAccessError, IncompleteModel, InvalidField, LimitExceeded, ModelScanError
 from .facts import ModelFacts, TensorTypeStat
@@ -274,6 +274,28 @@ def _read_json(folder: _Folder, name: str, cap: int, limit_name: str, limits: Li
     if isinstance(found, ModelScanError):
         raise found
     return parse_json(_read(found, cap, limit_name), source=found.path, what=name, limits=limits)
+
+
+def _read_index(folder: _Folder, limits: Limits) -> dict[str, object] | None:
+    """The shard index as :func:`_read_json` reads it, but a big flat ``weight_map`` stays text.
+
+    C-14: a million entries parsed whole take about 310 MB; as a :class:`FlatStringMap` (decoded
+    a chunk at a time, keys proved unique by their hashes) they take the file's size and a little.
+    Accepts and rejects exactly what :func:`parse_json` does: whatever the lean path cannot prove
+    is parsed whole.
+    """
+    found = folder.top.get(INDEX)
+    if found is None:
+        return None
+    if isinstance(found, ModelScanError):
+        raise found
+    data = _read(found, limits.index_json_bytes, "index_json_bytes")
+    lean = parse_json_flat_member(data, "weight_map", source=found.path, what=INDEX, limits=limits)
+    if lean is None:
+        return parse_json(data, source=found.path, what=INDEX, limits=limits)
+    index, weight_map = lean
+    index["weight_map"] = weight_map
+    return index
 
 
 def _read_header(file: _File, limits: Limits) -> SafetensorsHeader:
@@ -753,7 +775,7 @@ def _bad_shard_name(name: str) -> bool:
 
 def _shard_files(
     folder: _Folder, limits: Limits, warnings: list[ModelScanError]
-) -> tuple[list[_File], dict[str, object] | None, dict[str, str] | None, str | None]:
+) -> tuple[list[_File], dict[str, object] | None, Mapping[str, str] | FlatStringMap | None, str | None]:
     """The weight files of the model: ``(shards sorted by name, index metadata, weight_map, index path)``.
 
     With ``model.safetensors.index.json`` the shards are its ``weight_map`` values: each must be a
@@ -762,7 +784,7 @@ def _shard_files(
     index every ``*.safetensors`` file in the folder is a shard.
     """
     on_disk = sorted(n for n in folder.top if n.lower().endswith(".safetensors"))
-    index = _read_json(folder, INDEX, limits.index_json_bytes, "index_json_bytes", limits)
+    index = _read_index(folder, limits)
     if index is None:
         files = [_usable(folder, n) for n in on_disk]
         if not files:
@@ -772,7 +794,7 @@ def _shard_files(
         return files, None, None, None
     index_path = folder.top[INDEX].path
     weight_map = index.get("weight_map")
-    if type(weight_map) is not dict or not weight_map:
+    if not isinstance(weight_map, (dict, FlatStringMap)) or not weight_map:
         raise InvalidField(
             index_path,
             f"expected a non-empty object, got {_type_name(weight_map)}",
@@ -791,12 +813,15 @@ def _shard_files(
             code="bad_shard_name",
         )
 
-    first_use: dict[str, str] = {}  # each distinct shard name, and the first tensor naming it
-    for tensor, shard in weight_map.items():
-        if type(shard) is not str:
-            raise bad_shard(shard, tensor)
-        if shard not in first_use:
-            first_use[shard] = tensor
+    if isinstance(weight_map, FlatStringMap):  # every value a string, already proved
+        first_use = weight_map.first_use
+    else:
+        first_use = {}  # each distinct shard name, and the first tensor naming it
+        for tensor, shard in weight_map.items():
+            if type(shard) is not str:
+                raise bad_shard(shard, tensor)
+            if shard not in first_use:
+                first_use[shard] = tensor
     for shard, tensor in first_use.items():
         if _bad_shard_name(shard):
             raise bad_shard(shard, tensor)
@@ -848,7 +873,7 @@ def _check_index(
     tensors: Sequence[tuple[SafetensorsTensor, str]],
     *,
     metadata: Mapping[str, object] | None,
-    weight_map: Mapping[str, str],
+    weight_map: Mapping[str, str] | FlatStringMap,
     index_path: str,
     n_params: int | None,
     warnings: list[ModelScanError],
@@ -859,16 +884,33 @@ def _check_index(
         warnings.append(InvalidField(index_path, detail, field=field, format="json", code=code))
 
     actual = {t.name: shard for t, shard in tensors}
-    elsewhere = [n for n, shard in weight_map.items() if actual.get(n, shard) != shard]
-    absent = [n for n in weight_map if n not in actual]
-    unmapped = [n for n in actual if n not in weight_map]
-    for names, what in (
-        (absent, "listed but in no shard"),
-        (elsewhere, "in another shard than listed"),
-        (unmapped, "in a shard but not listed"),
+    # One walk of the map, a part at a time (a FlatStringMap decodes itself again on each walk),
+    # with set operations in C: the map may hold a million tensors. Its keys are unique.
+    absent: list[str] = []  # the first one, and how many
+    elsewhere: list[str] = []
+    n_absent = n_elsewhere = 0
+    listed: set[str] = set()  # the tensors of the headers the map names
+    parts = weight_map.chunks() if isinstance(weight_map, FlatStringMap) else (weight_map,)
+    for part in parts:
+        common = part.keys() & actual.keys()
+        listed |= common
+        if len(common) != len(part):
+            n_absent += len(part) - len(common)
+            if not absent:
+                absent.append(next(n for n in part if n not in common))
+        moved = {n for n in common if actual[n] != part[n]}
+        if moved:
+            n_elsewhere += len(moved)
+            if not elsewhere:
+                elsewhere.append(next(n for n in part if n in moved))
+    unmapped = [n for n in actual if n not in listed]
+    for names, count, what in (
+        (absent, n_absent, "listed but in no shard"),
+        (elsewhere, n_elsewhere, "in another shard than listed"),
+        (unmapped, len(unmapped), "in a shard but not listed"),
     ):
         if names:
-            warn("weight_map", f"{len(names)} tensor(s) {what}, first '{names[0][:40]}'", "index_mismatch")
+            warn("weight_map", f"{count} tensor(s) {what}, first '{names[0][:40]}'", "index_mismatch")
     if metadata is None:
         return
     total_size = metadata.get("total_size")

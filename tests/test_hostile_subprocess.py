@@ -193,10 +193,7 @@ PERF_AMPLIFICATION = 10
 
 #: Entries known to exceed the budget, each with the reason (strict xfail: fixing one fails
 #: the test until the mark is removed).
-OVER_BUDGET = {
-    "C-14-million-entries": "mlx.py parses a 32 MB weight_map whole: about 310 MB in Python; the 64 MiB "
-                            "index_json_bytes cap allows about 650 MB",
-}
+OVER_BUDGET: dict[str, str] = {}
 
 
 def _budget(entry: Entry, base: Path) -> int:

@@ -1105,3 +1105,206 @@ def test_fifo_sidecar_is_a_warning(model: Path) -> None:
     facts = read(model)
     assert codes(facts) == ["not_regular_file"]
     assert facts.size_bytes == (model / "config.json").stat().st_size + (model / "model.safetensors").stat().st_size
+
+
+# -- C-14: a big index parsed lean (modelscan._json.parse_json_flat_member) -----------------------
+
+from modelscan import _json as json_module  # noqa: E402
+from modelscan._json import parse_json, parse_json_flat_member  # noqa: E402
+
+INDEX = "model.safetensors.index.json"
+
+
+def _pairs(n: int, start: int = 0) -> list[bytes]:
+    return [b'"model.layers.%d.mlp.down_proj.weight": "model-%05d-of-00009.safetensors"' % (i, i % 9 + 1)
+            for i in range(start, start + n)]
+
+
+def _doc(pairs: list[bytes], *, before: bytes = b'"metadata": {"total_size": 5}, ', after: bytes = b"",
+         sep: bytes = b", ") -> bytes:
+    return b"{" + before + b'"weight_map": {' + sep.join(pairs) + b"}" + after + b"}"
+
+
+def _outcome(error: ModelScanError) -> tuple[object, ...]:
+    return type(error), error.code, error.field
+
+
+def _whole(data: bytes) -> object:
+    try:
+        return ("ok", list(parse_json(data, source="i", what=INDEX, limits=BATCH_LIMITS).items()))
+    except ModelScanError as err:
+        return _outcome(err)
+
+
+def _lean(data: bytes) -> tuple[object, bool]:
+    """What mlx.py gets: the lean result, or the whole parse it falls back to; and whether it was lean."""
+    try:
+        found = parse_json_flat_member(data, "weight_map", source="i", what=INDEX, limits=BATCH_LIMITS)
+    except ModelScanError as err:
+        return _outcome(err), True
+    if found is None:
+        return _whole(data), False
+    rest, weight_map = found
+    assert len(weight_map) == len(dict(weight_map.items()))
+    firsts: dict[str, str] = {}
+    for tensor, shard in weight_map.items():
+        firsts.setdefault(shard, tensor)
+    assert list(weight_map.first_use.items()) == list(firsts.items())
+    rest["weight_map"] = dict(weight_map.items())
+    return ("ok", list(rest.items())), True
+
+
+def _agree(data: bytes, lean: bool | None = None) -> object:
+    assert len(data) > 1 << 20
+    got, was_lean = _lean(data)
+    assert got == _whole(data)
+    if lean is not None:
+        assert was_lean is lean
+    return got
+
+
+BIG = 25_000  # about 1.8 MB: two chunks
+
+
+def test_lean_index_agrees_with_the_whole_parse() -> None:
+    got = _agree(_doc(_pairs(BIG)), lean=True)
+    assert got[0] == "ok"
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last", "alone"])
+def test_lean_index_weight_map_anywhere(where: str) -> None:
+    other = b'"metadata": {"total_size": 5, "nested": [1, {"a": null}]}'
+    before, after = {
+        "first": (b"", b", " + other),
+        "middle": (other + b", ", b', "x": [true, 2.5]'),
+        "last": (other + b", ", b""),
+        "alone": (b"", b""),
+    }[where]
+    _agree(_doc(_pairs(BIG), before=before, after=after), lean=True)
+
+
+@pytest.mark.parametrize("sep", [b",", b" ,\n", b"\r\n\t,\t", b",\n        "])
+def test_lean_index_whitespace(sep: bytes) -> None:
+    data = b"\n {\n" + b'"weight_map"\t:\r\n{ ' + sep.join(_pairs(BIG)).replace(b'": "', b'"\n:  "') + b"\n}\n}\n"
+    _agree(data, lean=True)
+
+
+@pytest.mark.parametrize("sep", [b",\x0c", b",\x0b", b"\x00,"])
+def test_lean_index_bad_whitespace_is_rejected(sep: bytes) -> None:
+    assert _agree(_doc(_pairs(BIG), sep=sep))[0] is InvalidField
+
+
+@pytest.mark.parametrize(("first", "second"), [(7, BIG - 3), (BIG // 2, BIG // 2 + 1), (0, 1), (BIG - 2, BIG - 1),
+                                                (3, BIG // 4 * 3)])
+def test_lean_index_duplicate_key(first: int, second: int) -> None:
+    pairs = _pairs(BIG)
+    pairs[second] = pairs[first].replace(b"-of-", b"-OF-")  # the same key, another value
+    got = _agree(_doc(pairs), lean=True)
+    assert got == (DuplicateKey, "duplicate_key", f"{INDEX}.weight_map.model.layers.{first}.mlp.down_proj.weight")
+
+
+def test_lean_index_first_repeated_key_is_reported() -> None:
+    pairs = _pairs(BIG)
+    pairs[BIG - 10] = pairs[10]  # repeats 10, but late
+    pairs[BIG // 2] = pairs[20]  # repeats 20, earlier: the whole parse names this one
+    got = _agree(_doc(pairs), lean=True)
+    assert got[2] == f"{INDEX}.weight_map.model.layers.20.mlp.down_proj.weight"
+
+
+@pytest.mark.parametrize(
+    ("key", "twin"),
+    [(rb'q\"uote', rb'q\"uote'), (rb"caf\u00e9", "café".encode()), (rb"\ud83d\ude00", "\U0001f600".encode()),
+     (rb"\u0041bc", b"Abc"), (rb"back\\slash\/", rb"back\\slash/"), (rb"tab\t", rb"tab\u0009")],
+)
+def test_lean_index_escaped_keys(key: bytes, twin: bytes) -> None:
+    pairs = _pairs(BIG)
+    pairs[5] = b'"%s": "a.safetensors"' % key
+    got = _agree(_doc(pairs), lean=True)
+    assert got[0] == "ok"
+    pairs[BIG - 5] = b'"%s": "b.safetensors"' % twin  # equal once unescaped: a duplicate
+    got = _agree(_doc(pairs), lean=True)
+    assert got[:2] == (DuplicateKey, "duplicate_key")
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [rb'"\ud800x": "a.safetensors"', rb'"x": "\udc00.safetensors"', rb'"a\x": "b"', b'"a\x01": "b"', rb'"a": "b\u12"',
+     b'"\xff": "b"', b'"a": 5', b'"a": null', b'"a": true', b'"a": NaN', b'"a": -Infinity', b'"a": ["b"]',
+     b'"a": {}', b'"a": {"b": "c"}', b'"a": {"b": "c", "b": "d"}', b'"a" "b"', b'"a": "b",', b'"a": "b" "c": "d"',
+     b'"a": 1' + b"0" * 5000],
+)
+@pytest.mark.parametrize("at", [0, BIG // 2, BIG - 1])
+def test_lean_index_odd_pairs_agree(pair: bytes, at: int) -> None:
+    pairs = _pairs(BIG)
+    pairs[at] = pair
+    _agree(_doc(pairs))
+    pairs[at + 1 if at + 1 < BIG else 0] = pairs[at]  # and with a duplicate too
+    _agree(_doc(pairs))
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(b'"metadata": {"x": "\\"weight_map\\": {"}, ', b""),  # a decoy in a string
+     (b'"metadata": {"weight_map": {"a": "b"}}, ', b""),  # a decoy nested
+     (b"", b', "weight_map": {"a": "b"}'),  # the member twice
+     (b'"weight_map": {"a": "b"}, ', b""),
+     (b"", b', "metadata": {"a": 1, "a": 2}'),  # a repeat elsewhere: the parse order decides which is named
+     (b'"metadata": {"a": 1, "a": 2}, ', b""),
+     (b"", b', "metadata": NaN'),
+     (b"", b', "metadata": "\\udc00"'),
+     (b'"metadata": [' * 600 + b"]" * 600 + b", ", b""),  # too deep
+     (b"", b"} trailing"),
+     (b"", b"]"),
+     ],
+)
+@pytest.mark.parametrize("repeat", [False, True])
+def test_lean_index_rest_of_document_agrees(before: bytes, after: bytes, repeat: bool) -> None:
+    pairs = _pairs(BIG)
+    if repeat:
+        pairs[BIG - 1] = pairs[1]
+    _agree(_doc(pairs, before=before, after=after))
+
+
+def test_lean_index_decoy_before_the_real_member_still_lean() -> None:
+    _agree(_doc(_pairs(BIG), before=b'"metadata": {"x": "\\"weight_map\\": {", "weight_map": {"a": "b"}}, '),
+           lean=True)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [_doc(_pairs(BIG)).replace(b'"weight_map"', rb'"weight\u005fmap"'),  # spelled with an escape
+     _doc(_pairs(BIG)).decode().encode("utf-16"),
+     b"\xef\xbb\xbf" + _doc(_pairs(BIG)),
+     b'{"weight_map": {}, "metadata": {"pad": "' + b"x" * (2 << 20) + b'"}}',
+     b'[' + _doc(_pairs(BIG)) + b']',
+     ],
+)
+def test_lean_index_falls_back(data: bytes) -> None:
+    _agree(data, lean=False)
+
+
+def test_lean_index_small_document_is_parsed_whole() -> None:
+    assert parse_json_flat_member(_doc(_pairs(10)), "weight_map", source="i", what=INDEX, limits=BATCH_LIMITS) is None
+
+
+def test_lean_index_in_a_model_gives_the_whole_parse_warnings(model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real tensors, listed among 60,000 that are in no shard, two of them in the wrong shard.
+    weight_map = {f"model.layers.{i}.mlp.down_proj.weight": NAMES[i % 2] for i in range(BIG)}
+    weight_map.update(dict.fromkeys(SHARD_1, NAMES[1]))
+    weight_map.update(dict.fromkeys(list(SHARD_2)[:-1], NAMES[1]))  # the last one unmapped
+    sharded(model, metadata={"total_size": 1}, weight_map=weight_map)
+    lean = read(model)
+    monkeypatch.setattr(json_module, "_LEAN_BYTES", 1 << 40)  # parsed whole, as before
+    whole = read(model)
+    assert [str(w) for w in lean.warnings] == [str(w) for w in whole.warnings]
+    assert codes(lean).count("index_mismatch") == 3
+    assert lean.files == whole.files and lean.n_params == whole.n_params
+
+
+def test_lean_index_bad_shard_name(model: Path) -> None:
+    weight_map = {f"model.layers.{i}.mlp.down_proj.weight": NAMES[i % 2] for i in range(BIG)}
+    weight_map["model.layers.77.x"] = "../outside.safetensors"
+    sharded(model, weight_map=weight_map)
+    with pytest.raises(InvalidField) as info:
+        read(model)
+    assert (info.value.code, info.value.field) == ("bad_shard_name", "weight_map.model.layers.77.x")
