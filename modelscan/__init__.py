@@ -11,6 +11,9 @@ Only headers and small JSON files are read; no weights are loaded, no numpy is i
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
 from .errors import (
@@ -27,10 +30,44 @@ from .errors import (
     Unsupported,
     UsageError,
 )
-from .facts import ModelFacts, TensorTypeStat
-from .gguf import GGUFHeader, GGUFTensorInfo, read_gguf_header
-from .limits import BATCH_LIMITS, SERVER_LIMITS, Limits
-from .scan import ScanCache, ScanReport, list_models, lmstudio_models_folder, scan_models
+
+# The rest loads on first use (PEP 562): a server or a command that only imports modelscan pays
+# for the error classes alone, and the scan path's modules come in with the first call.
+_LAZY = {
+    "BATCH_LIMITS": "limits",
+    "SERVER_LIMITS": "limits",
+    "Limits": "limits",
+    "ModelFacts": "facts",
+    "TensorTypeStat": "facts",
+    "GGUFHeader": "gguf",
+    "GGUFTensorInfo": "gguf",
+    "read_gguf_header": "gguf",
+    "ScanCache": "scan",
+    "ScanReport": "scan",
+    "list_models": "scan",
+    "lmstudio_models_folder": "scan",
+    "scan_models": "scan",
+}
+
+if TYPE_CHECKING:
+    from .facts import ModelFacts, TensorTypeStat
+    from .gguf import GGUFHeader, GGUFTensorInfo, read_gguf_header
+    from .limits import BATCH_LIMITS, SERVER_LIMITS, Limits
+    from .scan import ScanCache, ScanReport, list_models, lmstudio_models_folder, scan_models
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modelscan' has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "BATCH_LIMITS",

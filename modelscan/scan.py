@@ -7,10 +7,9 @@ A file that fails becomes a problem in the report; the scan carries on (HOSTILE.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import discover
 from .discover import FileEntry, FolderContents
@@ -19,6 +18,9 @@ from .facts import ModelFacts, assign_keys, derive_gguf_facts
 from .gguf import GGUFHeader, read_gguf_header
 from .limits import BATCH_LIMITS, Limits
 from .response import to_response
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["PARALLEL_MIN_FOLDERS", "ScanCache", "ScanReport", "list_models", "lmstudio_models_folder", "scan_models"]
 
@@ -327,6 +329,9 @@ def lmstudio_models_folder(home: str | os.PathLike[str] | None = None) -> tuple[
     ``~/.cache/lm-studio`` if it exists, else ``~/.lmstudio``; the models folder is
     ``downloadsFolder`` of ``<home>/settings.json`` if set, else ``<home>/models``.
     """
+    import json  # noqa: PLC0415 -- only the command line without a PATH needs these
+    from pathlib import Path  # noqa: PLC0415
+
     user = Path(home) if home is not None else Path.home()
     looked: list[Path] = []
     pointer = user / ".lmstudio-home-pointer"
