@@ -87,12 +87,12 @@ class ModelFacts:
         }
 
 
+_TYPE_NAMES = {t.value: t.name for t in GGMLType}
+
+
 def tensor_type_name(ggml_type: int) -> str:
     """``GGMLType`` name of a ggml type id, or ``type_<id>`` for an id this table does not know."""
-    try:
-        return GGMLType(ggml_type).name
-    except ValueError:
-        return f"type_{ggml_type}"
+    return _TYPE_NAMES.get(ggml_type) or f"type_{ggml_type}"
 
 
 def _int(value: object) -> int | None:
