@@ -67,6 +67,8 @@ __all__ = [
 # Bytes asked of the stream per refill. Big enough that a 6.5 MB vocabulary takes a handful of
 # read() calls, small enough that the buffer never matters for memory.
 _CHUNK = 1 << 20
+# The first read: enough for a header with a small vocabulary, so most files cost one such read.
+_FIRST_CHUNK = 1 << 18
 
 # Smallest possible encodings (R1): a KV is key length (8) + type (4) + a 1-byte value; a tensor
 # info is name length (8) + n_dims (4) + type (4) + offset (8) with no dims and an empty name.
@@ -238,8 +240,10 @@ class _Parser:
             return
         self.check(n, field)
         read_from = self.base + len(self.buf)
-        want = min(max(n - avail, _CHUNK), self.size - read_from)
-        chunks = [self.buf[self.pos :]]
+        # Most headers are small: the first read asks for less, later ones for whole chunks.
+        chunk = _FIRST_CHUNK if read_from == 0 else _CHUNK
+        want = min(max(n - avail, chunk), self.size - read_from)
+        chunks = [self.buf[self.pos :]] if avail else []
         got = 0
         try:
             while got < want:
@@ -252,7 +256,7 @@ class _Parser:
             raise self._os_error(exc) from exc
         self.base += self.pos
         self.pos = 0
-        self.buf = b"".join(chunks)
+        self.buf = chunks[0] if len(chunks) == 1 else b"".join(chunks)  # no copy of a lone read
         if len(self.buf) < n:
             # The stream ended before the size we were told (or measured): the file shrank.
             self.fail(Truncated, field, self.base, f"needs {n} bytes, {len(self.buf)} remain (file ends early)")
