@@ -16,6 +16,7 @@ from typing import Any
 import gguf
 import numpy as np
 import pytest
+from gguf_oracle import assert_same_tensors
 
 from modelscan.errors import (
     ChangedDuringScan,
@@ -521,15 +522,7 @@ def test_gemma_agrees_with_gguf_reader(gemma_header: GGUFHeader, gemma_reader: g
             assert struct.pack("<d", ours) == struct.pack("<d", field.contents()), key
         else:
             assert ours == field.contents(), key
-    assert gemma_reader.data_offset == gemma_header.data_offset
-    assert len(gemma_reader.tensors) == len(gemma_header.tensors)
-    for theirs, ours in zip(gemma_reader.tensors, gemma_header.tensors, strict=True):
-        assert ours.name == theirs.name
-        assert ours.shape == tuple(int(d) for d in theirs.shape)
-        assert ours.ggml_type == int(theirs.tensor_type)
-        assert gemma_header.data_offset + ours.offset == theirs.data_offset
-        assert ours.n_elements == theirs.n_elements
-        assert ours.n_bytes == theirs.n_bytes
+    assert_same_tensors(gemma_header, gemma_reader)
 
 
 @needs_gemma
