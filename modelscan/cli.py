@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the tighter limits meant for servers instead of the batch defaults",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes that read headers in a cold scan of many folders (default: every CPU from 64 "
+        "folders on; 1: none)",
+    )
     p.add_argument("--version", action="version", version=f"modelscan {__version__}")
     return p
 
@@ -84,7 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             print(f"modelscan: --loaded {display_path(args.loaded)}: {exc}", file=sys.stderr)
             return 2
-    report = scan_models(*paths, limits=SERVER_LIMITS if args.server_limits else BATCH_LIMITS)
+    if args.workers is not None and args.workers < 1:
+        print("modelscan: --workers must be at least 1", file=sys.stderr)
+        return 2
+    report = scan_models(
+        *paths, limits=SERVER_LIMITS if args.server_limits else BATCH_LIMITS, workers=args.workers
+    )
     try:
         out = (
             {"models": [m.to_dict() for m in report.models], "problems": [p.to_dict() for p in report.problems]}

@@ -110,3 +110,12 @@ def test_help_and_version(flag: str) -> None:
     proc = run(flag)
     assert proc.returncode == 0
     assert proc.stdout.startswith(b"usage: modelscan" if flag == "--help" else b"modelscan ")
+
+
+def test_workers_option() -> None:
+    serial = run("--workers", "1", str(FIXTURES))
+    assert serial.returncode == 0
+    assert serial.stdout == run(str(FIXTURES)).stdout
+    bad = run("--workers", "0", str(FIXTURES))
+    assert (bad.returncode, bad.stdout) == (2, b"")
+    assert bad.stderr == b"modelscan: --workers must be at least 1\n"
