@@ -210,13 +210,24 @@ _LAUNCHER = (
 )
 
 
-def run_child_rusage(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-                     cwd: str | os.PathLike[str] | None = None, timeout: float = 3600) -> dict[str, Any]:
+def run_child_rusage(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float = 3600,
+) -> dict[str, Any]:
     """Run *argv* (argv[0] an absolute path) in a fresh process; return its stdout, stderr, exit
     code, wall time (including interpreter start-up) and its own ``ru_maxrss`` in kB."""
     t0 = time.perf_counter()
-    res = subprocess.run([PYTHON, "-I", "-S", "-c", _LAUNCHER, *argv], capture_output=True, check=False,
-                         env=dict(env) if env else None, cwd=cwd, timeout=timeout)
+    res = subprocess.run(
+        [PYTHON, "-I", "-S", "-c", _LAUNCHER, *argv],
+        capture_output=True,
+        check=False,
+        env=dict(env) if env else None,
+        cwd=cwd,
+        timeout=timeout,
+    )
     wall = time.perf_counter() - t0
     out = res.stdout.decode(errors="replace")
     lines = out.rstrip("\n").split("\n")
@@ -237,8 +248,9 @@ def run_timed(argv: Sequence[str], env: Mapping[str, str] | None = None) -> tupl
     moves it, unlike the wall time.
     """
     t0 = time.perf_counter()
-    proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(env) if env else None)
+    proc = subprocess.Popen(
+        list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(env) if env else None
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -285,14 +297,28 @@ def modelscan_version() -> str:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     head, dirty = "unknown", ""
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=30, check=False).stdout.strip() or "unknown"
-        status = subprocess.run(["git", "status", "--porcelain", "--", "modelscan"], cwd=ROOT, capture_output=True,
-                                text=True, timeout=30, check=False).stdout.split("\n")
+        head = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            ).stdout.strip()
+            or "unknown"
+        )
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", "modelscan"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        ).stdout.split("\n")
         changed = sorted(line[3:] for line in status if line.strip())
         dirty = f" + {len(changed)} changed file(s): {', '.join(changed)}" if changed else ""
     return f"commit {head}{dirty}; sources sha256 {digest.hexdigest()[:12]}"
-
 
 
 def node_binary() -> str | None:
@@ -371,7 +397,15 @@ def render_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> st
 
 
 ROW_HEADERS = (
-    "case", "method", "median", "min", "runs", "peak alloc", "child RSS (delta)", "bytes read", "x modelscan",
+    "case",
+    "method",
+    "median",
+    "min",
+    "runs",
+    "peak alloc",
+    "child RSS (delta)",
+    "bytes read",
+    "x modelscan",
 )
 
 
@@ -434,8 +468,9 @@ def row_cells(row: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def ratio_entry(name: str, value: float | None, target: str | None = None, met: bool | None = None,
-                how: str = "") -> dict[str, Any]:
+def ratio_entry(
+    name: str, value: float | None, target: str | None = None, met: bool | None = None, how: str = ""
+) -> dict[str, Any]:
     return {"name": name, "value": value, "target": target, "met": met, "how": how}
 
 
@@ -456,11 +491,21 @@ def render_result(result: Mapping[str, Any]) -> str:
         out.append(render_table(table["headers"], table["rows"]))
     if result.get("ratios"):
         out.append("")
-        out.append(render_table(
-            ("ratio", "value", "target", "met", "how"),
-            [(r["name"], fmt_ratio(r["value"]), r.get("target") or "-",
-              {True: "yes", False: "NO", None: "-"}[r.get("met")], r.get("how", "")) for r in result["ratios"]],
-        ))
+        out.append(
+            render_table(
+                ("ratio", "value", "target", "met", "how"),
+                [
+                    (
+                        r["name"],
+                        fmt_ratio(r["value"]),
+                        r.get("target") or "-",
+                        {True: "yes", False: "NO", None: "-"}[r.get("met")],
+                        r.get("how", ""),
+                    )
+                    for r in result["ratios"]
+                ],
+            )
+        )
     if result.get("checks"):
         out.append("")
         for c in result["checks"]:

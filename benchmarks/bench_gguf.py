@@ -243,8 +243,14 @@ def fast_parse_gguf_header(path: str | os.PathLike[str]) -> dict[str, Any]:
             append((name, fields[1 : 1 + n_dims], fields[-2], fields[-1]))
             p += 4 + 8 * n_dims + 12
         alignment = kv.get("general.alignment", 32)
-        return {"version": version, "n_tensors": n_tensors, "n_kv": n_kv, "kv": kv, "tensors": tensors,
-                "data_offset": p + (-p) % alignment}
+        return {
+            "version": version,
+            "n_tensors": n_tensors,
+            "n_kv": n_kv,
+            "kv": kv,
+            "tensors": tensors,
+            "data_offset": p + (-p) % alignment,
+        }
     finally:
         os.close(fd)
 
@@ -329,9 +335,11 @@ def child_main(method: str, path: str, header_bytes: int) -> None:
         def call() -> object:
             return modelscan.read_gguf_header(path)
     elif method in ("skip", "parse"):
+
         def call() -> object:
             return (skip_gguf_header if method == "skip" else fast_parse_gguf_header)(path)
     elif method == "floor":
+
         def call() -> object:
             return read_floor(path, header_bytes)
     else:
@@ -341,13 +349,17 @@ def child_main(method: str, path: str, header_bytes: int) -> None:
     t = C.time_call(lambda: globals().__setitem__("_keep", call()))  # keep the result alive
     io1 = C.read_proc_io()
     after = C.proc_status_kb("VmRSS", "VmHWM", "RssFile")
-    print(json.dumps({
-        "wall_s": t,
-        "rss_before_kb": before.get("VmRSS"),
-        "hwm_kb": after.get("VmHWM"),
-        "rss_file_delta_kb": after.get("RssFile", 0) - before.get("RssFile", 0),
-        "rchar": (io1["rchar"] - io0["rchar"]) if io0 and io1 else None,
-    }))
+    print(
+        json.dumps(
+            {
+                "wall_s": t,
+                "rss_before_kb": before.get("VmRSS"),
+                "hwm_kb": after.get("VmHWM"),
+                "rss_file_delta_kb": after.get("RssFile", 0) - before.get("RssFile", 0),
+                "rchar": (io1["rchar"] - io0["rchar"]) if io0 and io1 else None,
+            }
+        )
+    )
 
 
 def run_in_child(method: str, path: str, header_bytes: int, *, drop_cache: bool = False) -> dict[str, Any]:
@@ -355,8 +367,16 @@ def run_in_child(method: str, path: str, header_bytes: int, *, drop_cache: bool 
     if drop_cache:
         C.drop_page_cache()
     res = C.run_child_rusage(
-        [C.PYTHON, str(Path(__file__).resolve()), "--child", method, "--file", path,
-         "--header-bytes", str(header_bytes)],
+        [
+            C.PYTHON,
+            str(Path(__file__).resolve()),
+            "--child",
+            method,
+            "--file",
+            path,
+            "--header-bytes",
+            str(header_bytes),
+        ],
         env=C.child_env(),
     )
     if res["returncode"] != 0:
@@ -382,8 +402,18 @@ def node_modules_dir(install: bool, notes: list[str]) -> Path | None:
         notes.append("@huggingface/gguf: node or npm not found; column skipped")
         return None
     C.NODE_DIR.mkdir(parents=True, exist_ok=True)
-    cmd = [npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix", str(C.NODE_DIR),
-           "--cache", str(C.NODE_DIR / "npm-cache"), NODE_PACKAGE]
+    cmd = [
+        npm,
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--no-save",
+        "--prefix",
+        str(C.NODE_DIR),
+        "--cache",
+        str(C.NODE_DIR / "npm-cache"),
+        NODE_PACKAGE,
+    ]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -529,16 +559,24 @@ def run(
 
         skip_facts = skip_gguf_header(path)
         diffs = compare_facts(ms, skip_facts, ("version", "n_tensors", "n_kv", "data_offset"))
-        checks.append(C.check("fastest skip finds the same counts and data_offset as modelscan", not diffs,
-                              "; ".join(diffs)))
+        checks.append(
+            C.check("fastest skip finds the same counts and data_offset as modelscan", not diffs, "; ".join(diffs))
+        )
 
         # 1. The fast methods, interleaved.
         fp = fast_parse_gguf_header(path)
-        fp_facts = {"n_tensors": fp["n_tensors"], "n_kv": fp["n_kv"], "data_offset": fp["data_offset"],
-                    "tensors": [[n, list(s), t] for n, s, t, _ in fp["tensors"]]}
+        fp_facts = {
+            "n_tensors": fp["n_tensors"],
+            "n_kv": fp["n_kv"],
+            "data_offset": fp["data_offset"],
+            "tensors": [[n, list(s), t] for n, s, t, _ in fp["tensors"]],
+        }
         diffs = compare_facts(ms, fp_facts, ("n_tensors", "n_kv", "data_offset", "tensors"))
-        checks.append(C.check("fast parse finds the same tensor infos and data_offset as modelscan", not diffs,
-                              "; ".join(diffs[:3])))
+        checks.append(
+            C.check(
+                "fast parse finds the same tensor infos and data_offset as modelscan", not diffs, "; ".join(diffs[:3])
+            )
+        )
 
         fast = {
             "modelscan": lambda: modelscan.read_gguf_header(path),
@@ -550,8 +588,12 @@ def run(
         peaks = {name: C.tracemalloc_peak(fn) for name, fn in fast.items()}
         reads = {name: C.rchar_of(fn) for name, fn in fast.items()}
         child = {}
-        for name, method in (("modelscan", "modelscan"), ("fastest skip", "skip"), ("fast parse", "parse"),
-                             ("floor", "floor")):
+        for name, method in (
+            ("modelscan", "modelscan"),
+            ("fastest skip", "skip"),
+            ("fast parse", "parse"),
+            ("floor", "floor"),
+        ):
             try:
                 child[name] = run_in_child(method, path, header_bytes)
             except RuntimeError as exc:
@@ -563,20 +605,50 @@ def run(
                 return {}
             return C.child_memory(c["maxrss_kb"], c.get("hwm_kb"), c["rss_before_kb"])
 
-        rows.append(C.method_row(label, "modelscan.read_gguf_header", times["modelscan"], peak=peaks["modelscan"],
-                                 bytes_read=reads["modelscan"], vs_modelscan=1.0, **child_cols("modelscan")))
-        rows.append(C.method_row(label, "fastest pure-Python skip", times["fastest skip"], peak=peaks["fastest skip"],
-                                 bytes_read=reads["fastest skip"],
-                                 vs_modelscan=C.paired_ratio(times["fastest skip"], times["modelscan"]),
-                                 **child_cols("fastest skip")))
-        rows.append(C.method_row(label, "fast pure-Python parse (tensor infos, keys decoded)", times["fast parse"],
-                                 peak=peaks["fast parse"], bytes_read=reads["fast parse"],
-                                 vs_modelscan=C.paired_ratio(times["fast parse"], times["modelscan"]),
-                                 **child_cols("fast parse")))
-        rows.append(C.method_row(label, "floor: os.read(header_bytes)", times["floor"], peak=peaks["floor"],
-                                 bytes_read=reads["floor"],
-                                 vs_modelscan=C.paired_ratio(times["floor"], times["modelscan"]),
-                                 **child_cols("floor")))
+        rows.append(
+            C.method_row(
+                label,
+                "modelscan.read_gguf_header",
+                times["modelscan"],
+                peak=peaks["modelscan"],
+                bytes_read=reads["modelscan"],
+                vs_modelscan=1.0,
+                **child_cols("modelscan"),
+            )
+        )
+        rows.append(
+            C.method_row(
+                label,
+                "fastest pure-Python skip",
+                times["fastest skip"],
+                peak=peaks["fastest skip"],
+                bytes_read=reads["fastest skip"],
+                vs_modelscan=C.paired_ratio(times["fastest skip"], times["modelscan"]),
+                **child_cols("fastest skip"),
+            )
+        )
+        rows.append(
+            C.method_row(
+                label,
+                "fast pure-Python parse (tensor infos, keys decoded)",
+                times["fast parse"],
+                peak=peaks["fast parse"],
+                bytes_read=reads["fast parse"],
+                vs_modelscan=C.paired_ratio(times["fast parse"], times["modelscan"]),
+                **child_cols("fast parse"),
+            )
+        )
+        rows.append(
+            C.method_row(
+                label,
+                "floor: os.read(header_bytes)",
+                times["floor"],
+                peak=peaks["floor"],
+                bytes_read=reads["floor"],
+                vs_modelscan=C.paired_ratio(times["floor"], times["modelscan"]),
+                **child_cols("floor"),
+            )
+        )
 
         def modelscan_calls(n: int = 5) -> tuple[list[float], list[float]]:
             """Wall and CPU seconds of *n* modelscan calls (to pair with a slow method's run)."""
@@ -617,15 +689,26 @@ def run(
             rf = reader_facts(reader)
             del reader
             diffs = compare_facts(ms, rf, ("version", "n_tensors", "n_kv", "data_offset", "vocab_size", "tensors"))
-            checks.append(C.check("modelscan agrees with gguf.GGUFReader (version, counts, data_offset, vocab, "
-                                  "tensor names/shapes/types)", not diffs, "; ".join(diffs[:5])))
+            checks.append(
+                C.check(
+                    "modelscan agrees with gguf.GGUFReader (version, counts, data_offset, vocab, "
+                    "tensor names/shapes/types)",
+                    not diffs,
+                    "; ".join(diffs[:5]),
+                )
+            )
             rc = run_in_child("reader", path, header_bytes)
             peak = C.tracemalloc_peak(lambda: GGUFReader(path)) if reader_trace else None
             reader_row = C.method_row(
-                label, "gguf.GGUFReader", reader_times, peak=peak,
+                label,
+                "gguf.GGUFReader",
+                reader_times,
+                peak=peak,
                 **C.child_memory(rc["maxrss_kb"], rc.get("hwm_kb"), rc["rss_before_kb"]),
-                bytes_read=rc["rss_file_delta_kb"] * 1024, bytes_note="mmap: file pages mapped",
-                vs_modelscan=C.median(pair_ratios), vs_modelscan_cpu=C.median(cpu_ratios),
+                bytes_read=rc["rss_file_delta_kb"] * 1024,
+                bytes_note="mmap: file pages mapped",
+                vs_modelscan=C.median(pair_ratios),
+                vs_modelscan_cpu=C.median(cpu_ratios),
                 cpu_s=reader_cpu,
             )
             if not reader_trace:
@@ -645,20 +728,31 @@ def run(
                     around += modelscan_calls(10)[0]
                     warm = nd["times_ms"][1:] or nd["times_ms"]
                     nf = dict(nd["facts"])
-                    diffs = compare_facts(ms, nf, ("version", "n_tensors", "n_kv", "data_offset", "vocab_size",
-                                                   "tensors"))
-                    checks.append(C.check("modelscan agrees with @huggingface/gguf (counts, data_offset, vocab, "
-                                          "tensor names/shapes/types)", not diffs, "; ".join(diffs[:5])))
+                    diffs = compare_facts(
+                        ms, nf, ("version", "n_tensors", "n_kv", "data_offset", "vocab_size", "tensors")
+                    )
+                    checks.append(
+                        C.check(
+                            "modelscan agrees with @huggingface/gguf (counts, data_offset, vocab, "
+                            "tensor names/shapes/types)",
+                            not diffs,
+                            "; ".join(diffs[:5]),
+                        )
+                    )
                     node_row = C.method_row(
-                        label, "@huggingface/gguf (Node, warm)", [t / 1e3 for t in warm],
+                        label,
+                        "@huggingface/gguf (Node, warm)",
+                        [t / 1e3 for t in warm],
                         **C.child_memory(nd["wait4_maxrss_kb"], None, nd["rss_before_kb"]),
                         bytes_read=int(C.median(nd["rchar"])) if nd["rchar"] else None,
                         vs_modelscan=C.median(warm) / 1e3 / C.median(around),
                         first_call_s=nd["times_ms"][0] / 1e3,
                         node_reported_maxrss_kb=nd["maxrss_kb"],
                     )
-                    notes.append(f"@huggingface/gguf: first call (JIT cold) {nd['times_ms'][0]:.1f} ms; "
-                                 f"median of the {len(warm)} later calls in the same process is the row")
+                    notes.append(
+                        f"@huggingface/gguf: first call (JIT cold) {nd['times_ms'][0]:.1f} ms; "
+                        f"median of the {len(warm)} later calls in the same process is the row"
+                    )
                 except Exception as exc:
                     node_row = C.method_row(label, "@huggingface/gguf (Node)", error=f"{type(exc).__name__}: {exc}")
             if node_row is not None:
@@ -675,15 +769,23 @@ def run(
                         c = run_in_child(method, path, header_bytes, drop_cache=True)
                         cold_times[method].append(c["wall_s"])
                         cold_read[method].append(c["rchar"])
-                for method, name in (("modelscan", "modelscan.read_gguf_header"),
-                                     ("floor", "floor: os.read(header_bytes)")):
-                    cold_rows.append(C.method_row(
-                        label + " [page cache dropped]", name, cold_times[method],
-                        bytes_read=int(C.median(cold_read[method])),
-                        vs_modelscan=C.paired_ratio(cold_times[method], cold_times["modelscan"]),
-                    ))
-                notes.append("cold rows: page cache dropped (echo 3 > /proc/sys/vm/drop_caches) before each "
-                             "fresh child process; the time is the call alone")
+                for method, name in (
+                    ("modelscan", "modelscan.read_gguf_header"),
+                    ("floor", "floor: os.read(header_bytes)"),
+                ):
+                    cold_rows.append(
+                        C.method_row(
+                            label + " [page cache dropped]",
+                            name,
+                            cold_times[method],
+                            bytes_read=int(C.median(cold_read[method])),
+                            vs_modelscan=C.paired_ratio(cold_times[method], cold_times["modelscan"]),
+                        )
+                    )
+                notes.append(
+                    "cold rows: page cache dropped (echo 3 > /proc/sys/vm/drop_caches) before each "
+                    "fresh child process; the time is the call alone"
+                )
             else:
                 notes.append("cold rows skipped: /proc/sys/vm/drop_caches is not writable")
         rows += cold_rows
@@ -694,28 +796,61 @@ def run(
     skip_ratio = C.paired_ratio(times["modelscan"], times["fastest skip"])
     reader_cpu_ratio = reader_row.get("vs_modelscan_cpu") if reader_row else None
     ratios = [
-        C.ratio_entry("GGUFReader / modelscan", reader_ratio, ">= 300" if targeted else None,
-                      (reader_ratio >= 300) if targeted and reader_ratio else None,
-                      "each GGUFReader run / median of 10 modelscan calls around it; median of the runs"),
-        C.ratio_entry("GGUFReader / modelscan, CPU time", reader_cpu_ratio, None, None,
-                      "the same pairs in process CPU time (hardly moved by other load)"),
-        C.ratio_entry("modelscan / fastest skip", skip_ratio, "<= 1.5" if targeted else None,
-                      (skip_ratio <= 1.5) if targeted else None, "median of per-round ratios"),
-        C.ratio_entry("modelscan / fast parse", C.paired_ratio(times["modelscan"], times["fast parse"]), None, None,
-                      "median of per-round ratios"),
-        C.ratio_entry("modelscan / floor", C.paired_ratio(times["modelscan"], times["floor"]), None, None,
-                      "median of per-round ratios"),
+        C.ratio_entry(
+            "GGUFReader / modelscan",
+            reader_ratio,
+            ">= 300" if targeted else None,
+            (reader_ratio >= 300) if targeted and reader_ratio else None,
+            "each GGUFReader run / median of 10 modelscan calls around it; median of the runs",
+        ),
+        C.ratio_entry(
+            "GGUFReader / modelscan, CPU time",
+            reader_cpu_ratio,
+            None,
+            None,
+            "the same pairs in process CPU time (hardly moved by other load)",
+        ),
+        C.ratio_entry(
+            "modelscan / fastest skip",
+            skip_ratio,
+            "<= 1.5" if targeted else None,
+            (skip_ratio <= 1.5) if targeted else None,
+            "median of per-round ratios",
+        ),
+        C.ratio_entry(
+            "modelscan / fast parse",
+            C.paired_ratio(times["modelscan"], times["fast parse"]),
+            None,
+            None,
+            "median of per-round ratios",
+        ),
+        C.ratio_entry(
+            "modelscan / floor",
+            C.paired_ratio(times["modelscan"], times["floor"]),
+            None,
+            None,
+            "median of per-round ratios",
+        ),
     ]
     if node_row is not None and node_row.get("vs_modelscan"):
-        ratios.append(C.ratio_entry("@huggingface/gguf / modelscan", node_row["vs_modelscan"], None, None,
-                                    "median of Node's warm calls / median of 20 modelscan calls around the Node run"))
+        ratios.append(
+            C.ratio_entry(
+                "@huggingface/gguf / modelscan",
+                node_row["vs_modelscan"],
+                None,
+                None,
+                "median of Node's warm calls / median of 20 modelscan calls around the Node run",
+            )
+        )
     chunk_bound = header_bytes + (1 << 20)
     if reads["modelscan"] is not None:
-        checks.append(C.check(
-            "modelscan reads at most header + one 1 MiB block",
-            reads["modelscan"] <= chunk_bound,
-            f"{reads['modelscan']:,} bytes read for a {header_bytes:,}-byte header",
-        ))
+        checks.append(
+            C.check(
+                "modelscan reads at most header + one 1 MiB block",
+                reads["modelscan"] <= chunk_bound,
+                f"{reads['modelscan']:,} bytes read for a {header_bytes:,}-byte header",
+            )
+        )
     return {
         "benchmark": "gguf",
         "quick": quick,
@@ -735,8 +870,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     ap.add_argument("--rounds", type=int, help="interleaved rounds of the fast methods (default 25, quick 5)")
     ap.add_argument("--reader-runs", type=int, help="timed GGUFReader runs (default 3, quick 2)")
     ap.add_argument("--no-reader-trace", action="store_true", help="skip GGUFReader's tracemalloc run (slow)")
-    ap.add_argument("--node", choices=("auto", "present", "off"), default="auto",
-                    help="auto: npm install @huggingface/gguf if missing; present: only if installed; off")
+    ap.add_argument(
+        "--node",
+        choices=("auto", "present", "off"),
+        default="auto",
+        help="auto: npm install @huggingface/gguf if missing; present: only if installed; off",
+    )
     ap.add_argument("--node-runs", type=int, help="calls of the Node parser in its process (default 8)")
     ap.add_argument("--no-cold", action="store_true", help="skip the dropped-page-cache rows")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -746,8 +885,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         child_main(args.child, args.file, args.header_bytes)
         return None
     result = run(
-        quick=args.quick, file=args.file, rounds=args.rounds, reader_runs=args.reader_runs,
-        reader_trace=False if args.no_reader_trace else None, node=args.node, node_runs=args.node_runs,
+        quick=args.quick,
+        file=args.file,
+        rounds=args.rounds,
+        reader_runs=args.reader_runs,
+        reader_trace=False if args.no_reader_trace else None,
+        node=args.node,
+        node_runs=args.node_runs,
         cold=False if args.no_cold else None,
     )
     return C.finish(result, args.json)

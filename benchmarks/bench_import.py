@@ -35,8 +35,24 @@ import _common as C
 
 C.use_working_tree()
 
-HEAVY = ("numpy", "gguf", "safetensors", "huggingface_hub", "mlx", "torch", "jinja2", "multiprocessing",
-         "concurrent", "asyncio", "email", "http", "ssl", "xml", "tomllib", "decimal")
+HEAVY = (
+    "numpy",
+    "gguf",
+    "safetensors",
+    "huggingface_hub",
+    "mlx",
+    "torch",
+    "jinja2",
+    "multiprocessing",
+    "concurrent",
+    "asyncio",
+    "email",
+    "http",
+    "ssl",
+    "xml",
+    "tomllib",
+    "decimal",
+)
 
 _MODULES = r"""
 import json, sys
@@ -66,8 +82,9 @@ _IMPORTTIME = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
 
 def importtime(env: dict[str, str], module: str = "modelscan") -> tuple[int, list[tuple[str, int, int]]]:
     """(cumulative us of *module*, [(module, self us, cumulative us)] of everything it imported)."""
-    res = subprocess.run([C.PYTHON, "-X", "importtime", "-c", f"import {module}"], capture_output=True, text=True,
-                         env=env, check=True)
+    res = subprocess.run(
+        [C.PYTHON, "-X", "importtime", "-c", f"import {module}"], capture_output=True, text=True, env=env, check=True
+    )
     rows = []
     for line in res.stderr.splitlines():
         m = _IMPORTTIME.match(line)
@@ -114,63 +131,109 @@ def run(*, quick: bool = False, runs: int | None = None) -> dict[str, Any]:
                 breakdown = found
         diffs = [b - a for a, b in zip(walls["pass"], walls["import"], strict=True)]
         cpu_ms = (C.median(cpus["import"]) - C.median(cpus["pass"])) * 1e3
-        measured[cached] = {"diffs": diffs, "wall_ms": C.median(diffs) * 1e3, "it_us": it_us, "cpu_ms": cpu_ms,
-                            "it_ms": C.median(it_us) / 1e3, "pass_ms": C.median(walls["pass"]) * 1e3,
-                            "breakdown": breakdown}
+        measured[cached] = {
+            "diffs": diffs,
+            "wall_ms": C.median(diffs) * 1e3,
+            "it_us": it_us,
+            "cpu_ms": cpu_ms,
+            "it_ms": C.median(it_us) / 1e3,
+            "pass_ms": C.median(walls["pass"]) * 1e3,
+            "breakdown": breakdown,
+        }
     wall_ms, it_ms = measured[True]["wall_ms"], measured[True]["it_ms"]
     breakdown = measured[True]["breakdown"]
 
-    mods = json.loads(subprocess.run([C.PYTHON, "-c", _MODULES], capture_output=True, text=True, env=C.child_env(),
-                                     check=True).stdout)
+    mods = json.loads(
+        subprocess.run([C.PYTHON, "-c", _MODULES], capture_output=True, text=True, env=C.child_env(), check=True).stdout
+    )
     added = mods["added"]
     heavy = sorted({m.split(".")[0] for m in added} & set(HEAVY))
-    checks.append(C.check("import modelscan does not import numpy", "numpy" not in {m.split(".")[0] for m in added},
-                          f"{len(added)} modules added; heavy ones: {heavy or 'none'}"))
+    checks.append(
+        C.check(
+            "import modelscan does not import numpy",
+            "numpy" not in {m.split(".")[0] for m in added},
+            f"{len(added)} modules added; heavy ones: {heavy or 'none'}",
+        )
+    )
     checks.append(C.check("modelscan imported from this checkout", mods["file"].startswith(str(C.ROOT)), mods["file"]))
 
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="bench_import_") as tmp:
         tree = _tiny_tree(Path(tmp))
-        lazy = json.loads(subprocess.run([C.PYTHON, "-c", _LAZY, str(tree)], capture_output=True, text=True,
-                                         env=C.child_env(), check=True).stdout.strip().splitlines()[-1])
+        lazy = json.loads(
+            subprocess.run(
+                [C.PYTHON, "-c", _LAZY, str(tree)], capture_output=True, text=True, env=C.child_env(), check=True
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
     lazy_heavy = sorted({m.split(".")[0] for m in lazy["added"]} & set(HEAVY))
-    checks.append(C.check("a first scan_models (GGUF + MLX folders, workers=1) imports no numpy",
-                          "numpy" not in {m.split(".")[0] for m in lazy["added"]},
-                          f"lazily imported: {', '.join(lazy['added']) or 'nothing'}"))
+    checks.append(
+        C.check(
+            "a first scan_models (GGUF + MLX folders, workers=1) imports no numpy",
+            "numpy" not in {m.split(".")[0] for m in lazy["added"]},
+            f"lazily imported: {', '.join(lazy['added']) or 'nothing'}",
+        )
+    )
 
     top = sorted((r for r in breakdown if r[0] != "modelscan"), key=lambda r: -r[1])[:10]
     rows = []
     for cached, label in ((True, "bytecode cached, as installed"), (False, "no bytecode cache: compiles sources")):
         m = measured[cached]
         rows += [
-            {"what": f"import modelscan (wall, minus `python -c pass`; {label})", "median_ms": m["wall_ms"],
-             "runs": runs, "samples_ms": [d * 1e3 for d in m["diffs"]]},
-            {"what": f"import modelscan (-X importtime, cumulative; {label})", "median_ms": m["it_ms"], "runs": runs,
-             "samples_ms": [u / 1e3 for u in m["it_us"]]},
-            {"what": f"import modelscan (CPU user+sys, minus `python -c pass`; {label})", "median_ms": m["cpu_ms"],
-             "runs": runs},
+            {
+                "what": f"import modelscan (wall, minus `python -c pass`; {label})",
+                "median_ms": m["wall_ms"],
+                "runs": runs,
+                "samples_ms": [d * 1e3 for d in m["diffs"]],
+            },
+            {
+                "what": f"import modelscan (-X importtime, cumulative; {label})",
+                "median_ms": m["it_ms"],
+                "runs": runs,
+                "samples_ms": [u / 1e3 for u in m["it_us"]],
+            },
+            {
+                "what": f"import modelscan (CPU user+sys, minus `python -c pass`; {label})",
+                "median_ms": m["cpu_ms"],
+                "runs": runs,
+            },
         ]
     rows.append({"what": "python -c pass (baseline start-up)", "median_ms": measured[True]["pass_ms"], "runs": runs})
     cpu_ms = measured[True]["cpu_ms"]
     ratios = [
         C.ratio_entry("import time (wall) / 50 ms budget", wall_ms / 50, "<= 1", wall_ms < 50, "median of differences"),
         C.ratio_entry("import time (-X importtime) / 50 ms budget", it_ms / 50, "<= 1", it_ms < 50, "median"),
-        C.ratio_entry("import CPU time / 50 ms budget", cpu_ms / 50, "<= 1", cpu_ms < 50,
-                      "difference of median CPU times (least sensitive to other load)"),
+        C.ratio_entry(
+            "import CPU time / 50 ms budget",
+            cpu_ms / 50,
+            "<= 1",
+            cpu_ms < 50,
+            "difference of median CPU times (least sensitive to other load)",
+        ),
     ]
-    notes.append("the budget applies to the bytecode-cached import (an installed package has its .pyc files); "
-                 f"this environment sets PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}, "
-                 f"so the benchmarks' children cache bytecode under {C.PYCACHE_PREFIX} instead")
-    notes.append("largest self times inside `import modelscan` (-X importtime, median run, bytecode cached): "
-                 + ", ".join(f"{n} {s / 1e3:.1f} ms" for n, s, _ in top))
-    notes.append(f"heavy stdlib/3rd-party packages pulled by import: {heavy or 'none'}; "
-                 f"by a first scan (lazily): {lazy_heavy or 'none'}")
+    notes.append(
+        "the budget applies to the bytecode-cached import (an installed package has its .pyc files); "
+        f"this environment sets PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}, "
+        f"so the benchmarks' children cache bytecode under {C.PYCACHE_PREFIX} instead"
+    )
+    notes.append(
+        "largest self times inside `import modelscan` (-X importtime, median run, bytecode cached): "
+        + ", ".join(f"{n} {s / 1e3:.1f} ms" for n, s, _ in top)
+    )
+    notes.append(
+        f"heavy stdlib/3rd-party packages pulled by import: {heavy or 'none'}; "
+        f"by a first scan (lazily): {lazy_heavy or 'none'}"
+    )
     return {
         "benchmark": "import",
         "quick": quick,
-        "inputs": {"modelscan": C.modelscan_version(), "python": C.PYTHON,
-                   "modules added by import modelscan": len(added)},
+        "inputs": {
+            "modelscan": C.modelscan_version(),
+            "python": C.PYTHON,
+            "modules added by import modelscan": len(added),
+        },
         "rows": rows,
         "row_headers": ("what", "median", "runs"),
         "row_cells_fn": _cells,
@@ -180,8 +243,9 @@ def run(*, quick: bool = False, runs: int | None = None) -> dict[str, Any]:
         "modules_added": added,
         "lazy_modules": lazy["added"],
         "importtime_breakdown": [{"module": n, "self_us": s, "cumulative_us": c} for n, s, c in breakdown],
-        "importtime_breakdown_uncached": [{"module": n, "self_us": s, "cumulative_us": c}
-                                          for n, s, c in measured[False]["breakdown"]],
+        "importtime_breakdown_uncached": [
+            {"module": n, "self_us": s, "cumulative_us": c} for n, s, c in measured[False]["breakdown"]
+        ],
     }
 
 

@@ -201,13 +201,17 @@ def child_main(case: str, method: str, target: str) -> None:
     t = C.time_call(lambda: globals().__setitem__("_keep", call()))
     io1 = C.read_proc_io()
     after = C.proc_status_kb("VmHWM", "RssFile")
-    print(json.dumps({
-        "wall_s": t,
-        "rss_before_kb": before.get("VmRSS"),
-        "hwm_kb": after.get("VmHWM"),
-        "rss_file_delta_kb": after.get("RssFile", 0) - before.get("RssFile", 0),
-        "rchar": (io1["rchar"] - io0["rchar"]) if io0 and io1 else None,
-    }))
+    print(
+        json.dumps(
+            {
+                "wall_s": t,
+                "rss_before_kb": before.get("VmRSS"),
+                "hwm_kb": after.get("VmHWM"),
+                "rss_file_delta_kb": after.get("RssFile", 0) - before.get("RssFile", 0),
+                "rchar": (io1["rchar"] - io0["rchar"]) if io0 and io1 else None,
+            }
+        )
+    )
 
 
 def run_in_child(case: str, method: str, target: str) -> dict[str, Any]:
@@ -267,8 +271,9 @@ def measure_case(case: str, label: str, target: str, rounds: int, notes: list[st
             notes.append(f"child run of {name!r} failed: {exc}")
         base = "modelscan read_safetensors_header x shards" if case == "folder" else modelscan_ref
         vs = C.paired_ratio(times[name], times[base]) if base in times else None
-        rows.append(C.method_row(label, name, times[name], peak=peak, bytes_read=read, bytes_note=note,
-                                 vs_modelscan=vs, **mem))
+        rows.append(
+            C.method_row(label, name, times[name], peak=peak, bytes_read=read, bytes_note=note, vs_modelscan=vs, **mem)
+        )
     return rows
 
 
@@ -300,16 +305,20 @@ def run(*, quick: bool = False, file: str | None = None, rounds: int | None = No
         inputs = {
             "modelscan": C.modelscan_version(),
             "file": f"{label}: {src_file.stat().st_size:,} bytes, header {header.header_bytes:,} bytes, "
-                    f"{len(header.tensors)} tensors",
+            f"{len(header.tensors)} tensors",
             "folder": f"{len(shards)} shards ({', '.join(f'{os.path.getsize(s):,}' for s in shards)} bytes) "
-                      "+ model.safetensors.index.json + config.json + tokenizer_config.json",
+            "+ model.safetensors.index.json + config.json + tokenizer_config.json",
         }
 
         # Agreement on the facts the readers share: names, shapes and dtypes.
         ms = modelscan_listing(str(src_file))
-        checks.append(C.check("file: modelscan tensor names/shapes/dtypes == safetensors.safe_open",
-                              not _listing_diff(ms, safe_open_listing(str(src_file))),
-                              _listing_diff(ms, safe_open_listing(str(src_file)))))
+        checks.append(
+            C.check(
+                "file: modelscan tensor names/shapes/dtypes == safetensors.safe_open",
+                not _listing_diff(ms, safe_open_listing(str(src_file))),
+                _listing_diff(ms, safe_open_listing(str(src_file))),
+            )
+        )
         diff = _listing_diff(ms, hub_listing(str(src_file)))
         checks.append(C.check("file: modelscan tensor names/shapes/dtypes == huggingface_hub", not diff, diff))
         ms_shards: dict[str, Any] = {}
@@ -318,10 +327,16 @@ def run(*, quick: bool = False, file: str | None = None, rounds: int | None = No
             ms_shards.update(modelscan_listing(s))
             so_shards.update(safe_open_listing(s))
         diff = _listing_diff(ms_shards, so_shards)
-        checks.append(C.check("folder: modelscan names/shapes/dtypes of every shard == safetensors.safe_open",
-                              not diff, diff))
-        checks.append(C.check("folder: the shards hold exactly the file's tensors", not _listing_diff(ms_shards, ms),
-                              _listing_diff(ms_shards, ms)))
+        checks.append(
+            C.check("folder: modelscan names/shapes/dtypes of every shard == safetensors.safe_open", not diff, diff)
+        )
+        checks.append(
+            C.check(
+                "folder: the shards hold exactly the file's tensors",
+                not _listing_diff(ms_shards, ms),
+                _listing_diff(ms_shards, ms),
+            )
+        )
         try:
             report = modelscan.scan_models(str(folder))
             total = sum(t.n_elements for s in shards for t in read_safetensors_header(s).tensors)
@@ -330,8 +345,9 @@ def run(*, quick: bool = False, file: str | None = None, rounds: int | None = No
             if report.models:
                 detail += f", n_params {report.models[0].n_params} (sum of shard elements {total})"
                 ok = ok and report.models[0].n_params == total
-            checks.append(C.check("folder: scan_models lists it as one model with n_params = sum of tensor elements",
-                                  ok, detail))
+            checks.append(
+                C.check("folder: scan_models lists it as one model with n_params = sum of tensor elements", ok, detail)
+            )
         except Exception as exc:
             checks.append(C.check("folder: scan_models lists it as one model", False, f"{type(exc).__name__}: {exc}"))
 

@@ -155,8 +155,11 @@ def llama_kvs(
         ("tokenizer.ggml.token_type", T_ARR, (T_I32, [1] * vocab)),
         ("tokenizer.ggml.bos_token_id", T_U32, 1),
         ("tokenizer.ggml.eos_token_id", T_U32, 2),
-        ("tokenizer.chat_template", T_STR,
-         "{% for m in messages %}<|start|>{{ m['role'] }}\n{{ m['content'] }}<|end|>\n{% endfor %}"),
+        (
+            "tokenizer.chat_template",
+            T_STR,
+            "{% for m in messages %}<|start|>{{ m['role'] }}\n{{ m['content'] }}<|end|>\n{% endfor %}",
+        ),
     ]
 
 
@@ -263,8 +266,9 @@ def safetensors_file(tensors: Sequence[tuple[str, str, Sequence[int]]]) -> tuple
     return struct.pack("<Q", len(raw)) + raw, 8 + len(raw) + offset
 
 
-def mlx_tensors(bits: int | None, layers: int = 16, width: int = 2048, ffn: int = 8192,
-                vocab: int = 32000) -> list[tuple[str, str, Sequence[int]]]:
+def mlx_tensors(
+    bits: int | None, layers: int = 16, width: int = 2048, ffn: int = 8192, vocab: int = 32000
+) -> list[tuple[str, str, Sequence[int]]]:
     """mlx-lm layout: quantized linears as U32 weight + F16 scales/biases (group 64), else bf16."""
     out: list[tuple[str, str, Sequence[int]]] = []
 
@@ -345,7 +349,15 @@ def mlx_files(kind: str) -> list[tuple[str, bytes, int]]:
 
 # Slot (model index % 20) -> kind.
 MIX = ["small"] * 11 + [
-    "big-vocab", "split2", "split3", "split2", "projector", "projector", "mlx-q4", "mlx-q4-sharded", "mlx-bf16",
+    "big-vocab",
+    "split2",
+    "split3",
+    "split2",
+    "projector",
+    "projector",
+    "mlx-q4",
+    "mlx-q4-sharded",
+    "mlx-bf16",
 ]
 
 
@@ -386,8 +398,9 @@ def _write(path: str, data: bytes, size: int) -> None:
         os.close(fd)
 
 
-def generate_tree(root: str | os.PathLike[str], n_models: int, templates: Templates | None = None,
-                  mix: Sequence[str] = MIX) -> dict[str, Any]:
+def generate_tree(
+    root: str | os.PathLike[str], n_models: int, templates: Templates | None = None, mix: Sequence[str] = MIX
+) -> dict[str, Any]:
     """Write *n_models* models under *root*; return counts and byte totals of what was written."""
     templates = templates or Templates()
     root = Path(root)
@@ -446,40 +459,65 @@ def per_file_costs(templates: Templates, rounds: int) -> dict[str, Any]:
             ("big-vocab GGUF (151,936 tokens, 339 tensors)", templates.big, "gguf"),
             ("split shard 2/3 (no vocab, 49 tensors)", templates.split[3][1], "gguf"),
             ("projector GGUF (163 tensors)", templates.projector, "gguf"),
-            ("MLX 4-bit model.safetensors (435 tensors)", next((d, z) for n, d, z in templates.mlx["q4"]
-                                                               if n == "model.safetensors"), "st"),
+            (
+                "MLX 4-bit model.safetensors (435 tensors)",
+                next((d, z) for n, d, z in templates.mlx["q4"] if n == "model.safetensors"),
+                "st",
+            ),
         ]
         for label, (data, size), kind in cases:
             path = os.path.join(tmp, "f.gguf" if kind == "gguf" else "model.safetensors")
             _write(path, data, size)
             if kind == "gguf":
-                methods = {"modelscan": lambda p=path: modelscan.read_gguf_header(p),
-                           "alt": lambda p=path: skip_gguf_header(p),
-                           "parse": lambda p=path: fast_parse_gguf_header(p)}
+                methods = {
+                    "modelscan": lambda p=path: modelscan.read_gguf_header(p),
+                    "alt": lambda p=path: skip_gguf_header(p),
+                    "parse": lambda p=path: fast_parse_gguf_header(p),
+                }
             else:
-                methods = {"modelscan": lambda p=path: read_safetensors_header(p),
-                           "alt": lambda p=path: floor_json(p)}
+                methods = {"modelscan": lambda p=path: read_safetensors_header(p), "alt": lambda p=path: floor_json(p)}
             times = C.time_interleaved(methods, rounds=rounds, warmup=1)
             read = C.rchar_of(methods["modelscan"])
-            rows.append({
-                "file": label,
-                "header_bytes": len(data),
-                "modelscan_s": C.median(times["modelscan"]),
-                "alternative": "fastest skip" if kind == "gguf" else "os.read + json.loads",
-                "alternative_s": C.median(times["alt"]),
-                "ratio": C.paired_ratio(times["modelscan"], times["alt"]),
-                "fast_parse_s": C.median(times["parse"]) if "parse" in times else None,
-                "ratio_parse": C.paired_ratio(times["modelscan"], times["parse"]) if "parse" in times else None,
-                "modelscan_bytes_read": read,
-            })
+            rows.append(
+                {
+                    "file": label,
+                    "header_bytes": len(data),
+                    "modelscan_s": C.median(times["modelscan"]),
+                    "alternative": "fastest skip" if kind == "gguf" else "os.read + json.loads",
+                    "alternative_s": C.median(times["alt"]),
+                    "ratio": C.paired_ratio(times["modelscan"], times["alt"]),
+                    "fast_parse_s": C.median(times["parse"]) if "parse" in times else None,
+                    "ratio_parse": C.paired_ratio(times["modelscan"], times["parse"]) if "parse" in times else None,
+                    "modelscan_bytes_read": read,
+                }
+            )
     return {
         "title": "per file, in-process (warm page cache): modelscan's reader vs the fastest skip / read + json.loads",
-        "headers": ("file", "header", "modelscan", "alternative", "alt. time", "modelscan/alt", "fast parse",
-                    "modelscan/parse", "modelscan read"),
-        "rows": [[r["file"], C.fmt_bytes(r["header_bytes"]), C.fmt_time(r["modelscan_s"]), r["alternative"],
-                  C.fmt_time(r["alternative_s"]), C.fmt_ratio(r["ratio"]), C.fmt_time(r["fast_parse_s"]),
-                  C.fmt_ratio(r["ratio_parse"]), C.fmt_bytes(r["modelscan_bytes_read"])]
-                 for r in rows],
+        "headers": (
+            "file",
+            "header",
+            "modelscan",
+            "alternative",
+            "alt. time",
+            "modelscan/alt",
+            "fast parse",
+            "modelscan/parse",
+            "modelscan read",
+        ),
+        "rows": [
+            [
+                r["file"],
+                C.fmt_bytes(r["header_bytes"]),
+                C.fmt_time(r["modelscan_s"]),
+                r["alternative"],
+                C.fmt_time(r["alternative_s"]),
+                C.fmt_ratio(r["ratio"]),
+                C.fmt_time(r["fast_parse_s"]),
+                C.fmt_ratio(r["ratio_parse"]),
+                C.fmt_bytes(r["modelscan_bytes_read"]),
+            ]
+            for r in rows
+        ],
         "data": rows,
     }
 
@@ -572,8 +610,9 @@ def _run_py(code: str, *args: str, drop: bool = False) -> dict[str, Any]:
     return out
 
 
-def measure_size(root: str, n: int, gen: dict[str, Any], *, runs: int, runs_w1: int, rescans: int,
-                 drop: bool, drop_runs: int) -> dict[str, Any]:
+def measure_size(
+    root: str, n: int, gen: dict[str, Any], *, runs: int, runs_w1: int, rescans: int, drop: bool, drop_runs: int
+) -> dict[str, Any]:
     out: dict[str, Any] = {"n": n, "generated": gen}
     cold = [_run_py(_COLD, root, "default") for _ in range(runs)]
     cold1 = [_run_py(_COLD, root, "1") for _ in range(runs_w1)]
@@ -592,9 +631,16 @@ def _med(results: Sequence[dict[str, Any]], key: str) -> float:
     return C.median([r[key] for r in results])
 
 
-def run(*, quick: bool = False, sizes: Sequence[int] | None = None, runs: int | None = None,
-        rescans: int | None = None, drop: bool | None = None, profile: bool = False,
-        keep: str | None = None) -> dict[str, Any]:
+def run(
+    *,
+    quick: bool = False,
+    sizes: Sequence[int] | None = None,
+    runs: int | None = None,
+    rescans: int | None = None,
+    drop: bool | None = None,
+    profile: bool = False,
+    keep: str | None = None,
+) -> dict[str, Any]:
     sizes = list(sizes or ((20, 100) if quick else (100, 1000, 10000)))
     rescans = rescans or (3 if quick else 7)
     notes: list[str] = []
@@ -607,8 +653,10 @@ def run(*, quick: bool = False, sizes: Sequence[int] | None = None, runs: int | 
     per_file = per_file_costs(templates, rounds=3 if quick else 15)
     can_drop = C.drop_page_cache() if (drop if drop is not None else not quick) else False
     if drop is not False and not quick and not can_drop:
-        notes.append("page cache NOT dropped: /proc/sys/vm/drop_caches is not writable; every 'cold' figure "
-                     "is a fresh process over a warm page cache")
+        notes.append(
+            "page cache NOT dropped: /proc/sys/vm/drop_caches is not writable; every 'cold' figure "
+            "is a fresh process over a warm page cache"
+        )
     base_dir = keep or tempfile.mkdtemp(prefix="bench_tree_")
     try:
         for n in sizes:
@@ -618,23 +666,36 @@ def run(*, quick: bool = False, sizes: Sequence[int] | None = None, runs: int | 
             gen["generate_s"] = time.perf_counter() - t0
             big = n >= 5000
             res = measure_size(
-                root, n, gen,
+                root,
+                n,
+                gen,
                 runs=runs or (1 if quick else (2 if big else 3)),
                 runs_w1=1 if (quick or big) else 2,
-                rescans=rescans, drop=can_drop, drop_runs=1 if big else 2,
+                rescans=rescans,
+                drop=can_drop,
+                drop_runs=1 if big else 2,
             )
             if profile:
                 res["profile_w1"] = _run_py(_PROFILE, root, "1")
             per_size.append(res)
             found = res["cold_default"][0]["models"]
             problems = res["cold_default"][0]["problems"]
-            checks.append(C.check(f"{n} models: scan_models finds every generated model, no problems",
-                                  found == n and problems == 0 and res["cold_w1"][0]["models"] == n,
-                                  f"found {found}, {problems} problems "
-                                  f"{res['cold_default'][0]['problem_examples']}" if found != n or problems else ""))
-            checks.append(C.check(f"{n} models: warm rescans hit the cache for every folder and list the same keys",
-                                  res["warm"]["same_keys"] and res["warm"]["models"] == n,
-                                  f"hits {res['warm']['hits']}, misses {res['warm']['misses']}"))
+            checks.append(
+                C.check(
+                    f"{n} models: scan_models finds every generated model, no problems",
+                    found == n and problems == 0 and res["cold_w1"][0]["models"] == n,
+                    f"found {found}, {problems} problems {res['cold_default'][0]['problem_examples']}"
+                    if found != n or problems
+                    else "",
+                )
+            )
+            checks.append(
+                C.check(
+                    f"{n} models: warm rescans hit the cache for every folder and list the same keys",
+                    res["warm"]["same_keys"] and res["warm"]["models"] == n,
+                    f"hits {res['warm']['hits']}, misses {res['warm']['misses']}",
+                )
+            )
             if not keep:
                 shutil.rmtree(root, ignore_errors=True)
     finally:
@@ -649,32 +710,50 @@ def run(*, quick: bool = False, sizes: Sequence[int] | None = None, runs: int | 
         bound = gen["header_bytes"] + gen["json_bytes"] + READ_BLOCK * (gen["files"] - _json_files(gen))
         modes = [("cold, workers=default", res["cold_default"]), ("cold, workers=1", res["cold_w1"])]
         if "cold_dropped" in res:
-            modes += [("cold + page cache dropped, workers=default", res["cold_dropped"]),
-                      ("cold + page cache dropped, workers=1", res["cold_dropped_w1"])]
+            modes += [
+                ("cold + page cache dropped, workers=default", res["cold_dropped"]),
+                ("cold + page cache dropped, workers=1", res["cold_dropped_w1"]),
+            ]
         for mode, results in modes:
             t = [r["scan_s"] for r in results]
-            rows.append({
-                "models": n, "mode": mode, "median_s": C.median(t), "runs": len(t), "times_s": t,
-                "cpu_s": _med(results, "cpu_s"),
-                "models_per_s": n / C.median(t),
-                "rchar_per_model": _med(results, "rchar") / n,
-                "disk_read_per_model": _med(results, "read_bytes") / n,
-                "header_bytes_per_model": hdr_per_model,
-                "peak_rss_kb": max(max(r["maxrss_kb"] or 0, r["hwm_kb"] or 0) for r in results),
-            })
+            rows.append(
+                {
+                    "models": n,
+                    "mode": mode,
+                    "median_s": C.median(t),
+                    "runs": len(t),
+                    "times_s": t,
+                    "cpu_s": _med(results, "cpu_s"),
+                    "models_per_s": n / C.median(t),
+                    "rchar_per_model": _med(results, "rchar") / n,
+                    "disk_read_per_model": _med(results, "read_bytes") / n,
+                    "header_bytes_per_model": hdr_per_model,
+                    "peak_rss_kb": max(max(r["maxrss_kb"] or 0, r["hwm_kb"] or 0) for r in results),
+                }
+            )
             if mode == "cold, workers=1":
                 rchar = _med(results, "rchar")
-                checks.append(C.check(
-                    f"{n} models: bytes read (workers=1) <= headers + JSON + one "
-                    f"{READ_BLOCK >> 20} MiB block per weight file",
-                    rchar <= bound, f"{rchar / n:,.0f} B/model read, headers {hdr_per_model:,.0f} B/model, "
-                                    f"bound {bound / n:,.0f} B/model"))
+                checks.append(
+                    C.check(
+                        f"{n} models: bytes read (workers=1) <= headers + JSON + one "
+                        f"{READ_BLOCK >> 20} MiB block per weight file",
+                        rchar <= bound,
+                        f"{rchar / n:,.0f} B/model read, headers {hdr_per_model:,.0f} B/model, "
+                        f"bound {bound / n:,.0f} B/model",
+                    )
+                )
         w = res["warm"]
-        rows.append({
-            "models": n, "mode": "warm: rescan with the same ScanCache", "median_s": C.median(w["rescan_s"]),
-            "runs": len(w["rescan_s"]), "times_s": w["rescan_s"], "models_per_s": n / C.median(w["rescan_s"]),
-            "first_scan_s": w["first_s"],
-        })
+        rows.append(
+            {
+                "models": n,
+                "mode": "warm: rescan with the same ScanCache",
+                "median_s": C.median(w["rescan_s"]),
+                "runs": len(w["rescan_s"]),
+                "times_s": w["rescan_s"],
+                "models_per_s": n / C.median(w["rescan_s"]),
+                "first_scan_s": w["first_s"],
+            }
+        )
 
     ratios: list[dict[str, Any]] = []
 
@@ -691,41 +770,74 @@ def run(*, quick: bool = False, sizes: Sequence[int] | None = None, runs: int | 
             if ta and tb:
                 factor = b / a
                 target = f"<= {1.2 * factor:g}" if (a, b) == (1000, 10000) else None
-                ratios.append(C.ratio_entry(
-                    f"cold t({b:,})/t({a:,}), {label}", tb / ta, target,
-                    (tb / ta <= 1.2 * factor) if target else None, f"{factor:g}x the models; wall-time medians"))
+                ratios.append(
+                    C.ratio_entry(
+                        f"cold t({b:,})/t({a:,}), {label}",
+                        tb / ta,
+                        target,
+                        (tb / ta <= 1.2 * factor) if target else None,
+                        f"{factor:g}x the models; wall-time medians",
+                    )
+                )
                 ca, cb = t_of(a, key, "cpu_s"), t_of(b, key, "cpu_s")
                 if ca and cb:
-                    ratios.append(C.ratio_entry(
-                        f"cold CPU({b:,})/CPU({a:,}), {label}", cb / ca, None, None,
-                        "CPU seconds of the scan (workers included): hardly moved by other load"))
+                    ratios.append(
+                        C.ratio_entry(
+                            f"cold CPU({b:,})/CPU({a:,}), {label}",
+                            cb / ca,
+                            None,
+                            None,
+                            "CPU seconds of the scan (workers included): hardly moved by other load",
+                        )
+                    )
         if "cold_dropped" in per_size[0]:
             ta, tb = t_of(a, "cold_dropped"), t_of(b, "cold_dropped")
             if ta and tb:
-                ratios.append(C.ratio_entry(f"cold, page cache dropped: t({b:,})/t({a:,})", tb / ta, None, None,
-                                            "medians"))
+                ratios.append(
+                    C.ratio_entry(f"cold, page cache dropped: t({b:,})/t({a:,})", tb / ta, None, None, "medians")
+                )
     for res in per_size:
         n = res["n"]
         warm = C.median(res["warm"]["rescan_s"])
         cold = _med(res["cold_default"], "scan_s")
         target = ">= 20" if n == 1000 else None
-        ratios.append(C.ratio_entry(f"cold/warm, {n:,} models", cold / warm, target,
-                                    (cold / warm >= 20) if target else None,
-                                    "fresh-process cold (workers=default) / median warm rescan"))
+        ratios.append(
+            C.ratio_entry(
+                f"cold/warm, {n:,} models",
+                cold / warm,
+                target,
+                (cold / warm >= 20) if target else None,
+                "fresh-process cold (workers=default) / median warm rescan",
+            )
+        )
         if "cold_dropped" in res:
-            ratios.append(C.ratio_entry(f"cold (page cache dropped)/warm, {n:,} models",
-                                        _med(res["cold_dropped"], "scan_s") / warm, None, None, "medians"))
+            ratios.append(
+                C.ratio_entry(
+                    f"cold (page cache dropped)/warm, {n:,} models",
+                    _med(res["cold_dropped"], "scan_s") / warm,
+                    None,
+                    None,
+                    "medians",
+                )
+            )
 
     notes.append(
         "cold = a fresh `python -c` process, no ScanCache; only scan_models() is timed. "
-        + ("Rows marked 'page cache dropped' ran after `sync; echo 3 > /proc/sys/vm/drop_caches` (a really cold "
-           "disk: dentries, inodes and pages); the other cold rows read from a warm page cache."
-           if can_drop else "The page cache was not dropped (drop_caches not writable or not asked).")
+        + (
+            "Rows marked 'page cache dropped' ran after `sync; echo 3 > /proc/sys/vm/drop_caches` (a really cold "
+            "disk: dentries, inodes and pages); the other cold rows read from a warm page cache."
+            if can_drop
+            else "The page cache was not dropped (drop_caches not writable or not asked)."
+        )
     )
-    notes.append("bytes read = rchar of the scanning process (reaped worker processes included); with workers>1 it "
-                 "also counts the results sent back through pipes. disk read = read_bytes (storage I/O).")
-    notes.append(f"header templates built in {tpl_s:.2f} s; mix per 20 models: "
-                 + ", ".join(f"{MIX.count(k)} {k}" for k in dict.fromkeys(MIX)))
+    notes.append(
+        "bytes read = rchar of the scanning process (reaped worker processes included); with workers>1 it "
+        "also counts the results sent back through pipes. disk read = read_bytes (storage I/O)."
+    )
+    notes.append(
+        f"header templates built in {tpl_s:.2f} s; mix per 20 models: "
+        + ", ".join(f"{MIX.count(k)} {k}" for k in dict.fromkeys(MIX))
+    )
     result = {
         "benchmark": "tree",
         "quick": quick,
@@ -734,14 +846,29 @@ def run(*, quick: bool = False, sizes: Sequence[int] | None = None, runs: int | 
             "sizes": sizes,
             "mix (per 20 models)": ", ".join(f"{MIX.count(k)} {k}" for k in dict.fromkeys(MIX)),
             "header bytes per file kind": ", ".join(
-                f"{k} {len(v[0]):,}" for k, v in (("small", templates.small), ("big-vocab", templates.big),
-                                                   ("projector", templates.projector))),
+                f"{k} {len(v[0]):,}"
+                for k, v in (
+                    ("small", templates.small),
+                    ("big-vocab", templates.big),
+                    ("projector", templates.projector),
+                )
+            ),
             "page cache dropped for cold rows": can_drop,
         },
         "tables": [per_file],
         "rows": rows,
-        "row_headers": ("models", "mode", "median", "CPU", "runs", "models/s", "read/model", "disk read/model",
-                        "headers/model", "peak RSS"),
+        "row_headers": (
+            "models",
+            "mode",
+            "median",
+            "CPU",
+            "runs",
+            "models/s",
+            "read/model",
+            "disk read/model",
+            "headers/model",
+            "peak RSS",
+        ),
         "ratios": ratios,
         "checks": checks,
         "notes": notes,
@@ -778,11 +905,18 @@ def profile_text(result: dict[str, Any]) -> str:
         prof = res.get("profile_w1")
         if not prof:
             continue
-        out.append(f"cProfile of scan_models(workers=1), {res['n']:,} models: {prof['total_s']:.2f} s profiled, "
-                   "top by tottime")
-        out.append(C.render_table(("function", "calls", "tottime", "cumtime"), [
-            (r["function"], f"{r['calls']:,}", C.fmt_time(r["tottime_s"]), C.fmt_time(r["cumtime_s"]))
-            for r in prof["top_tottime"][:15]]))
+        out.append(
+            f"cProfile of scan_models(workers=1), {res['n']:,} models: {prof['total_s']:.2f} s profiled, top by tottime"
+        )
+        out.append(
+            C.render_table(
+                ("function", "calls", "tottime", "cumtime"),
+                [
+                    (r["function"], f"{r['calls']:,}", C.fmt_time(r["tottime_s"]), C.fmt_time(r["cumtime_s"]))
+                    for r in prof["top_tottime"][:15]
+                ],
+            )
+        )
     return "\n".join(out)
 
 
@@ -798,8 +932,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--json", metavar="OUT", help="write the result as JSON")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else None
-    result = run(quick=args.quick, sizes=sizes, runs=args.runs, rescans=args.rescans,
-                 drop=False if args.no_drop else None, profile=args.profile, keep=args.keep)
+    result = run(
+        quick=args.quick,
+        sizes=sizes,
+        runs=args.runs,
+        rescans=args.rescans,
+        drop=False if args.no_drop else None,
+        profile=args.profile,
+        keep=args.keep,
+    )
     C.finish(result, args.json)
     if args.profile:
         print(profile_text(result))

@@ -31,8 +31,10 @@ ALL = ("import", "gguf", "safetensors", "tree")
 
 def _row(result: dict[str, Any], method: str, case_contains: str = "") -> dict[str, Any] | None:
     rows: list[dict[str, Any]] = result.get("rows", [])
-    return next((r for r in rows if r.get("method") == method and case_contains in r.get("case", "")
-                 and not r.get("error")), None)
+    return next(
+        (r for r in rows if r.get("method") == method and case_contains in r.get("case", "") and not r.get("error")),
+        None,
+    )
 
 
 def _ratio(result: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -54,10 +56,25 @@ def _mem(row: dict[str, Any] | None) -> str:
     return ", ".join(parts)
 
 
-def _line(bench: str, figure: str, modelscan: str, alternative: str, ratio: float | None, *,
-          target: str | None = None, met: bool | None = None) -> dict[str, Any]:
-    return {"benchmark": bench, "figure": figure, "modelscan": modelscan, "alternative": alternative,
-            "ratio": ratio, "target": target, "met": met}
+def _line(
+    bench: str,
+    figure: str,
+    modelscan: str,
+    alternative: str,
+    ratio: float | None,
+    *,
+    target: str | None = None,
+    met: bool | None = None,
+) -> dict[str, Any]:
+    return {
+        "benchmark": bench,
+        "figure": figure,
+        "modelscan": modelscan,
+        "alternative": alternative,
+        "ratio": ratio,
+        "target": target,
+        "met": met,
+    }
 
 
 def summarize(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -78,15 +95,30 @@ def summarize(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             if alt is None and method.startswith("@"):
                 continue
             r = _ratio(g, ratio_name)
-            out.append(_line("gguf", f"{what}: {ratio_name}", ms_txt,
-                             f"{name}: {_t(alt)}; {_mem(alt)}" if alt else f"{name}: not run",
-                             r["value"] if r else None, target=target, met=r["met"] if r else None))
+            out.append(
+                _line(
+                    "gguf",
+                    f"{what}: {ratio_name}",
+                    ms_txt,
+                    f"{name}: {_t(alt)}; {_mem(alt)}" if alt else f"{name}: not run",
+                    r["value"] if r else None,
+                    target=target,
+                    met=r["met"] if r else None,
+                )
+            )
         cold_ms = _row(g, "modelscan.read_gguf_header", "[page cache dropped]")
         cold_floor = _row(g, "floor: os.read(header_bytes)", "[page cache dropped]")
         if cold_ms and cold_floor:
             ratio = 1 / cold_floor["vs_modelscan"] if cold_floor["vs_modelscan"] else None
-            out.append(_line("gguf", f"{what}, page cache dropped: modelscan / floor", _t(cold_ms),
-                             f"floor: {_t(cold_floor)}", ratio))
+            out.append(
+                _line(
+                    "gguf",
+                    f"{what}, page cache dropped: modelscan / floor",
+                    _t(cold_ms),
+                    f"floor: {_t(cold_floor)}",
+                    ratio,
+                )
+            )
     s = results.get("safetensors")
     if s:
         ms = _row(s, "modelscan.safetensors.read_safetensors_header")
@@ -97,8 +129,15 @@ def summarize(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         ):
             alt = _row(s, method)
             r = _ratio(s, ratio_name)
-            out.append(_line("safetensors", f"MiniLM file: {ratio_name}", f"{_t(ms)}; {_mem(ms)}",
-                             f"{method}: {_t(alt)}; {_mem(alt)}", r["value"] if r else None))
+            out.append(
+                _line(
+                    "safetensors",
+                    f"MiniLM file: {ratio_name}",
+                    f"{_t(ms)}; {_mem(ms)}",
+                    f"{method}: {_t(alt)}; {_mem(alt)}",
+                    r["value"] if r else None,
+                )
+            )
         folder_ms = _row(s, "modelscan.scan_models(folder)")
         folder_hdr = _row(s, "modelscan read_safetensors_header x shards")
         for method, ratio_name in (
@@ -107,9 +146,15 @@ def summarize(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         ):
             alt = _row(s, method)
             r = _ratio(s, ratio_name)
-            out.append(_line("safetensors", f"3-shard folder: {ratio_name}",
-                             f"headers {_t(folder_hdr)}; whole scan_models {_t(folder_ms)}",
-                             f"{method}: {_t(alt)}", r["value"] if r else None))
+            out.append(
+                _line(
+                    "safetensors",
+                    f"3-shard folder: {ratio_name}",
+                    f"headers {_t(folder_hdr)}; whole scan_models {_t(folder_ms)}",
+                    f"{method}: {_t(alt)}",
+                    r["value"] if r else None,
+                )
+            )
     t = results.get("tree")
     if t:
         for row in t["rows"]:
@@ -119,32 +164,55 @@ def summarize(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 speed = f"{C.fmt_time(row['median_s'])} ({row['models_per_s']:,.0f} models/s{cpu}){extra}"
                 out.append(_line("tree", f"{row['models']:,} models, {row['mode']}", speed, "", None))
         for r in t["ratios"]:
-            out.append(_line("tree", r["name"], "", r.get("how", ""), r["value"], target=r.get("target"),
-                             met=r.get("met")))
+            out.append(
+                _line("tree", r["name"], "", r.get("how", ""), r["value"], target=r.get("target"), met=r.get("met"))
+            )
         w1 = [r for r in t["rows"] if r["mode"] == "cold, workers=1"]
         if w1:
             r = w1[-1]
-            out.append(_line("tree", f"bytes read per model ({r['models']:,} models, workers=1)",
-                             C.fmt_bytes(r["rchar_per_model"]),
-                             f"header + JSON bytes per model {C.fmt_bytes(r['header_bytes_per_model'])}",
-                             r["rchar_per_model"] / r["header_bytes_per_model"]))
+            out.append(
+                _line(
+                    "tree",
+                    f"bytes read per model ({r['models']:,} models, workers=1)",
+                    C.fmt_bytes(r["rchar_per_model"]),
+                    f"header + JSON bytes per model {C.fmt_bytes(r['header_bytes_per_model'])}",
+                    r["rchar_per_model"] / r["header_bytes_per_model"],
+                )
+            )
     i = results.get("import")
     if i:
         wall = i["rows"][0]["median_ms"]
         it = i["rows"][1]["median_ms"]
         numpy_ok = all(c["ok"] for c in i["checks"] if "numpy" in c["name"])
-        out.append(_line("import", "import modelscan (fresh interpreter)",
-                         f"{wall:.1f} ms wall, {it:.1f} ms -X importtime",
-                         f"budget 50 ms; numpy imported: {'no' if numpy_ok else 'YES'}", wall / 50,
-                         target="< 1", met=wall < 50 and numpy_ok))
+        out.append(
+            _line(
+                "import",
+                "import modelscan (fresh interpreter)",
+                f"{wall:.1f} ms wall, {it:.1f} ms -X importtime",
+                f"budget 50 ms; numpy imported: {'no' if numpy_ok else 'YES'}",
+                wall / 50,
+                target="< 1",
+                met=wall < 50 and numpy_ok,
+            )
+        )
     return out
 
 
 def render_summary(lines: list[dict[str, Any]]) -> str:
     return C.render_table(
         ("benchmark", "figure", "modelscan", "alternative / detail", "ratio", "target", "met"),
-        [(x["benchmark"], x["figure"], x["modelscan"], x["alternative"], C.fmt_ratio(x["ratio"]), x["target"] or "-",
-          {True: "yes", False: "NO", None: "-"}[x["met"]]) for x in lines],
+        [
+            (
+                x["benchmark"],
+                x["figure"],
+                x["modelscan"],
+                x["alternative"],
+                C.fmt_ratio(x["ratio"]),
+                x["target"] or "-",
+                {True: "yes", False: "NO", None: "-"}[x["met"]],
+            )
+            for x in lines
+        ],
     )
 
 
@@ -152,8 +220,10 @@ def markdown(results: dict[str, dict[str, Any]], machine: dict[str, Any], comman
     """The README "Performance" section."""
     lines = summarize(results)
     load = machine.get("loadavg_at_start")
-    where = (f"Measured with `{command}` on {machine['cpu']}, {machine['cores']} cores, "
-             f"{machine['implementation']} {machine['python']}")
+    where = (
+        f"Measured with `{command}` on {machine['cpu']}, {machine['cores']} cores, "
+        f"{machine['implementation']} {machine['python']}"
+    )
     if machine.get("node"):
         where += f", Node {machine['node']}"
     version = str(machine.get("modelscan", ""))
@@ -177,13 +247,16 @@ def markdown(results: dict[str, dict[str, Any]], machine: dict[str, Any], comman
         target = x["target"] or ""
         if x["met"] is not None:
             target += " (met)" if x["met"] else " (**not met**)"
-        out.append(f"| {x['benchmark']} | {x['figure']} | {x['modelscan']} | {x['alternative']} | "
-                   f"{C.fmt_ratio(x['ratio'])} | {target} |")
+        out.append(
+            f"| {x['benchmark']} | {x['figure']} | {x['modelscan']} | {x['alternative']} | "
+            f"{C.fmt_ratio(x['ratio'])} | {target} |"
+        )
     return "\n".join(out)
 
 
-def run_benchmarks(which: list[str], *, quick: bool, node: str, drop: bool, profile: bool,
-                   quiet: bool = False) -> dict[str, dict[str, Any]]:
+def run_benchmarks(
+    which: list[str], *, quick: bool, node: str, drop: bool, profile: bool, quiet: bool = False
+) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     for name in which:
         t0 = time.perf_counter()
@@ -222,15 +295,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke sizes")
     ap.add_argument("--only", help=f"comma-separated subset of {','.join(ALL)}")
-    ap.add_argument("--json", metavar="OUT", default=str(C.RESULTS_DIR / "latest.json"),
-                    help="where to write all results (default benchmarks/results/latest.json)")
+    ap.add_argument(
+        "--json",
+        metavar="OUT",
+        default=str(C.RESULTS_DIR / "latest.json"),
+        help="where to write all results (default benchmarks/results/latest.json)",
+    )
     ap.add_argument("--markdown", metavar="OUT", help="also write the README Markdown table to OUT")
-    ap.add_argument("--node", choices=("auto", "present", "off"), default="auto",
-                    help="the @huggingface/gguf column: auto installs it with npm into benchmarks/.node")
+    ap.add_argument(
+        "--node",
+        choices=("auto", "present", "off"),
+        default="auto",
+        help="the @huggingface/gguf column: auto installs it with npm into benchmarks/.node",
+    )
     ap.add_argument("--no-drop", action="store_true", help="never drop the page cache")
     ap.add_argument("--profile", action="store_true", help="cProfile one workers=1 tree scan per size")
-    ap.add_argument("--merge", action="store_true",
-                    help="keep the other benchmarks' results already in the JSON file (re-run a subset)")
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other benchmarks' results already in the JSON file (re-run a subset)",
+    )
     args = ap.parse_args(argv)
     which = args.only.split(",") if args.only else list(ALL)
     machine = C.machine_info()
@@ -254,8 +338,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     failed = [c for r in results.values() for c in r.get("checks", []) if not c["ok"]]
     if failed:
         print("\nFAILED checks:\n" + "\n".join(f"  {c['name']}: {c['detail']}" for c in failed))
-    doc = {"machine": machine, "command": command, "quick": args.quick, "elapsed_s": time.perf_counter() - t0,
-           "summary": lines, "markdown": md, "results": results}
+    doc = {
+        "machine": machine,
+        "command": command,
+        "quick": args.quick,
+        "elapsed_s": time.perf_counter() - t0,
+        "summary": lines,
+        "markdown": md,
+        "results": results,
+    }
     C.write_json(args.json, doc)
     print(f"\nwrote {args.json}")
     if args.markdown:

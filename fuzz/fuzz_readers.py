@@ -83,8 +83,12 @@ def run_target(target: str, data: bytes) -> None:
     r = _readers[0]
     try:
         if target == "gguf":
-            h = r.gguf(io.BytesIO(data), source="fuzz.gguf", file_size=len(data),
-                       decode_arrays=frozenset({"tokenizer.ggml.tokens", "tokenizer.ggml.scores"}))
+            h = r.gguf(
+                io.BytesIO(data),
+                source="fuzz.gguf",
+                file_size=len(data),
+                decode_arrays=frozenset({"tokenizer.ggml.tokens", "tokenizer.ggml.scores"}),
+            )
             for w in h.warnings:
                 str(w)
         elif target == "safetensors":
@@ -152,11 +156,17 @@ def _rich_gguf() -> bytes:
     import hostile_catalogue as hc
 
     tokens = [b"<s>", b"</s>", b"hello", "wörld".encode()]
-    data = (hc.hdr(2, 6) + hc.ARCH + hc.kv_u32("llama.context_length", 2048)
-            + hc.kv_arr("tokenizer.ggml.tokens", hc.T_STR, 4, b"".join(hc.gstr(t) for t in tokens))
-            + hc.kv_arr("tokenizer.ggml.scores", hc.T_F32, 4, struct.pack("<4f", 0, 0, -1, -2))
-            + hc.kv_str("tokenizer.chat_template", "{{ messages }}") + hc.kv_u32("general.alignment", 32)
-            + hc.tinfo("a", [32], 2, 0) + hc.tinfo("b", [4, 2], 0, 32))
+    data = (
+        hc.hdr(2, 6)
+        + hc.ARCH
+        + hc.kv_u32("llama.context_length", 2048)
+        + hc.kv_arr("tokenizer.ggml.tokens", hc.T_STR, 4, b"".join(hc.gstr(t) for t in tokens))
+        + hc.kv_arr("tokenizer.ggml.scores", hc.T_F32, 4, struct.pack("<4f", 0, 0, -1, -2))
+        + hc.kv_str("tokenizer.chat_template", "{{ messages }}")
+        + hc.kv_u32("general.alignment", 32)
+        + hc.tinfo("a", [32], 2, 0)
+        + hc.tinfo("b", [4, 2], 0, 32)
+    )
     return hc.pad(data) + b"\0" * 64
 
 
@@ -214,6 +224,7 @@ def _strategies() -> dict[str, object]:
     @st.composite
     def gguf_like(draw: st.DrawFn) -> bytes:
         """A GGUF header built field by field, each field now and then absurd."""
+
         def u32(v: int) -> bytes:
             return struct.pack("<I", v % 2**32)
 
@@ -225,10 +236,24 @@ def _strategies() -> dict[str, object]:
             return u64(n) + b
 
         def text() -> bytes:
-            return draw(st.one_of(st.sampled_from([b"general.architecture", b"general.alignment", b"general.name",
-                                                   b"tokenizer.ggml.tokens", b"tokenizer.ggml.scores",
-                                                   b"tokenizer.chat_template", b"llama.context_length", b""]),
-                                  st.binary(max_size=12), st.text(max_size=8).map(str.encode)))
+            return draw(
+                st.one_of(
+                    st.sampled_from(
+                        [
+                            b"general.architecture",
+                            b"general.alignment",
+                            b"general.name",
+                            b"tokenizer.ggml.tokens",
+                            b"tokenizer.ggml.scores",
+                            b"tokenizer.chat_template",
+                            b"llama.context_length",
+                            b"",
+                        ]
+                    ),
+                    st.binary(max_size=12),
+                    st.text(max_size=8).map(str.encode),
+                )
+            )
 
         def value(t: int, depth: int) -> bytes:
             scalar = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
@@ -245,10 +270,12 @@ def _strategies() -> dict[str, object]:
 
         n_kv = draw(st.integers(0, 5))
         n_t = draw(st.integers(0, 3))
-        out = [b"GGUF" if draw(st.integers(0, 19)) else draw(st.binary(min_size=4, max_size=4)),
-               u32(draw(st.one_of(st.just(3), st.just(2), ints))),
-               u64(n_t if draw(st.integers(0, 9)) else draw(ints)),
-               u64(n_kv if draw(st.integers(0, 9)) else draw(ints))]
+        out = [
+            b"GGUF" if draw(st.integers(0, 19)) else draw(st.binary(min_size=4, max_size=4)),
+            u32(draw(st.one_of(st.just(3), st.just(2), ints))),
+            u64(n_t if draw(st.integers(0, 9)) else draw(ints)),
+            u64(n_kv if draw(st.integers(0, 9)) else draw(ints)),
+        ]
         for _ in range(n_kv):
             t = draw(st.one_of(st.integers(0, 12), ints))
             out.append(gstr(text()) + u32(t) + value(t % 2**32, 0))
@@ -257,27 +284,43 @@ def _strategies() -> dict[str, object]:
             n_dims = len(dims) if draw(st.integers(0, 9)) else draw(ints)
             ggml_type = draw(st.one_of(st.integers(0, 41), ints))
             offset = draw(st.one_of(st.sampled_from([0, 32, 64]), ints))
-            out.append(gstr(draw(st.binary(max_size=8))) + u32(n_dims) + b"".join(u64(d) for d in dims)
-                       + u32(ggml_type) + u64(offset))
+            out.append(
+                gstr(draw(st.binary(max_size=8)))
+                + u32(n_dims)
+                + b"".join(u64(d) for d in dims)
+                + u32(ggml_type)
+                + u64(offset)
+            )
         data = b"".join(out)
         return data + b"\0" * draw(st.integers(0, 256))
 
     json_values = st.recursive(
-        st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=False),
-                  st.text(max_size=8)),
-        lambda children: st.one_of(st.lists(children, max_size=4),
-                                   st.dictionaries(st.text(max_size=6), children, max_size=4)),
+        st.one_of(
+            st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=8)
+        ),
+        lambda children: st.one_of(
+            st.lists(children, max_size=4), st.dictionaries(st.text(max_size=6), children, max_size=4)
+        ),
         max_leaves=12,
     )
-    dtypes = st.one_of(st.sampled_from(["F32", "F16", "BF16", "U8", "I64", "F4", "F6_E2M3", "BOOL", "C64", "F8_E8M0"]),
-                       json_values)
-    entry = st.fixed_dictionaries({"dtype": dtypes, "shape": st.one_of(st.lists(ints, max_size=4), json_values),
-                                   "data_offsets": st.one_of(st.lists(ints, min_size=2, max_size=2), json_values)})
+    dtypes = st.one_of(
+        st.sampled_from(["F32", "F16", "BF16", "U8", "I64", "F4", "F6_E2M3", "BOOL", "C64", "F8_E8M0"]), json_values
+    )
+    entry = st.fixed_dictionaries(
+        {
+            "dtype": dtypes,
+            "shape": st.one_of(st.lists(ints, max_size=4), json_values),
+            "data_offsets": st.one_of(st.lists(ints, min_size=2, max_size=2), json_values),
+        }
+    )
 
     @st.composite
     def safetensors_like(draw: st.DrawFn) -> bytes:
-        header = draw(st.dictionaries(st.one_of(st.text(max_size=6), st.just("__metadata__")),
-                                      st.one_of(entry, json_values), max_size=5))
+        header = draw(
+            st.dictionaries(
+                st.one_of(st.text(max_size=6), st.just("__metadata__")), st.one_of(entry, json_values), max_size=5
+            )
+        )
         raw = json.dumps(header).encode()
         if draw(st.integers(0, 4)) == 0:
             raw = draw(mutate(st.just(raw)))
@@ -298,21 +341,23 @@ def _strategies() -> dict[str, object]:
                 del data[at:]
             elif op == 2:
                 width = draw(st.sampled_from([4, 8]))
-                data[at:at + width] = (draw(ints) % 2 ** (8 * width)).to_bytes(width, "little")
+                data[at : at + width] = (draw(ints) % 2 ** (8 * width)).to_bytes(width, "little")
             elif op == 3:
                 data[at:at] = draw(st.binary(min_size=1, max_size=16))
             elif op == 4:
-                del data[at:at + draw(st.integers(1, 32))]
+                del data[at : at + draw(st.integers(1, 32))]
             else:
-                data[at:at + 1] = bytes([draw(st.sampled_from(b'{}[]":,\\0-9eE.-\x00\xff'))])
+                data[at : at + 1] = bytes([draw(st.sampled_from(b'{}[]":,\\0-9eE.-\x00\xff'))])
         return bytes(data)
 
     seed = seeds()
+
     def dumps(value: object) -> bytes:
         return json.dumps(value).encode()
 
-    json_docs = st.one_of(json_values.map(dumps),
-                          st.dictionaries(st.text(max_size=8), json_values, max_size=6).map(dumps))
+    json_docs = st.one_of(
+        json_values.map(dumps), st.dictionaries(st.text(max_size=8), json_values, max_size=6).map(dumps)
+    )
     raw = st.binary(max_size=512)
     return {
         "gguf": st.one_of(gguf_like(), mutate(st.sampled_from(seed["gguf"])), raw),
@@ -333,8 +378,9 @@ def run_hypothesis(minutes: float, targets: tuple[str, ...], timeout: int) -> in
 
     def make(target: str, round_no: int) -> Callable[[], None]:
         @seed(round_no * 7919 + TARGETS.index(target))
-        @settings(max_examples=2_000, deadline=None, database=None, derandomize=False,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=2_000, deadline=None, database=None, derandomize=False, suppress_health_check=list(HealthCheck)
+        )
         @given(strategies[target])  # type: ignore[call-overload, untyped-decorator]
         def fuzz(data: bytes) -> None:
             counts[target] += 1
@@ -348,8 +394,10 @@ def run_hypothesis(minutes: float, targets: tuple[str, ...], timeout: int) -> in
             if time.monotonic() >= deadline:
                 break
         rounds += 1
-    print(f"hypothesis fuzzing: {minutes:g} min, {rounds} rounds, inputs per target: {counts}; "
-          f"crashes: {len(crashes)}", file=sys.stderr)
+    print(
+        f"hypothesis fuzzing: {minutes:g} min, {rounds} rounds, inputs per target: {counts}; crashes: {len(crashes)}",
+        file=sys.stderr,
+    )
     for path in sorted(set(crashes)):
         print(f"  {path}", file=sys.stderr)
     return 1 if crashes else 0
@@ -370,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         import atheris  # noqa: F401
+
         have_atheris = True
     except ImportError:
         have_atheris = False

@@ -94,9 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers is not None and args.workers < 1:
         print("modelscan: --workers must be at least 1", file=sys.stderr)
         return 2
-    report = scan_models(
-        *paths, limits=SERVER_LIMITS if args.server_limits else BATCH_LIMITS, workers=args.workers
-    )
+    report = scan_models(*paths, limits=SERVER_LIMITS if args.server_limits else BATCH_LIMITS, workers=args.workers)
     try:
         out = (
             {"models": [m.to_dict() for m in report.models], "problems": [p.to_dict() for p in report.problems]}

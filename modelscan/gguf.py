@@ -348,8 +348,12 @@ class _Parser:
                     self.source, "weights not downloaded (git-lfs pointer)", format="gguf", code="lfs_pointer"
                 )
             raise NotAModel(
-                self.source, f"not a GGUF file: magic {quote_bytes(magic, 4)}", field="header.magic", offset=0,
-                format="gguf", code="bad_magic",
+                self.source,
+                f"not a GGUF file: magic {quote_bytes(magic, 4)}",
+                field="header.magic",
+                offset=0,
+                format="gguf",
+                code="bad_magic",
             )
         self.pos = 4
         raw_version = self.read_u32("header.version")
@@ -371,22 +375,32 @@ class _Parser:
         remain = self.size - self.here
         if n_tensors * _MIN_TENSOR_INFO_BYTES > remain:
             self.fail(
-                Truncated, "header.n_tensors", 8,
+                Truncated,
+                "header.n_tensors",
+                8,
                 f"{n_tensors} tensor infos of >= {_MIN_TENSOR_INFO_BYTES} bytes cannot fit in {remain} remaining bytes",
             )
         if n_kv * _MIN_KV_BYTES + n_tensors * _MIN_TENSOR_INFO_BYTES > remain:
             self.fail(
-                Truncated, "header.n_kv", 16,
+                Truncated,
+                "header.n_kv",
+                16,
                 f"{n_kv} key/value pairs of >= {_MIN_KV_BYTES} bytes cannot fit in {remain} remaining bytes",
             )
         if n_tensors > self.limits.gguf_n_tensors:
             self.fail(
-                LimitExceeded, "header.n_tensors", 8,
-                f"{n_tensors} tensors over the limit of {self.limits.gguf_n_tensors}", limit="gguf_n_tensors",
+                LimitExceeded,
+                "header.n_tensors",
+                8,
+                f"{n_tensors} tensors over the limit of {self.limits.gguf_n_tensors}",
+                limit="gguf_n_tensors",
             )
         if n_kv > self.limits.gguf_n_kv:
             self.fail(
-                LimitExceeded, "header.n_kv", 16, f"{n_kv} key/value pairs over the limit of {self.limits.gguf_n_kv}",
+                LimitExceeded,
+                "header.n_kv",
+                16,
+                f"{n_kv} key/value pairs over the limit of {self.limits.gguf_n_kv}",
                 limit="gguf_n_kv",
             )
         self.check(n_kv * _MIN_KV_BYTES + n_tensors * _MIN_TENSOR_INFO_BYTES, "header.n_kv")
@@ -464,8 +478,9 @@ class _Parser:
         elem_type = self.read_u32(item + ".elem_type")
         if elem_type == GGUFValueType.ARRAY:
             # The spec allows nesting; llama.cpp rejects it, and so do we (gguf-py recursed, G-21).
-            self.fail(Unsupported, item + ".elem_type", self.here - 4, "nested arrays are not supported",
-                      code="nested_array")
+            self.fail(
+                Unsupported, item + ".elem_type", self.here - 4, "nested arrays are not supported", code="nested_array"
+            )
         if elem_type in self.scalar:
             elem_size = self.scalar[elem_type][1]
         elif elem_type == GGUFValueType.STRING:
@@ -480,7 +495,9 @@ class _Parser:
         decode = key in self.decode_arrays
         if decode and count > self.limits.gguf_array_elements_decoded:
             self.warn(
-                LimitExceeded, item + ".count", count_at,
+                LimitExceeded,
+                item + ".count",
+                count_at,
                 f"{count} elements over the limit of {self.limits.gguf_array_elements_decoded}; not decoded",
                 limit="gguf_array_elements_decoded",
             )
@@ -496,7 +513,9 @@ class _Parser:
         expected = TOKENIZER_ARRAYS.get(key)
         if expected is not None and expected[0] != elem_type:
             self.warn(
-                InvalidField, item + ".elem_type", count_at - 4,
+                InvalidField,
+                item + ".elem_type",
+                count_at - 4,
                 f"{key}: expected {_type_name(expected[0])}[{count}], found {_type_name(elem_type)}[{count}]",
                 code="unexpected_type",
             )
@@ -544,10 +563,19 @@ class _Parser:
                     q += unpack(buf, q)[0] + 8
                 where = f"{field}[{j - 1}]"
                 if at > self.size:
-                    self.fail(Truncated, where, self.base + q,
-                              f"string of {at - self.base - q - 8} bytes runs past the end of the file ({self.size})")
-                self.fail(LimitExceeded, where, self.base + q,
-                          f"metadata would reach byte {at}, over the limit of {self.cap}", limit="gguf_metadata_bytes")
+                    self.fail(
+                        Truncated,
+                        where,
+                        self.base + q,
+                        f"string of {at - self.base - q - 8} bytes runs past the end of the file ({self.size})",
+                    )
+                self.fail(
+                    LimitExceeded,
+                    where,
+                    self.base + q,
+                    f"metadata would reach byte {at}, over the limit of {self.cap}",
+                    limit="gguf_metadata_bytes",
+                )
             self.seek_to(at, field)
             if j == count:
                 return
@@ -561,8 +589,13 @@ class _Parser:
             self.fail(InvalidField, field, offset, f"{value} not a power of two in [1, {GGUF_MAX_ALIGNMENT}]")
         if value % 8:
             # The spec asks for a multiple of 8; llama.cpp accepts any power of two.
-            self.warn(InvalidField, field, offset, f"alignment {value} not a multiple of 8",
-                      code="alignment_not_multiple_of_8")
+            self.warn(
+                InvalidField,
+                field,
+                offset,
+                f"alignment {value} not a multiple of 8",
+                code="alignment_not_multiple_of_8",
+            )
         return value
 
     def check_tokenizer_counts(self, kv: dict[str, object]) -> None:
@@ -573,9 +606,13 @@ class _Parser:
             other = kv.get(key)
             if same_count and isinstance(other, GGUFArray) and other.count != tokens.count:
                 index = list(kv).index(key)
-                self.warn(InvalidField, _label("kv", index, key) + ".count", None,
-                          f"{other.count} elements, but tokenizer.ggml.tokens has {tokens.count}",
-                          code="count_mismatch")
+                self.warn(
+                    InvalidField,
+                    _label("kv", index, key) + ".count",
+                    None,
+                    f"{other.count} elements, but tokenizer.ggml.tokens has {tokens.count}",
+                    code="count_mismatch",
+                )
 
     # --- tensor infos ---------------------------------------------------------------------
 
@@ -602,8 +639,12 @@ class _Parser:
                 shape.append(dim)
                 n_elements *= dim
             if n_elements >= _INT64_LIMIT:
-                self.fail(InvalidField, item + ".dims", self.here - 8 * n_dims,
-                          f"element count {n_elements} does not fit in int64")
+                self.fail(
+                    InvalidField,
+                    item + ".dims",
+                    self.here - 8 * n_dims,
+                    f"element count {n_elements} does not fit in int64",
+                )
             ggml_type = self.read_u32(item + ".type")
             type_at = self.here - 4
             self.offset_fields.append(self.here)
@@ -611,14 +652,19 @@ class _Parser:
             block = GGML_BLOCK.get(ggml_type)
             n_bytes: int | None = None
             if block is None:
-                self.warn(Unsupported, item + ".type", type_at, f"unknown ggml type id {ggml_type}",
-                          code="unknown_ggml_type")
+                self.warn(
+                    Unsupported, item + ".type", type_at, f"unknown ggml type id {ggml_type}", code="unknown_ggml_type"
+                )
             else:
                 block_size, type_size = block
                 ne0 = shape[0] if shape else 1
                 if ne0 % block_size:
-                    self.fail(InvalidField, item + ".dims[0]", type_at - 8 * n_dims,
-                              f"{ne0} not a multiple of block size {block_size}")
+                    self.fail(
+                        InvalidField,
+                        item + ".dims[0]",
+                        type_at - 8 * n_dims,
+                        f"{ne0} not a multiple of block size {block_size}",
+                    )
                 rows = n_elements // ne0 if ne0 else 0
                 n_bytes = ne0 // block_size * type_size * rows
             tensors.append(GGUFTensorInfo(name, tuple(shape), ggml_type, offset, n_elements, n_bytes))
@@ -635,21 +681,39 @@ class _Parser:
             item = _label("tensor", i, t.name)
             at = self.offset_fields[i]
             if t.offset % alignment:
-                self.fail(LayoutError, item + ".offset", at,
-                          f"offset {t.offset} not a multiple of alignment {alignment}", code="misaligned")
+                self.fail(
+                    LayoutError,
+                    item + ".offset",
+                    at,
+                    f"offset {t.offset} not a multiple of alignment {alignment}",
+                    code="misaligned",
+                )
             if expected is None:
                 # After a tensor of unknown size only the order can be checked.
                 if t.offset < minimum:
-                    self.fail(LayoutError, item + ".offset", at,
-                              f"offset {t.offset} overlaps the tensor before it, which is of unknown size",
-                              code="overlap")
+                    self.fail(
+                        LayoutError,
+                        item + ".offset",
+                        at,
+                        f"offset {t.offset} overlaps the tensor before it, which is of unknown size",
+                        code="overlap",
+                    )
             elif t.offset < expected:
-                self.fail(LayoutError, item + ".offset", at,
-                          f"offset {t.offset} overlaps the tensor before it, expected {expected}", code="overlap")
+                self.fail(
+                    LayoutError,
+                    item + ".offset",
+                    at,
+                    f"offset {t.offset} overlaps the tensor before it, expected {expected}",
+                    code="overlap",
+                )
             elif t.offset > expected:
-                self.fail(LayoutError, item + ".offset", at,
-                          f"offset {t.offset} leaves a hole of {t.offset - expected} bytes, expected {expected}",
-                          code="hole")
+                self.fail(
+                    LayoutError,
+                    item + ".offset",
+                    at,
+                    f"offset {t.offset} leaves a hole of {t.offset - expected} bytes, expected {expected}",
+                    code="hole",
+                )
             if t.n_bytes is None:
                 # A non-empty tensor takes at least one byte, so at least one alignment unit.
                 expected = None
@@ -657,8 +721,9 @@ class _Parser:
                 continue
             end = data_offset + t.offset + t.n_bytes
             if end > self.size:
-                self.fail(Truncated, item, at,
-                          f"tensor data beyond end of file: ends at byte {end}, file has {self.size}")
+                self.fail(
+                    Truncated, item, at, f"tensor data beyond end of file: ends at byte {end}, file has {self.size}"
+                )
             expected = t.offset + _pad(t.n_bytes, alignment)
 
 

@@ -79,13 +79,32 @@ def test_skip_survives_refills(tmp_path: Path) -> None:
 def test_bench_gguf_quick(tmp_path: Path, results: dict[str, dict[str, Any]]) -> None:
     out = tmp_path / "gguf.json"
     node_present = (_common.NODE_DIR / "node_modules" / "@huggingface" / "gguf").is_dir()
-    result = bench_gguf.main(["--quick", "--node", "present", "--rounds", "2", "--reader-runs", "1",
-                              "--node-runs", "2", "--no-cold", "--no-reader-trace", "--json", str(out)])
+    result = bench_gguf.main(
+        [
+            "--quick",
+            "--node",
+            "present",
+            "--rounds",
+            "2",
+            "--reader-runs",
+            "1",
+            "--node-runs",
+            "2",
+            "--no-cold",
+            "--no-reader-trace",
+            "--json",
+            str(out),
+        ]
+    )
     assert result is not None
     assert _failed(result) == []
     methods = {r["method"] for r in result["rows"] if not r.get("error")}
-    assert {"modelscan.read_gguf_header", "fastest pure-Python skip", "floor: os.read(header_bytes)",
-            "gguf.GGUFReader"} <= methods
+    assert {
+        "modelscan.read_gguf_header",
+        "fastest pure-Python skip",
+        "floor: os.read(header_bytes)",
+        "gguf.GGUFReader",
+    } <= methods
     names = {c["name"] for c in result["checks"]}
     assert any("gguf.GGUFReader" in n for n in names)
     if node_present and _common.node_binary():

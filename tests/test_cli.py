@@ -16,7 +16,9 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "models"
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "modelscan", *args], capture_output=True, env=env, cwd=cwd, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "modelscan", *args], capture_output=True, env=env, cwd=cwd, check=False
+    )
 
 
 def test_fixtures_exit_0_and_problems_on_stderr() -> None:
@@ -51,8 +53,12 @@ def test_no_path_scans_the_lmstudio_folder(tmp_path: Path) -> None:
     (home / ".lmstudio-home-pointer").write_text(str(lms) + "\n")
     lms.mkdir(parents=True)
     (lms / "settings.json").write_text(json.dumps({"downloadsFolder": str(tmp_path / "dl")}))
-    write_gguf(tmp_path / "dl" / "lmstudio-community" / "gemma-3-270m-it-qat-GGUF" / "x-Q4_0.gguf", "gemma3",
-               gemma_270m_kv(), llm_tensors(Q4_0))
+    write_gguf(
+        tmp_path / "dl" / "lmstudio-community" / "gemma-3-270m-it-qat-GGUF" / "x-Q4_0.gguf",
+        "gemma3",
+        gemma_270m_kv(),
+        llm_tensors(Q4_0),
+    )
     proc = run(env={**os.environ, "HOME": str(home)})
     assert proc.returncode == 0, proc.stderr
     assert [m["key"] for m in json.loads(proc.stdout)["models"]] == ["gemma-3-270m-it-qat"]
@@ -61,8 +67,12 @@ def test_no_path_scans_the_lmstudio_folder(tmp_path: Path) -> None:
 def test_hostile_file_names_keep_stdout_json_and_stderr_lines(tmp_path: Path) -> None:
     root = tmp_path / "models"
     folder = root / "pub" / "evil\n[OK] fake-GGUF"
-    write_gguf(folder / "model-Q4_0.gguf", "llama", {"general.name": "\x1b[2J\x1b[31mpwned\r\nFAKE LOG LINE",
-                                                     "llama.context_length": 4096}, llm_tensors(Q4_0))
+    write_gguf(
+        folder / "model-Q4_0.gguf",
+        "llama",
+        {"general.name": "\x1b[2J\x1b[31mpwned\r\nFAKE LOG LINE", "llama.context_length": 4096},
+        llm_tensors(Q4_0),
+    )
     raw = os.fsencode(root / "pub" / "bad") + b"\xff\xfe-GGUF"
     os.makedirs(raw)
     with open(raw + b"/m-Q4_0.gguf", "wb") as f:

@@ -11,8 +11,14 @@ import modelscan
 from fixtures.make_fixtures import F16, F32, Q4_K, Q8_0, TOOLS_TEMPLATE, llm_tensors, write_gguf
 
 
-def scan_one(tmp_path: Path, arch: str, kv: dict[str, object], name: str = "m-Q4_K_M.gguf",
-             tensors: Any = None, repo: str = "Model-GGUF") -> tuple[dict[str, Any], modelscan.ScanReport]:
+def scan_one(
+    tmp_path: Path,
+    arch: str,
+    kv: dict[str, object],
+    name: str = "m-Q4_K_M.gguf",
+    tensors: Any = None,
+    repo: str = "Model-GGUF",
+) -> tuple[dict[str, Any], modelscan.ScanReport]:
     write_gguf(tmp_path / "models" / "pub" / repo / name, arch, kv, llm_tensors(Q4_K) if tensors is None else tensors)
     report = modelscan.scan_models(tmp_path / "models")
     entries = report.to_response()["models"]
@@ -45,8 +51,13 @@ def test_type(tmp_path: Path, arch: str, kv: dict[str, object], kind: str) -> No
     ("kv", "tools"),
     [
         ({"tokenizer.chat_template": TOOLS_TEMPLATE}, True),
-        ({"tokenizer.chat_template": "{{ messages }}", "tokenizer.chat_template.tool_use": "{% if tools %}{% endif %}"},
-         True),  # a named tool_use template
+        (
+            {
+                "tokenizer.chat_template": "{{ messages }}",
+                "tokenizer.chat_template.tool_use": "{% if tools %}{% endif %}",
+            },
+            True,
+        ),  # a named tool_use template
         ({"tokenizer.chat_template": "{{ messages }} tools"}, False),  # text, not the variable
         ({"tokenizer.chat_template.rag": "{% for d in tools %}{% endfor %}"}, False),  # other named templates don't
         ({}, False),
@@ -82,7 +93,9 @@ def test_first_projector_by_name_counts(tmp_path: Path) -> None:
     write_gguf(folder / "mmproj-b-f32.gguf", "clip", {}, [("v.w", (16, 64), F32)])
     write_gguf(folder / "mmproj-a-f16.gguf", "clip", {}, [("v.w", (16, 16), F16)])
     (entry,) = modelscan.list_models(folder)["models"]  # type: ignore[misc]
-    assert entry["size_bytes"] == (folder / "m-Q8_0.gguf").stat().st_size + (folder / "mmproj-a-f16.gguf").stat().st_size
+    assert (
+        entry["size_bytes"] == (folder / "m-Q8_0.gguf").stat().st_size + (folder / "mmproj-a-f16.gguf").stat().st_size
+    )
 
 
 def test_missing_architecture_is_a_problem(tmp_path: Path) -> None:

@@ -34,8 +34,13 @@ VT = gguf.GGUFValueType
 LITTLE, BIG = gguf.GGUFEndian.LITTLE, gguf.GGUFEndian.BIG
 
 
-def write_gguf(path: Path, build: Callable[[gguf.GGUFWriter], None], *, endianess: gguf.GGUFEndian = LITTLE,
-               alignment: int | None = None) -> bytes:
+def write_gguf(
+    path: Path,
+    build: Callable[[gguf.GGUFWriter], None],
+    *,
+    endianess: gguf.GGUFEndian = LITTLE,
+    alignment: int | None = None,
+) -> bytes:
     """Write a GGUF with gguf-py's writer; *build* adds keys and tensors. Returns the bytes."""
     writer = gguf.GGUFWriter(path, "llama", endianess=endianess)
     if alignment is not None:
@@ -78,8 +83,14 @@ def test_writer_file_parses(small: tuple[Path, bytes]) -> None:
     assert h.path == str(path)
     assert (h.version, h.byteorder, h.alignment, h.file_size) == (3, "<", 32, len(data))
     assert list(h.kv) == [
-        "general.architecture", "general.name", "llama.context_length", "general.file_type",
-        "tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type", "tokenizer.chat_template",
+        "general.architecture",
+        "general.name",
+        "llama.context_length",
+        "general.file_type",
+        "tokenizer.ggml.tokens",
+        "tokenizer.ggml.scores",
+        "tokenizer.ggml.token_type",
+        "tokenizer.chat_template",
     ]
     assert h.get("general.architecture") == "llama"
     assert h.get("general.name") == "Tiny Llama"
@@ -161,8 +172,9 @@ ARRAYS: list[tuple[gguf.GGUFValueType, list[Any]]] = [
 
 @pytest.mark.parametrize("endianess", [LITTLE, BIG], ids=["le", "be"])
 @pytest.mark.parametrize(("elem_type", "values"), ARRAYS, ids=[t.name for t, _ in ARRAYS])
-def test_arrays_skipped_and_decoded(tmp_path: Path, endianess: gguf.GGUFEndian, elem_type: gguf.GGUFValueType,
-                                    values: list[Any]) -> None:
+def test_arrays_skipped_and_decoded(
+    tmp_path: Path, endianess: gguf.GGUFEndian, elem_type: gguf.GGUFValueType, values: list[Any]
+) -> None:
     def build(w: gguf.GGUFWriter) -> None:
         w.add_key_value("test.skipped", values, VT.ARRAY, sub_type=elem_type)
         w.add_key_value("test.decoded", values, VT.ARRAY, sub_type=elem_type)
@@ -213,7 +225,11 @@ def test_unknown_ggml_type_is_recorded(tmp_path: Path) -> None:
         w.add_tensor("b", np.zeros(8, dtype=np.float32))
 
     h = parse(write_gguf(tmp_path / "u.gguf", build))
-    assert [(t.name, t.ggml_type, t.n_bytes) for t in h.tensors] == [("a", 0, 128), ("mystery", 200, None), ("b", 0, 32)]
+    assert [(t.name, t.ggml_type, t.n_bytes) for t in h.tensors] == [
+        ("a", 0, 128),
+        ("mystery", 200, None),
+        ("b", 0, 32),
+    ]
     (w,) = h.warnings
     assert (w.code, w.field) == ("unknown_ggml_type", "tensor[1:mystery].type")
 
@@ -393,8 +409,9 @@ def test_file_changed_during_the_read(small: tuple[Path, bytes], monkeypatch: py
     assert info.value.retryable
 
 
-def test_file_shrunk_during_the_read_is_changed_not_truncated(small: tuple[Path, bytes],
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_shrunk_during_the_read_is_changed_not_truncated(
+    small: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import modelscan.gguf as mod
 
     path, _ = small
@@ -526,7 +543,9 @@ def test_gemma_agrees_with_gguf_reader(gemma_header: GGUFHeader, gemma_reader: g
 
 
 @needs_gemma
-def test_gemma_decoded_tags_agree_with_gguf_reader(gemma_chunk: tuple[Path, int], gemma_reader: gguf.GGUFReader) -> None:
+def test_gemma_decoded_tags_agree_with_gguf_reader(
+    gemma_chunk: tuple[Path, int], gemma_reader: gguf.GGUFReader
+) -> None:
     chunk, full_size = gemma_chunk
     with open(chunk, "rb") as f:
         h = parse_gguf_header(f, source=str(chunk), file_size=full_size, decode_arrays={"general.tags"})

@@ -63,78 +63,194 @@ def parse(data: bytes, **kwargs: object) -> GGUFHeader:
 
 
 def g24(alignment_kv: bytes) -> bytes:
-    return pad(hdr(1, 2) + ARCH + alignment_kv + tinfo('w', [4])) + b'\0' * 16
+    return pad(hdr(1, 2) + ARCH + alignment_kv + tinfo("w", [4])) + b"\0" * 16
 
 
 def _nested(depth: int) -> bytes:
     # An array of one array of one array ... (gguf-py recursed until RecursionError, G-21).
-    return hdr(0, 1) + kv_arr('x', T_ARR, 1, (u32(T_ARR) + u64(1)) * depth + u32(T_U8) + u64(0))
+    return hdr(0, 1) + kv_arr("x", T_ARR, 1, (u32(T_ARR) + u64(1)) * depth + u32(T_U8) + u64(0))
 
 
 # (id, bytes, exception class, code, field or None)
 FATAL: list[tuple[str, bytes, type[ModelScanError], str, str | None]] = [
-    ("G-01-empty", b'', NotAModel, "empty_file", None),
-    ("G-02-short-magic", b'GG', Truncated, "truncated", "header.magic"),
-    ("G-03-magic-GGML", b'GGML' + b'\0' * 28, NotAModel, "bad_magic", "header.magic"),
-    ("G-03-magic-ggjt", b'tjgg' + b'\0' * 28, NotAModel, "bad_magic", "header.magic"),
-    ("G-03-magic-ggmf", b'fmgg' + b'\0' * 28, NotAModel, "bad_magic", "header.magic"),
+    ("G-01-empty", b"", NotAModel, "empty_file", None),
+    ("G-02-short-magic", b"GG", Truncated, "truncated", "header.magic"),
+    ("G-03-magic-GGML", b"GGML" + b"\0" * 28, NotAModel, "bad_magic", "header.magic"),
+    ("G-03-magic-ggjt", b"tjgg" + b"\0" * 28, NotAModel, "bad_magic", "header.magic"),
+    ("G-03-magic-ggmf", b"fmgg" + b"\0" * 28, NotAModel, "bad_magic", "header.magic"),
     ("G-03-random-bytes", bytes(range(7, 200)), NotAModel, "bad_magic", "header.magic"),
     ("G-03-safetensors-renamed", VALID_ST, NotAModel, "bad_magic", "header.magic"),
     ("G-03b-lfs-pointer", LFS_POINTER, NotAModel, "lfs_pointer", None),
     ("G-05-version-0", hdr(0, 0, version=0), Unsupported, "unsupported_version", "header.version"),
-    ("G-05-version-1-u32-counts", b'GGUF' + u32(1) + u32(0) + u32(0), Unsupported, "unsupported_version", "header.version"),
+    (
+        "G-05-version-1-u32-counts",
+        b"GGUF" + u32(1) + u32(0) + u32(0),
+        Unsupported,
+        "unsupported_version",
+        "header.version",
+    ),
     ("G-05-version-4", hdr(0, 0, version=4), Unsupported, "unsupported_version", "header.version"),
     ("G-05-version-2^32-1", hdr(0, 0, version=0xFFFFFFFF), Unsupported, "unsupported_version", "header.version"),
-    ("G-06-counts-truncated", b'GGUF' + u32(3) + b'\0' * 4, Truncated, "truncated", "header.n_tensors"),
+    ("G-06-counts-truncated", b"GGUF" + u32(3) + b"\0" * 4, Truncated, "truncated", "header.n_tensors"),
     ("G-08-n_kv-2^64-1", hdr(0, 2**64 - 1), Truncated, "truncated", "header.n_kv"),
     ("G-08-n_tensors-2^64-1", hdr(2**64 - 1, 0), Truncated, "truncated", "header.n_tensors"),
-    ("G-10-empty-key", hdr(0, 1) + gstr(b'') + u32(T_U32) + u32(1), InvalidField, "invalid_field", "kv[0].key"),
-    ("G-11-key-70000-bytes", hdr(0, 1) + kv_u32('a' * 70000, 1), LimitExceeded, "limit_exceeded", "kv[0].key"),
-    ("G-12-key-not-utf8", hdr(0, 1) + kv_u32(b'general.\xff\xfe', 1), InvalidField, "invalid_field", "kv[0].key"),
-    ("G-13-duplicate-key", hdr(0, 2) + kv_str('general.architecture', 'llama') + kv_str('general.architecture', 'qwen2'),
-     DuplicateKey, "duplicate_key", "kv[1:general.architecture]"),
-    ("G-14-value-type-13", hdr(0, 1) + kv('general.x', 13, b'\0' * 8), InvalidField, "invalid_field", "kv[0:general.x].type"),
-    ("G-14-value-type-2^31", hdr(0, 1) + kv('general.x', 0x80000000, b'\0' * 8), InvalidField, "invalid_field",
-     "kv[0:general.x].type"),
-    ("G-14-value-type-2^32-1", hdr(0, 1) + kv('general.x', 0xFFFFFFFF, b'\0' * 8), InvalidField, "invalid_field",
-     "kv[0:general.x].type"),
-    ("G-16-string-one-byte-short", hdr(0, 1) + kv('general.name', T_STR, u64(6) + b'hello'), Truncated, "truncated",
-     "kv[0:general.name].value"),
-    ("G-18-bool-2", hdr(0, 1) + kv('general.flag', T_BOOL, u8(2)), InvalidField, "invalid_field", "kv[0:general.flag].value"),
+    ("G-10-empty-key", hdr(0, 1) + gstr(b"") + u32(T_U32) + u32(1), InvalidField, "invalid_field", "kv[0].key"),
+    ("G-11-key-70000-bytes", hdr(0, 1) + kv_u32("a" * 70000, 1), LimitExceeded, "limit_exceeded", "kv[0].key"),
+    ("G-12-key-not-utf8", hdr(0, 1) + kv_u32(b"general.\xff\xfe", 1), InvalidField, "invalid_field", "kv[0].key"),
+    (
+        "G-13-duplicate-key",
+        hdr(0, 2) + kv_str("general.architecture", "llama") + kv_str("general.architecture", "qwen2"),
+        DuplicateKey,
+        "duplicate_key",
+        "kv[1:general.architecture]",
+    ),
+    (
+        "G-14-value-type-13",
+        hdr(0, 1) + kv("general.x", 13, b"\0" * 8),
+        InvalidField,
+        "invalid_field",
+        "kv[0:general.x].type",
+    ),
+    (
+        "G-14-value-type-2^31",
+        hdr(0, 1) + kv("general.x", 0x80000000, b"\0" * 8),
+        InvalidField,
+        "invalid_field",
+        "kv[0:general.x].type",
+    ),
+    (
+        "G-14-value-type-2^32-1",
+        hdr(0, 1) + kv("general.x", 0xFFFFFFFF, b"\0" * 8),
+        InvalidField,
+        "invalid_field",
+        "kv[0:general.x].type",
+    ),
+    (
+        "G-16-string-one-byte-short",
+        hdr(0, 1) + kv("general.name", T_STR, u64(6) + b"hello"),
+        Truncated,
+        "truncated",
+        "kv[0:general.name].value",
+    ),
+    (
+        "G-18-bool-2",
+        hdr(0, 1) + kv("general.flag", T_BOOL, u8(2)),
+        InvalidField,
+        "invalid_field",
+        "kv[0:general.flag].value",
+    ),
     # G-19: gguf-py loops forever on this 49-byte file (an array of 2^40 strings and no data).
-    ("G-19-49-byte-array", hdr(0, 1) + kv_arr('x', T_STR, 2**40), Truncated, "truncated", "kv[0:x].count"),
+    ("G-19-49-byte-array", hdr(0, 1) + kv_arr("x", T_STR, 2**40), Truncated, "truncated", "kv[0:x].count"),
     ("G-21-nested-array", _nested(1), Unsupported, "nested_array", "kv[0:x].elem_type"),
     ("G-21-nested-array-depth-10000", _nested(10_000), Unsupported, "nested_array", "kv[0:x].elem_type"),
-    ("G-22-array-elem-type-99", hdr(0, 1) + kv_arr('x', 99, 1, b'\0' * 8), InvalidField, "invalid_field", "kv[0:x].elem_type"),
-    ("G-24-alignment-0", g24(kv_u32('general.alignment', 0)), InvalidField, "invalid_field", "kv[1:general.alignment].value"),
-    ("G-24-alignment-13", g24(kv_u32('general.alignment', 13)), InvalidField, "invalid_field", "kv[1:general.alignment].value"),
-    ("G-24-alignment-2^31", g24(kv_u32('general.alignment', 0x80000000)), InvalidField, "invalid_field",
-     "kv[1:general.alignment].value"),
-    ("G-24-alignment-2^21", g24(kv_u32('general.alignment', 1 << 21)), InvalidField, "invalid_field",
-     "kv[1:general.alignment].value"),
-    ("G-24-alignment-string", g24(kv('general.alignment', T_STR, gstr('32'))), InvalidField, "invalid_field",
-     "kv[1:general.alignment].type"),
-    ("G-24-alignment-int32", g24(kv('general.alignment', T_I32, u32(32))), InvalidField, "invalid_field",
-     "kv[1:general.alignment].type"),
-    ("G-25-tensor-name-64-bytes", pad(hdr(1, 1) + ARCH + tinfo('n' * 64, [4])) + b'\0' * 16, InvalidField, "invalid_field",
-     "tensor[0].name"),
-    ("G-26-duplicate-tensor", pad(hdr(2, 1) + ARCH + tinfo('w', [4], 0, 0) + tinfo('w', [4], 0, 32)) + b'\0' * 64,
-     DuplicateKey, "duplicate_key", "tensor[1:w]"),
-    ("G-27-n_dims-5", pad(hdr(1, 1) + ARCH + tinfo('w', [1, 1, 1, 1, 4])) + b'\0' * 16, InvalidField, "invalid_field",
-     "tensor[0:w].n_dims"),
-    ("G-27-n_dims-2^32-1", hdr(1, 1) + ARCH + gstr('w') + u32(0xFFFFFFFF) + u64(4), InvalidField, "invalid_field",
-     "tensor[0:w].n_dims"),
-    ("G-32-row-not-multiple-of-block", pad(hdr(1, 1) + ARCH + tinfo('w', [33], 2)) + b'\0' * 64, InvalidField,
-     "invalid_field", "tensor[0:w].dims[0]"),
-    ("G-33-offset-misaligned", pad(hdr(1, 1) + ARCH + tinfo('w', [4], 0, 4)) + b'\0' * 32, LayoutError, "misaligned",
-     "tensor[0:w].offset"),
-    ("G-35-overlap", pad(hdr(2, 1) + ARCH + tinfo('a', [8], 0, 0) + tinfo('b', [8], 0, 0)) + b'\0' * 64, LayoutError,
-     "overlap", "tensor[1:b].offset"),
-    ("G-35-hole", pad(hdr(2, 1) + ARCH + tinfo('a', [8], 0, 0) + tinfo('b', [8], 0, 64)) + b'\0' * 128, LayoutError,
-     "hole", "tensor[1:b].offset"),
-    ("G-37-fewer-tensor-infos", hdr(2, 1) + ARCH + tinfo('w', [4]), Truncated, "truncated", "tensor[1].name.len"),
-    ("G-41-no-room-for-data", hdr(1, 1) + ARCH + tinfo('w', [4]), Truncated, "truncated", "tensor[0:w]"),
-    ("P-03-5M-tiny-kvs-header", b'', LimitExceeded, "limit_exceeded", "header.n_kv"),  # bytes made below
+    (
+        "G-22-array-elem-type-99",
+        hdr(0, 1) + kv_arr("x", 99, 1, b"\0" * 8),
+        InvalidField,
+        "invalid_field",
+        "kv[0:x].elem_type",
+    ),
+    (
+        "G-24-alignment-0",
+        g24(kv_u32("general.alignment", 0)),
+        InvalidField,
+        "invalid_field",
+        "kv[1:general.alignment].value",
+    ),
+    (
+        "G-24-alignment-13",
+        g24(kv_u32("general.alignment", 13)),
+        InvalidField,
+        "invalid_field",
+        "kv[1:general.alignment].value",
+    ),
+    (
+        "G-24-alignment-2^31",
+        g24(kv_u32("general.alignment", 0x80000000)),
+        InvalidField,
+        "invalid_field",
+        "kv[1:general.alignment].value",
+    ),
+    (
+        "G-24-alignment-2^21",
+        g24(kv_u32("general.alignment", 1 << 21)),
+        InvalidField,
+        "invalid_field",
+        "kv[1:general.alignment].value",
+    ),
+    (
+        "G-24-alignment-string",
+        g24(kv("general.alignment", T_STR, gstr("32"))),
+        InvalidField,
+        "invalid_field",
+        "kv[1:general.alignment].type",
+    ),
+    (
+        "G-24-alignment-int32",
+        g24(kv("general.alignment", T_I32, u32(32))),
+        InvalidField,
+        "invalid_field",
+        "kv[1:general.alignment].type",
+    ),
+    (
+        "G-25-tensor-name-64-bytes",
+        pad(hdr(1, 1) + ARCH + tinfo("n" * 64, [4])) + b"\0" * 16,
+        InvalidField,
+        "invalid_field",
+        "tensor[0].name",
+    ),
+    (
+        "G-26-duplicate-tensor",
+        pad(hdr(2, 1) + ARCH + tinfo("w", [4], 0, 0) + tinfo("w", [4], 0, 32)) + b"\0" * 64,
+        DuplicateKey,
+        "duplicate_key",
+        "tensor[1:w]",
+    ),
+    (
+        "G-27-n_dims-5",
+        pad(hdr(1, 1) + ARCH + tinfo("w", [1, 1, 1, 1, 4])) + b"\0" * 16,
+        InvalidField,
+        "invalid_field",
+        "tensor[0:w].n_dims",
+    ),
+    (
+        "G-27-n_dims-2^32-1",
+        hdr(1, 1) + ARCH + gstr("w") + u32(0xFFFFFFFF) + u64(4),
+        InvalidField,
+        "invalid_field",
+        "tensor[0:w].n_dims",
+    ),
+    (
+        "G-32-row-not-multiple-of-block",
+        pad(hdr(1, 1) + ARCH + tinfo("w", [33], 2)) + b"\0" * 64,
+        InvalidField,
+        "invalid_field",
+        "tensor[0:w].dims[0]",
+    ),
+    (
+        "G-33-offset-misaligned",
+        pad(hdr(1, 1) + ARCH + tinfo("w", [4], 0, 4)) + b"\0" * 32,
+        LayoutError,
+        "misaligned",
+        "tensor[0:w].offset",
+    ),
+    (
+        "G-35-overlap",
+        pad(hdr(2, 1) + ARCH + tinfo("a", [8], 0, 0) + tinfo("b", [8], 0, 0)) + b"\0" * 64,
+        LayoutError,
+        "overlap",
+        "tensor[1:b].offset",
+    ),
+    (
+        "G-35-hole",
+        pad(hdr(2, 1) + ARCH + tinfo("a", [8], 0, 0) + tinfo("b", [8], 0, 64)) + b"\0" * 128,
+        LayoutError,
+        "hole",
+        "tensor[1:b].offset",
+    ),
+    ("G-37-fewer-tensor-infos", hdr(2, 1) + ARCH + tinfo("w", [4]), Truncated, "truncated", "tensor[1].name.len"),
+    ("G-41-no-room-for-data", hdr(1, 1) + ARCH + tinfo("w", [4]), Truncated, "truncated", "tensor[0:w]"),
+    ("P-03-5M-tiny-kvs-header", b"", LimitExceeded, "limit_exceeded", "header.n_kv"),  # bytes made below
 ]
 
 
@@ -147,11 +263,11 @@ def _p03_bytes(n: int) -> bytes:
     while lo < n:
         digits = len(str(lo))
         hi = min(n, 10**digits)
-        prefix = u64(digits + 1) + b'k'
-        sep = (value + prefix).decode('latin-1')
-        parts.append(prefix + sep.join(map(str, range(lo, hi))).encode('latin-1') + value)
+        prefix = u64(digits + 1) + b"k"
+        sep = (value + prefix).decode("latin-1")
+        parts.append(prefix + sep.join(map(str, range(lo, hi))).encode("latin-1") + value)
         lo = hi
-    return b''.join(parts)
+    return b"".join(parts)
 
 
 def _fatal_bytes(case_id: str, data: bytes) -> bytes:
@@ -159,7 +275,9 @@ def _fatal_bytes(case_id: str, data: bytes) -> bytes:
 
 
 @pytest.mark.parametrize(("data", "cls", "code", "field"), [pytest.param(*c[1:], id=c[0]) for c in FATAL])
-def test_fatal(request: pytest.FixtureRequest, data: bytes, cls: type[ModelScanError], code: str, field: str | None) -> None:
+def test_fatal(
+    request: pytest.FixtureRequest, data: bytes, cls: type[ModelScanError], code: str, field: str | None
+) -> None:
     data = _fatal_bytes(request.node.callspec.id, data)
     started = time.perf_counter()
     with pytest.raises(ModelScanError) as info:
@@ -179,7 +297,7 @@ def test_fatal(request: pytest.FixtureRequest, data: bytes, cls: type[ModelScanE
 
 def test_g01_empty_file_from_fstat(tmp_path: Path) -> None:
     path = tmp_path / "empty.gguf"
-    path.write_bytes(b'')
+    path.write_bytes(b"")
     with pytest.raises(NotAModel) as info:
         read_gguf_header(path)
     assert info.value.code == "empty_file"
@@ -188,13 +306,13 @@ def test_g01_empty_file_from_fstat(tmp_path: Path) -> None:
 
 def test_g02_short_magic_offset_is_zero() -> None:
     with pytest.raises(Truncated) as info:
-        parse(b'GG')
+        parse(b"GG")
     assert info.value.offset == 0
 
 
 def test_g03_quotes_at_most_four_escaped_bytes() -> None:
     with pytest.raises(NotAModel) as info:
-        parse(b'\x1b[2J' + b'secret contents of a file' * 10)
+        parse(b"\x1b[2J" + b"secret contents of a file" * 10)
     assert info.value.detail == "not a GGUF file: magic '\\x1b[2J'"
     assert "secret" not in str(info.value)
 
@@ -210,14 +328,14 @@ def test_g04_big_endian_parses() -> None:
     # issue requires big-endian support, because gguf-py's writer produces such files
     # (GGUFWriter(..., endianess=GGUFEndian.BIG)) and gguf-py reads them. These bytes are a valid
     # big-endian header with no tensors and no key/values, so they parse as one.
-    data = b'GGUF' + struct.pack('>I', 3) + struct.pack('>Q', 0) * 2
+    data = b"GGUF" + struct.pack(">I", 3) + struct.pack(">Q", 0) * 2
     h = parse(data)
     assert (h.version, h.byteorder, h.kv, h.tensors) == (3, ">", {}, ())
 
 
 def test_g04_fugg_magic_is_a_byte_swapped_file() -> None:
-    data = b'FUGG' + struct.pack('>I', 3) + struct.pack('>Q', 0) + struct.pack('>Q', 1)
-    data += struct.pack('>Q', 1) + b'k' + struct.pack('>I', T_U32) + struct.pack('>I', 7)
+    data = b"FUGG" + struct.pack(">I", 3) + struct.pack(">Q", 0) + struct.pack(">Q", 1)
+    data += struct.pack(">Q", 1) + b"k" + struct.pack(">I", T_U32) + struct.pack(">I", 7)
     h = parse(data)
     assert (h.version, h.byteorder, h.kv) == (3, ">", {"k": 7})
 
@@ -226,7 +344,9 @@ def test_g04_fugg_magic_is_a_byte_swapped_file() -> None:
     ("data", "detail"),
     [
         pytest.param(hdr(0, 0, version=0), "unsupported version 0", id="v0"),
-        pytest.param(b'GGUF' + u32(1) + u32(0) + u32(0), "unsupported version 1 (GGUF v1 is no longer supported)", id="v1"),
+        pytest.param(
+            b"GGUF" + u32(1) + u32(0) + u32(0), "unsupported version 1 (GGUF v1 is no longer supported)", id="v1"
+        ),
         pytest.param(hdr(0, 0, version=4), "unsupported version 4", id="v4"),
         pytest.param(hdr(0, 0, version=0xFFFFFFFF), "unsupported version 4294967295", id="v2^32-1"),
     ],
@@ -239,12 +359,12 @@ def test_g05_version_messages(data: bytes, detail: str) -> None:
 
 def test_g06_offset() -> None:
     with pytest.raises(Truncated) as info:
-        parse(b'GGUF' + u32(3) + b'\0' * 4)
+        parse(b"GGUF" + u32(3) + b"\0" * 4)
     assert info.value.offset == 8
 
 
 def test_g08_n_kv_over_the_cap_but_within_the_file() -> None:
-    data = hdr(0, 70_000) + b''.join(kv_u32('k%d' % i, 1) for i in range(70_000))
+    data = hdr(0, 70_000) + b"".join(kv_u32("k%d" % i, 1) for i in range(70_000))
     with pytest.raises(LimitExceeded) as info:
         parse(data)
     assert (info.value.field, info.value.limit) == ("header.n_kv", "gguf_n_kv")
@@ -260,59 +380,59 @@ def test_g08_is_o1() -> None:
 
 def test_g11_names_the_limit() -> None:
     with pytest.raises(LimitExceeded) as info:
-        parse(hdr(0, 1) + kv_u32('a' * 70000, 1))
+        parse(hdr(0, 1) + kv_u32("a" * 70000, 1))
     assert info.value.limit == "gguf_key_bytes"
 
 
 def test_g12_escaped_preview() -> None:
     with pytest.raises(InvalidField) as info:
-        parse(hdr(0, 1) + kv_u32(b'general.\xff\xfe', 1))
+        parse(hdr(0, 1) + kv_u32(b"general.\xff\xfe", 1))
     assert "general.\\xff\\xfe" in info.value.detail
     assert "\xff" not in str(info.value)
 
 
 def test_g14_detail() -> None:
     with pytest.raises(InvalidField) as info:
-        parse(hdr(0, 1) + kv('general.x', 13, b'\0' * 8))
+        parse(hdr(0, 1) + kv("general.x", 13, b"\0" * 8))
     assert info.value.detail == "unknown value type 13"
 
 
 def test_g16_detail() -> None:
     with pytest.raises(Truncated) as info:
-        parse(hdr(0, 1) + kv('general.name', T_STR, u64(6) + b'hello'))
+        parse(hdr(0, 1) + kv("general.name", T_STR, u64(6) + b"hello"))
     assert info.value.detail == "needs 6 bytes, 5 remain"
 
 
 def test_g18_detail() -> None:
     with pytest.raises(InvalidField) as info:
-        parse(hdr(0, 1) + kv('general.flag', T_BOOL, u8(2)))
+        parse(hdr(0, 1) + kv("general.flag", T_BOOL, u8(2)))
     assert info.value.detail == "bool byte 2 not 0/1"
 
 
 def test_g24_details() -> None:
     with pytest.raises(InvalidField) as info:
-        parse(g24(kv_u32('general.alignment', 13)))
+        parse(g24(kv_u32("general.alignment", 13)))
     assert info.value.detail == "13 not a power of two in [1, 1048576]"
     with pytest.raises(InvalidField) as info:
-        parse(g24(kv('general.alignment', T_STR, gstr('32'))))
+        parse(g24(kv("general.alignment", T_STR, gstr("32"))))
     assert info.value.detail.startswith("must be uint32")
 
 
 def test_g25_detail() -> None:
     with pytest.raises(InvalidField) as info:
-        parse(pad(hdr(1, 1) + ARCH + tinfo('n' * 64, [4])) + b'\0' * 16)
+        parse(pad(hdr(1, 1) + ARCH + tinfo("n" * 64, [4])) + b"\0" * 16)
     assert info.value.detail.startswith("length 64 >= 64")
 
 
 def test_g27_detail() -> None:
     with pytest.raises(InvalidField) as info:
-        parse(pad(hdr(1, 1) + ARCH + tinfo('w', [1, 1, 1, 1, 4])) + b'\0' * 16)
+        parse(pad(hdr(1, 1) + ARCH + tinfo("w", [1, 1, 1, 1, 4])) + b"\0" * 16)
     assert info.value.detail == "5 > 4"
 
 
 def test_g32_detail() -> None:
     with pytest.raises(InvalidField) as info:
-        parse(pad(hdr(1, 1) + ARCH + tinfo('w', [33], 2)) + b'\0' * 64)
+        parse(pad(hdr(1, 1) + ARCH + tinfo("w", [33], 2)) + b"\0" * 64)
     assert info.value.detail == "33 not a multiple of block size 32"
 
 
@@ -321,12 +441,24 @@ def test_g32_detail() -> None:
 @pytest.mark.parametrize(
     ("data", "field", "detail"),
     [
-        pytest.param(pad(hdr(1, 1) + ARCH + tinfo('w', [4, 2**63])) + b'\0' * 32, "tensor[0:w].dims[1]",
-                     "9223372036854775808 >= 2^63", id="R2-dim-2^63"),
-        pytest.param(pad(hdr(1, 1) + ARCH + tinfo('w', [2**63 - 1, 2, 1, 1], 24)) + b'\0' * 32, "tensor[0:w].dims",
-                     "element count 18446744073709551614 does not fit in int64", id="R2-nelements-overflow-27203"),
-        pytest.param(pad(hdr(1, 1) + ARCH + tinfo('w', [2**42 + 1, 2**21])) + b'\0' * 32, "tensor[0:w].dims",
-                     None, id="R2-PR18674-wrapping-dims"),
+        pytest.param(
+            pad(hdr(1, 1) + ARCH + tinfo("w", [4, 2**63])) + b"\0" * 32,
+            "tensor[0:w].dims[1]",
+            "9223372036854775808 >= 2^63",
+            id="R2-dim-2^63",
+        ),
+        pytest.param(
+            pad(hdr(1, 1) + ARCH + tinfo("w", [2**63 - 1, 2, 1, 1], 24)) + b"\0" * 32,
+            "tensor[0:w].dims",
+            "element count 18446744073709551614 does not fit in int64",
+            id="R2-nelements-overflow-27203",
+        ),
+        pytest.param(
+            pad(hdr(1, 1) + ARCH + tinfo("w", [2**42 + 1, 2**21])) + b"\0" * 32,
+            "tensor[0:w].dims",
+            None,
+            id="R2-PR18674-wrapping-dims",
+        ),
     ],
 )
 def test_dims_that_do_not_fit(data: bytes, field: str, detail: str | None) -> None:
@@ -340,7 +472,7 @@ def test_dims_that_do_not_fit(data: bytes, field: str, detail: str | None) -> No
 def test_huge_tensor_in_a_small_file_is_truncated() -> None:
     # 2^40 F32 elements declared in a 160-byte file: sizes are Python ints, nothing wraps.
     with pytest.raises(Truncated) as info:
-        parse(pad(hdr(1, 1) + ARCH + tinfo('w', [2**20, 2**20])) + b'\0' * 32)
+        parse(pad(hdr(1, 1) + ARCH + tinfo("w", [2**20, 2**20])) + b"\0" * 32)
     assert info.value.field == "tensor[0:w]"
 
 
@@ -370,12 +502,12 @@ def _g31(h: GGUFHeader) -> None:
 
 
 def _g43(h: GGUFHeader) -> None:
-    assert h.kv["general.name"] == '\x1b[2J\x1b[31mpwned\r\nFAKE LOG LINE'
+    assert h.kv["general.name"] == "\x1b[2J\x1b[31mpwned\r\nFAKE LOG LINE"
 
 
 def _g44(h: GGUFHeader) -> None:
     # An opaque string; the charset warning belongs to facts.py, which uses the value.
-    assert h.kv["general.architecture"] == '../../etc/passwd'
+    assert h.kv["general.architecture"] == "../../etc/passwd"
 
 
 def _g45(h: GGUFHeader) -> None:
@@ -403,28 +535,69 @@ def _count_mismatch(h: GGUFHeader) -> None:
 # (id, bytes, warning codes in order, check)
 ACCEPT: list[tuple[str, bytes, list[str], Check]] = [
     ("VALID_GGUF-control", VALID_GGUF, [], _valid),
-    ("G-17-string-not-utf8", hdr(0, 1) + kv_str('general.name', b'\xc3\x28bad'), ["not_utf8"], _g17),
-    ("G-23-scores-as-u8",
-     hdr(0, 3) + ARCH + kv_arr('tokenizer.ggml.tokens', T_STR, 8, b''.join(gstr('t%d' % i) for i in range(8)))
-     + kv_arr('tokenizer.ggml.scores', T_U8, 8, b'\0' * 8),
-     ["unexpected_type"], _g23),
-    ("G-23-scores-count-mismatch",
-     hdr(0, 3) + ARCH + kv_arr('tokenizer.ggml.tokens', T_STR, 8, b''.join(gstr('t%d' % i) for i in range(8)))
-     + kv_arr('tokenizer.ggml.scores', T_F32, 7, b'\0' * 28),
-     ["count_mismatch"], _count_mismatch),
-    ("G-24-alignment-4-not-multiple-of-8",
-     pad(hdr(1, 2) + ARCH + kv_u32('general.alignment', 4) + tinfo('w', [4]), 4) + b'\0' * 16,
-     ["alignment_not_multiple_of_8"], lambda h: None),
-    ("G-30-zero-dimension", pad(hdr(1, 1) + ARCH + tinfo('w', [4, 0])), [], _g30),
-    ("G-31-unknown-ggml-type-255", pad(hdr(1, 1) + ARCH + tinfo('w', [32], 255)) + b'\0' * 128, ["unknown_ggml_type"], _g31),
-    ("G-31-removed-ggml-type-4-Q4_2", pad(hdr(1, 1) + ARCH + tinfo('w', [32], 4)) + b'\0' * 128, ["unknown_ggml_type"], _g31),
-    ("G-43-terminal-injection", hdr(0, 2) + ARCH + kv_str('general.name', '\x1b[2J\x1b[31mpwned\r\nFAKE LOG LINE'), [], _g43),
-    ("G-44-architecture-as-path", hdr(0, 1) + kv_str('general.architecture', '../../etc/passwd'), [], _g44),
-    ("G-45-absurd-hyperparameters",
-     hdr(0, 3) + ARCH + kv('llama.context_length', T_U64, u64(2**64 - 1)) + kv('llama.block_count', T_U32, u32(0)), [], _g45),
-    ("G-46-ssti-chat-template",
-     hdr(0, 2) + ARCH + kv_str('tokenizer.chat_template', "{{ ''.__class__.__mro__[1].__subclasses__() }}"), [], _g46),
-    ("G-47-mmproj-or-lora", hdr(0, 2) + kv_str('general.architecture', 'clip') + kv_str('general.type', 'adapter'), [], _g47),
+    ("G-17-string-not-utf8", hdr(0, 1) + kv_str("general.name", b"\xc3\x28bad"), ["not_utf8"], _g17),
+    (
+        "G-23-scores-as-u8",
+        hdr(0, 3)
+        + ARCH
+        + kv_arr("tokenizer.ggml.tokens", T_STR, 8, b"".join(gstr("t%d" % i) for i in range(8)))
+        + kv_arr("tokenizer.ggml.scores", T_U8, 8, b"\0" * 8),
+        ["unexpected_type"],
+        _g23,
+    ),
+    (
+        "G-23-scores-count-mismatch",
+        hdr(0, 3)
+        + ARCH
+        + kv_arr("tokenizer.ggml.tokens", T_STR, 8, b"".join(gstr("t%d" % i) for i in range(8)))
+        + kv_arr("tokenizer.ggml.scores", T_F32, 7, b"\0" * 28),
+        ["count_mismatch"],
+        _count_mismatch,
+    ),
+    (
+        "G-24-alignment-4-not-multiple-of-8",
+        pad(hdr(1, 2) + ARCH + kv_u32("general.alignment", 4) + tinfo("w", [4]), 4) + b"\0" * 16,
+        ["alignment_not_multiple_of_8"],
+        lambda h: None,
+    ),
+    ("G-30-zero-dimension", pad(hdr(1, 1) + ARCH + tinfo("w", [4, 0])), [], _g30),
+    (
+        "G-31-unknown-ggml-type-255",
+        pad(hdr(1, 1) + ARCH + tinfo("w", [32], 255)) + b"\0" * 128,
+        ["unknown_ggml_type"],
+        _g31,
+    ),
+    (
+        "G-31-removed-ggml-type-4-Q4_2",
+        pad(hdr(1, 1) + ARCH + tinfo("w", [32], 4)) + b"\0" * 128,
+        ["unknown_ggml_type"],
+        _g31,
+    ),
+    (
+        "G-43-terminal-injection",
+        hdr(0, 2) + ARCH + kv_str("general.name", "\x1b[2J\x1b[31mpwned\r\nFAKE LOG LINE"),
+        [],
+        _g43,
+    ),
+    ("G-44-architecture-as-path", hdr(0, 1) + kv_str("general.architecture", "../../etc/passwd"), [], _g44),
+    (
+        "G-45-absurd-hyperparameters",
+        hdr(0, 3) + ARCH + kv("llama.context_length", T_U64, u64(2**64 - 1)) + kv("llama.block_count", T_U32, u32(0)),
+        [],
+        _g45,
+    ),
+    (
+        "G-46-ssti-chat-template",
+        hdr(0, 2) + ARCH + kv_str("tokenizer.chat_template", "{{ ''.__class__.__mro__[1].__subclasses__() }}"),
+        [],
+        _g46,
+    ),
+    (
+        "G-47-mmproj-or-lora",
+        hdr(0, 2) + kv_str("general.architecture", "clip") + kv_str("general.type", "adapter"),
+        [],
+        _g47,
+    ),
 ]
 
 
@@ -438,17 +611,17 @@ def test_accept(data: bytes, codes: list[str], check: Check) -> None:
 
 
 def test_g17_warning_names_the_field() -> None:
-    h = parse(hdr(0, 1) + kv_str('general.name', b'\xc3\x28bad'))
+    h = parse(hdr(0, 1) + kv_str("general.name", b"\xc3\x28bad"))
     (w,) = h.warnings
     assert (type(w), w.field, w.offset) == (InvalidField, "kv[0:general.name].value", 24 + 8 + 12 + 4)
 
 
 def test_g31_unknown_type_skips_layout_checks_for_that_tensor() -> None:
     # Tensor 'a' has an unknown type, so where 'b' starts cannot be checked, only its order.
-    data = pad(hdr(2, 1) + ARCH + tinfo('a', [32], 255, 0) + tinfo('b', [4], 0, 4096)) + b'\0' * 4112
+    data = pad(hdr(2, 1) + ARCH + tinfo("a", [32], 255, 0) + tinfo("b", [4], 0, 4096)) + b"\0" * 4112
     h = parse(data)
     assert [t.n_bytes for t in h.tensors] == [None, 16]
-    data = pad(hdr(2, 1) + ARCH + tinfo('a', [32], 255, 0) + tinfo('b', [4], 0, 0)) + b'\0' * 128
+    data = pad(hdr(2, 1) + ARCH + tinfo("a", [32], 255, 0) + tinfo("b", [4], 0, 0)) + b"\0" * 128
     with pytest.raises(LayoutError) as info:
         parse(data)
     assert info.value.code == "overlap"
@@ -464,11 +637,11 @@ def _int_fields(data: bytes) -> list[tuple[int, int]]:
     fields = [(4, 4), (8, 8), (16, 8)]
     at = 24
     fields.append((at, 8))  # key length
-    at += 8 + len('general.architecture')
+    at += 8 + len("general.architecture")
     fields.append((at, 4))  # type
     at += 4
     fields.append((at, 8))  # string length
-    at += 8 + len('llama')
+    at += 8 + len("llama")
     fields += [(at, 8), (at + 9, 4), (at + 13, 8), (at + 21, 4), (at + 25, 8)]  # tensor info
     return fields
 
@@ -489,10 +662,11 @@ def test_extreme_substitution(offset: int, width: int) -> None:
 
 def _p01(n: int) -> bytes:
     return (
-        hdr(0, 4) + ARCH
-        + kv_arr('tokenizer.ggml.tokens', T_STR, n, b''.join(gstr('tok%06d' % i) for i in range(n)))
-        + kv_arr('tokenizer.ggml.scores', T_F32, n, b'\0' * 4 * n)
-        + kv_arr('tokenizer.ggml.token_type', T_I32, n, b'\1\0\0\0' * n)
+        hdr(0, 4)
+        + ARCH
+        + kv_arr("tokenizer.ggml.tokens", T_STR, n, b"".join(gstr("tok%06d" % i) for i in range(n)))
+        + kv_arr("tokenizer.ggml.scores", T_F32, n, b"\0" * 4 * n)
+        + kv_arr("tokenizer.ggml.token_type", T_I32, n, b"\1\0\0\0" * n)
     )
 
 
@@ -525,7 +699,7 @@ def test_p03_raised_cap_completes_linearly() -> None:
 
 def test_p03_bytes_builder_matches_the_catalogue() -> None:
     n = 12_345
-    assert _p03_bytes(n) == hdr(0, n) + b''.join(kv_u32('k%d' % i, 1) for i in range(n))
+    assert _p03_bytes(n) == hdr(0, n) + b"".join(kv_u32("k%d" % i, 1) for i in range(n))
 
 
 def test_p03_sparse_file_is_o1(tmp_path: Path) -> None:

@@ -97,7 +97,9 @@ def test_spec_example_through_the_command_line(tmp_path: Path) -> None:
     (tmp_path / "loaded.json").write_text(json.dumps(LOADED))
     proc = subprocess.run(
         [sys.executable, "-m", "modelscan", str(tmp_path / "models"), "--loaded", str(tmp_path / "loaded.json")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == EXPECTED + "\n"

@@ -71,8 +71,15 @@ def run_child(code: str, *args: str, timeout: float = HANG_GUARD) -> subprocess.
     """Run *code* in a fresh interpreter with the project on its path; a hang fails the test."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
     try:
-        return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], check=False, capture_output=True,
-                              text=True, timeout=timeout, env=env, cwd=ROOT)
+        return subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code), *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=ROOT,
+        )
     except subprocess.TimeoutExpired as exc:  # pragma: no cover - the failure being guarded against
         pytest.fail(f"child process hung for {timeout} s: {exc}")
 
@@ -154,8 +161,9 @@ def _record_opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return opened
 
 
-def test_f04_link_out_of_the_root_is_never_opened(tmp_path: Path, m: Path, r: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_f04_link_out_of_the_root_is_never_opened(
+    tmp_path: Path, m: Path, r: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     os.mkfifo(outside / "pipe.gguf")  # opened for reading without O_NONBLOCK, it would block forever
@@ -166,8 +174,11 @@ def test_f04_link_out_of_the_root_is_never_opened(tmp_path: Path, m: Path, r: Pa
     os.symlink("/etc/passwd", m / "passwd.gguf")
     opened = _record_opens(monkeypatch)
     report = modelscan.scan_models(r)
-    assert rel_problems(report, m) == [("o.gguf", "outside_root"), ("passwd.gguf", "outside_root"),
-                                       ("pipe.gguf", "outside_root")]
+    assert rel_problems(report, m) == [
+        ("o.gguf", "outside_root"),
+        ("passwd.gguf", "outside_root"),
+        ("pipe.gguf", "outside_root"),
+    ]
     assert [list(mm.files) for mm in report.models] == [[str(m / "model.gguf")]]
     assert not [p for p in opened if p.startswith((str(outside), "/etc/"))]
 
@@ -179,8 +190,11 @@ def test_f04_outside_whether_or_not_the_target_exists(tmp_path: Path, m: Path, r
     os.symlink("../../../missing.gguf", m / "b.gguf")
     os.symlink("/nonexistent/x.gguf", m / "c.gguf")
     report = modelscan.scan_models(r)
-    assert rel_problems(report, m) == [("a.gguf", "outside_root"), ("b.gguf", "outside_root"),
-                                       ("c.gguf", "outside_root")]
+    assert rel_problems(report, m) == [
+        ("a.gguf", "outside_root"),
+        ("b.gguf", "outside_root"),
+        ("c.gguf", "outside_root"),
+    ]
     details = {p.detail for p in report.problems}
     assert len(details) == 1
 
@@ -294,14 +308,17 @@ def test_fifo_named_model_gguf_does_not_hang(m: Path) -> None:
 
 def test_open_regular_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "p")
-    proc = run_child("""
+    proc = run_child(
+        """
         import sys
         from modelscan import _fs
         try:
             _fs.open_regular(sys.argv[1])
         except Exception as err:
             print(type(err).__name__, err.code)
-    """, str(tmp_path / "p"))
+    """,
+        str(tmp_path / "p"),
+    )
     assert proc.stdout.split() == ["FileAccessError", "not_regular_file"]
 
 
@@ -365,8 +382,10 @@ def test_f08_chmod_0(m: Path, r: Path) -> None:  # pragma: no cover - CI runs as
     finally:
         os.chmod(m / "model.gguf", 0o644)
         os.chmod(r / "pub" / "locked", 0o755)
-    assert rel_problems(report, r) == [("pub/locked", "permission_denied"),
-                                       ("pub/model/model.gguf", "permission_denied")]
+    assert rel_problems(report, r) == [
+        ("pub/locked", "permission_denied"),
+        ("pub/model/model.gguf", "permission_denied"),
+    ]
     assert len(report.models) == 1
 
 
@@ -435,14 +454,15 @@ def _hook_reads(monkeypatch: pytest.MonkeyPatch, module: Any, hook: Callable[[in
 
 def _vocab_gguf(path: Path, n: int = 200_000) -> Path:
     """A valid GGUF whose header (about 3 MB) takes several reads."""
-    tokens = b''.join(gstr(f'tok{i:06d}') for i in range(n))
-    data = hdr(1, 2) + ARCH + kv_arr('tokenizer.ggml.tokens', T_STR, n, tokens)
-    path.write_bytes(pad(data + tinfo('w', [4])) + b'\0' * 32)
+    tokens = b"".join(gstr(f"tok{i:06d}") for i in range(n))
+    data = hdr(1, 2) + ARCH + kv_arr("tokenizer.ggml.tokens", T_STR, n, tokens)
+    path.write_bytes(pad(data + tinfo("w", [4])) + b"\0" * 32)
     return path
 
 
-def test_f10_growing_file_is_changed_during_scan_and_retryable(m: Path, r: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_f10_growing_file_is_changed_during_scan_and_retryable(
+    m: Path, r: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = _vocab_gguf(m / "model.gguf")
 
     def grow(n: int) -> None:
@@ -575,8 +595,9 @@ TRUNCATE_CHILD = """
 def test_f09_truncated_during_the_scan_never_sigbus(m: Path) -> None:
     path = _vocab_gguf(m / "model.gguf")
     st_path = m / "model.safetensors"
-    big_header = {f"t{i:05d}": {"dtype": "F32", "shape": [1], "data_offsets": [4 * i, 4 * i + 4]}
-                  for i in range(20_000)}
+    big_header = {
+        f"t{i:05d}": {"dtype": "F32", "shape": [1], "data_offsets": [4 * i, 4 * i + 4]} for i in range(20_000)
+    }
     raw = json.dumps(big_header).encode()
     st_path.write_bytes(len(raw).to_bytes(8, "little") + raw + b"\0" * 80_000)
     source = _vocab_gguf(m / "source.bin")
@@ -664,12 +685,17 @@ def _swap_after_walk(monkeypatch: pytest.MonkeyPatch, secret: Path, name: str) -
     monkeypatch.setattr(discover, "iter_model_folders", walk_then_swap)
 
 
-def test_scan_refuses_a_file_swapped_for_a_link_after_the_walk(tmp_path: Path, m: Path, r: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scan_refuses_a_file_swapped_for_a_link_after_the_walk(
+    tmp_path: Path, m: Path, r: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     good(m / "model.gguf")
     secret = tmp_path / "secret"
-    write_gguf(secret / "secret.gguf", "qwen2", {"qwen2.context_length": 4096, "qwen2.block_count": 1,
-                                                 "qwen2.embedding_length": 256}, llm_tensors(Q4_0))
+    write_gguf(
+        secret / "secret.gguf",
+        "qwen2",
+        {"qwen2.context_length": 4096, "qwen2.block_count": 1, "qwen2.embedding_length": 256},
+        llm_tensors(Q4_0),
+    )
     _swap_after_walk(monkeypatch, secret / "secret.gguf", "model.gguf")
     report = modelscan.scan_models(r)
     assert [m.architecture for m in report.models] == []  # the file outside the root was not read
@@ -677,8 +703,9 @@ def test_scan_refuses_a_file_swapped_for_a_link_after_the_walk(tmp_path: Path, m
     assert report.problems[0].retryable
 
 
-def test_scan_refuses_mlx_weights_swapped_for_a_link_after_the_walk(tmp_path: Path, m: Path, r: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scan_refuses_mlx_weights_swapped_for_a_link_after_the_walk(
+    tmp_path: Path, m: Path, r: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (m / "config.json").write_bytes(VALID_CONFIG)
     (m / "model.safetensors").write_bytes(VALID_ST)
     secret = tmp_path / "secret.safetensors"
@@ -690,8 +717,9 @@ def test_scan_refuses_mlx_weights_swapped_for_a_link_after_the_walk(tmp_path: Pa
     assert rel_problems(report, m) == [("model.safetensors", "outside_root")]
 
 
-def test_mlx_reader_refuses_weights_swapped_after_its_own_listing(tmp_path: Path, m: Path, r: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mlx_reader_refuses_weights_swapped_after_its_own_listing(
+    tmp_path: Path, m: Path, r: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (m / "config.json").write_bytes(VALID_CONFIG)
     (m / "model.safetensors").write_bytes(VALID_ST)
     secret = tmp_path / "secret.safetensors"
@@ -715,9 +743,17 @@ def test_mlx_reader_refuses_weights_swapped_after_its_own_listing(tmp_path: Path
 
 def test_f11_partial_downloads_are_incomplete_never_parsed(m: Path, r: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     good(m / "model.gguf")
-    names = ["model.gguf.part", "model.gguf.partial", "x.crdownload", "blobs/etag.incomplete",
-             ".cache/huggingface/download/ab12.etag.incomplete", "sha256-" + "ab" * 32 + "-partial",
-             "sha256-" + "ab" * 32 + "-partial-0", "model.safetensors.download", "y.gguf.tmp"]
+    names = [
+        "model.gguf.part",
+        "model.gguf.partial",
+        "x.crdownload",
+        "blobs/etag.incomplete",
+        ".cache/huggingface/download/ab12.etag.incomplete",
+        "sha256-" + "ab" * 32 + "-partial",
+        "sha256-" + "ab" * 32 + "-partial-0",
+        "model.safetensors.download",
+        "y.gguf.tmp",
+    ]
     for name in names:
         (m / name).parent.mkdir(parents=True, exist_ok=True)
         (m / name).write_bytes(VALID_GGUF)
@@ -733,8 +769,15 @@ def test_f11_partial_downloads_are_incomplete_never_parsed(m: Path, r: Path, mon
 
 def test_f12_os_junk_is_ignored_silently(m: Path, r: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     good(m / "model.gguf")
-    for name in ("._model.safetensors", "._model.gguf", "._config.json", ".DS_Store", "Thumbs.db", "desktop.ini",
-                 ".hidden.gguf"):
+    for name in (
+        "._model.safetensors",
+        "._model.gguf",
+        "._config.json",
+        ".DS_Store",
+        "Thumbs.db",
+        "desktop.ini",
+        ".hidden.gguf",
+    ):
         (m / name).write_bytes(APPLEDOUBLE)
     (r / ".DS_Store").write_bytes(b"junk")
     (r / "pub" / "Thumbs.db").write_bytes(b"junk")
@@ -755,8 +798,14 @@ def test_f14_control_characters_in_names(m: Path, r: Path) -> None:
     bad_folder = r / "pub" / "\x07bell\nfolder"
     bad_folder.mkdir()
     (bad_folder / "x\x1b.gguf").write_bytes(b"")
-    proc = subprocess.run([sys.executable, "-m", "modelscan", str(r), "--strict"], check=False, capture_output=True,
-                          timeout=HANG_GUARD, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "modelscan", str(r), "--strict"],
+        check=False,
+        capture_output=True,
+        timeout=HANG_GUARD,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 1
     out = json.loads(proc.stdout)  # valid JSON whatever the names
     assert len(out["models"]) == 2
@@ -766,8 +815,14 @@ def test_f14_control_characters_in_names(m: Path, r: Path) -> None:
         assert not any(ord(c) < 0x20 or ord(c) == 0x7F for c in line), line
     assert any("bad\\x0d\\x0a\\x1b[2Jname.gguf" in line and "magic" in line for line in lines)
     assert any("\\x07bell\\x0afolder/x\\x1b.gguf" in line and "empty" in line for line in lines)
-    facts = subprocess.run([sys.executable, "-m", "modelscan", str(r), "--facts"], check=False, capture_output=True,
-                           timeout=HANG_GUARD, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    facts = subprocess.run(
+        [sys.executable, "-m", "modelscan", str(r), "--facts"],
+        check=False,
+        capture_output=True,
+        timeout=HANG_GUARD,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     files = sorted(os.path.basename(f) for x in json.loads(facts.stdout)["models"] for f in x["files"])
     assert files == ["\x1b[31mred.gguf", "evil\n[OK] fake.gguf"]
 
@@ -778,8 +833,14 @@ def test_f14_undecodable_bytes_in_names(r: Path) -> None:
     good(Path(os.fsdecode(os.path.join(folder, b"model-\xc3\x28.gguf"))))
     with open(os.path.join(folder, b"broken\xff.gguf"), "wb") as f:
         f.write(b"GG")
-    proc = subprocess.run([sys.executable, "-m", "modelscan", str(r)], check=False, capture_output=True,
-                          timeout=HANG_GUARD, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "modelscan", str(r)],
+        check=False,
+        capture_output=True,
+        timeout=HANG_GUARD,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0
     assert len(json.loads(proc.stdout)["models"]) == 1
     (line,) = proc.stderr.decode("utf-8").splitlines()
@@ -847,7 +908,8 @@ def test_f15_100k_entry_directory_with_a_lowered_limit(r: Path) -> None:
     report = modelscan.scan_models(r, limits=limits)
     assert time.perf_counter() - started < HANG_GUARD
     assert [(os.path.relpath(p.path, r), p.code, p.limit) for p in report.problems] == [
-        ("pub/huge", "scan_truncated", "walk_entries_per_dir")]
+        ("pub/huge", "scan_truncated", "walk_entries_per_dir")
+    ]
     assert len(report.models) == 1
 
 
@@ -970,10 +1032,16 @@ def test_f19_mixed_folder(m: Path, r: Path) -> None:
     assert first.problems == []
     # The projector is a sidecar of each GGUF quant (vision), not a model; the MLX model is apart.
     assert [(x.format, x.projector) for x in first.models] == [
-        ("gguf", str(m / "mmproj-model-f16.gguf")), ("gguf", str(m / "mmproj-model-f16.gguf")), ("mlx", None)]
+        ("gguf", str(m / "mmproj-model-f16.gguf")),
+        ("gguf", str(m / "mmproj-model-f16.gguf")),
+        ("mlx", None),
+    ]
     response: list[dict[str, Any]] = first.to_response()["models"]  # type: ignore[assignment]
     assert sorted((e["format"], e["capabilities"]["vision"]) for e in response) == [
-        ("gguf", True), ("gguf", True), ("mlx", False)]
+        ("gguf", True),
+        ("gguf", True),
+        ("mlx", False),
+    ]
     again = modelscan.scan_models(r)
     assert [x.key for x in again.models] == [x.key for x in first.models]  # deterministic grouping
 

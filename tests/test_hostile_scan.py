@@ -55,8 +55,13 @@ ROOT = Path(__file__).resolve().parent.parent
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 HANG_GUARD = 120  # seconds, for a whole-folder scan in a child process
 
-PROPERTY = settings(derandomize=True, deadline=None, database=None, max_examples=400,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    derandomize=True,
+    deadline=None,
+    database=None,
+    max_examples=400,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +94,7 @@ def test_every_catalogue_entry_is_there() -> None:
 @pytest.mark.skipif(not HOSTILE_MD.exists(), reason="shared/HOSTILE.md is not beside the checkout")
 def test_catalogue_ids_are_those_of_hostile_md() -> None:
     text = HOSTILE_MD.read_text(encoding="utf-8")
-    section7 = text[text.index("## 7. Hostile-input catalogue"):text.index("## Appendix")]
+    section7 = text[text.index("## 7. Hostile-input catalogue") : text.index("## Appendix")]
     listed = re.findall(r"^- \*\*([GSCFP]-\d+[a-z]?) ", section7, flags=re.MULTILINE)
     assert listed == CATALOGUE_IDS
 
@@ -166,8 +171,14 @@ def _write_valid(root: Path) -> None:
 def _cli(*args: str) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
-        return subprocess.run([sys.executable, "-m", "modelscan", *args], check=False, capture_output=True,
-                              timeout=HANG_GUARD, cwd=ROOT, env=env)
+        return subprocess.run(
+            [sys.executable, "-m", "modelscan", *args],
+            check=False,
+            capture_output=True,
+            timeout=HANG_GUARD,
+            cwd=ROOT,
+            env=env,
+        )
     except subprocess.TimeoutExpired as exc:  # pragma: no cover - the failure being guarded against
         pytest.fail(f"modelscan hung on the catalogue folder: {exc}")
 
@@ -241,19 +252,28 @@ EXTREMES = (0, 1, 2**31 - 1, 2**31, 2**32 - 1, 2**63 - 1, 2**63, 2**64 - 1)
 def _rich_gguf() -> bytes:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "rich.gguf"
-        kv = {**GOOD_KV, "general.name": "Rich", "tokenizer.ggml.tokens": ["<s>", "</s>", "hello", "world"],
-              "tokenizer.ggml.scores": [0.0, 0.0, -1.0, -2.0], "tokenizer.ggml.token_type": [3, 3, 1, 1],
-              "tokenizer.chat_template": "{{ messages }}", "general.alignment": 32, "llama.rope.freq_base": 10000.0}
+        kv = {
+            **GOOD_KV,
+            "general.name": "Rich",
+            "tokenizer.ggml.tokens": ["<s>", "</s>", "hello", "world"],
+            "tokenizer.ggml.scores": [0.0, 0.0, -1.0, -2.0],
+            "tokenizer.ggml.token_type": [3, 3, 1, 1],
+            "tokenizer.chat_template": "{{ messages }}",
+            "general.alignment": 32,
+            "llama.rope.freq_base": 10000.0,
+        }
         write_gguf(path, "llama", kv, llm_tensors(Q4_0))
         return path.read_bytes()
 
 
 def _rich_safetensors() -> bytes:
-    header = {"__metadata__": {"format": "mlx"},
-              "a.weight": {"dtype": "F16", "shape": [2, 4], "data_offsets": [0, 16]},
-              "b.scales": {"dtype": "BF16", "shape": [4], "data_offsets": [16, 24]},
-              "c.q": {"dtype": "U32", "shape": [2, 1], "data_offsets": [24, 32]},
-              "z": {"dtype": "F32", "shape": [0], "data_offsets": [32, 32]}}
+    header = {
+        "__metadata__": {"format": "mlx"},
+        "a.weight": {"dtype": "F16", "shape": [2, 4], "data_offsets": [0, 16]},
+        "b.scales": {"dtype": "BF16", "shape": [4], "data_offsets": [16, 24]},
+        "c.q": {"dtype": "U32", "shape": [2, 1], "data_offsets": [24, 32]},
+        "z": {"dtype": "F32", "shape": [0], "data_offsets": [32, 32]},
+    }
     raw = json.dumps(header).encode()
     return len(raw).to_bytes(8, "little") + raw + b"\0" * 32
 
@@ -262,19 +282,24 @@ def _fixture_gguf(name: str) -> bytes:
     return next(MODELS.rglob(name)).read_bytes()
 
 
-GGUF_SEEDS = [VALID_GGUF, _rich_gguf(), _fixture_gguf("gemma-3-270m-it-QAT-Q4_0.gguf"),
-              _fixture_gguf("Qwen3-30B-A3B-UD-Q4_K_XL-00001-of-00002.gguf")]
+GGUF_SEEDS = [
+    VALID_GGUF,
+    _rich_gguf(),
+    _fixture_gguf("gemma-3-270m-it-QAT-Q4_0.gguf"),
+    _fixture_gguf("Qwen3-30B-A3B-UD-Q4_K_XL-00001-of-00002.gguf"),
+]
 ST_SEEDS = [VALID_ST, _rich_safetensors()]
 
 
 def gguf_int_fields(data: bytes) -> list[tuple[int, int]]:
     """(offset, width) of every integer field of a *valid* little-endian GGUF header: counts,
     lengths, types, the first elements of each array, dims and offsets."""
+
     def u32(at: int) -> int:
-        return int.from_bytes(data[at:at + 4], "little")
+        return int.from_bytes(data[at : at + 4], "little")
 
     def u64(at: int) -> int:
-        return int.from_bytes(data[at:at + 8], "little")
+        return int.from_bytes(data[at : at + 8], "little")
 
     sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
     fields = [(4, 4), (8, 8), (16, 8)]
@@ -348,7 +373,7 @@ def test_gguf_extreme_substitution_at_every_integer_field(seed: int, tmp_path: P
     try:
         for offset, width in fields:
             for v in _extreme_values(len(data) - offset - width, width):
-                mutated = data[:offset] + v.to_bytes(width, "little") + data[offset + width:]
+                mutated = data[:offset] + v.to_bytes(width, "little") + data[offset + width :]
                 tracemalloc.reset_peak()
                 base = tracemalloc.get_traced_memory()[0]
                 _outcome(modelscan.read_gguf_header, mutated, path)
@@ -367,11 +392,11 @@ def test_safetensors_extreme_substitution(seed: int, tmp_path: Path) -> None:
     path = tmp_path / "x.safetensors"
     assert _outcome(read_safetensors_header, data, path) == ("ok",)
     n = int.from_bytes(data[:8], "little")
-    header, rest = data[8:8 + n], data[8 + n:]
+    header, rest = data[8 : 8 + n], data[8 + n :]
     cases = [v.to_bytes(8, "little") + data[8:] for v in _extreme_values(len(data) - 8, 8)]
     for m in _INT_IN_JSON.finditer(header):
         for v in (*EXTREMES, len(rest), len(rest) + 1, 2**64, 10**30, -1):
-            h = header[:m.start()] + str(v).encode() + header[m.end():]
+            h = header[: m.start()] + str(v).encode() + header[m.end() :]
             cases.append(len(h).to_bytes(8, "little") + h + rest)
     assert len(cases) >= 40
     tracemalloc.start()
@@ -402,13 +427,13 @@ def mutated(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
             other = draw(st.sampled_from(seeds))
             start = draw(st.integers(0, len(other) - 1))
             length = draw(st.integers(1, 64))
-            data[at:at + length] = other[start:start + length]
+            data[at : at + length] = other[start : start + length]
         elif op == "extreme":
             width = draw(st.sampled_from([4, 8]))
             value = draw(st.sampled_from([*EXTREMES, len(data) - at, len(data) - at + 1]))
-            data[at:at + width] = (value % (1 << (8 * width))).to_bytes(width, "little")
+            data[at : at + width] = (value % (1 << (8 * width))).to_bytes(width, "little")
         elif op == "delete":
-            del data[at:at + draw(st.integers(1, 16))]
+            del data[at : at + draw(st.integers(1, 16))]
         else:
             data[at:at] = draw(st.binary(min_size=1, max_size=16))
     return bytes(data)
@@ -469,20 +494,31 @@ def test_json_parser_only_raises_modelscan_errors(data: bytes) -> None:
 
 
 # Fatal catalogue entries that make exactly one problem and no model in their folder.
-ONE_PROBLEM = [e for e in ENTRIES if e.kind in ("gguf", "safetensors", "json") and not e.big
-               and e.outcome == "fatal" and len(e.scan.problems) == 1 and e.scan.models == 0]
+ONE_PROBLEM = [
+    e
+    for e in ENTRIES
+    if e.kind in ("gguf", "safetensors", "json")
+    and not e.big
+    and e.outcome == "fatal"
+    and len(e.scan.problems) == 1
+    and e.scan.models == 0
+]
 
 
 @settings(PROPERTY, max_examples=40)
-@given(good=st.integers(0, 4), bad=st.lists(st.one_of(st.sampled_from([e.id for e in ONE_PROBLEM]),
-                                                      st.binary(max_size=64)), max_size=6),
-       depths=st.lists(st.integers(0, 3), min_size=10, max_size=10))
+@given(
+    good=st.integers(0, 4),
+    bad=st.lists(st.one_of(st.sampled_from([e.id for e in ONE_PROBLEM]), st.binary(max_size=64)), max_size=6),
+    depths=st.lists(st.integers(0, 3), min_size=10, max_size=10),
+)
 def test_batch_isolation(good: int, bad: list[str | bytes], depths: list[int]) -> None:
     # N good and M hostile model folders anywhere in one tree: N models and M problems.
     with tempfile.TemporaryDirectory() as d:
         root = Path(d) / "root"
-        folders = [root.joinpath(*[f"lvl{k}" for k in range(depths[i % 10])], f"pub{i}", f"model{i}")
-                   for i in range(good + len(bad))]
+        folders = [
+            root.joinpath(*[f"lvl{k}" for k in range(depths[i % 10])], f"pub{i}", f"model{i}")
+            for i in range(good + len(bad))
+        ]
         for i in range(good):
             write_gguf(folders[i] / f"m{i}.gguf", "llama", GOOD_KV, llm_tensors(Q4_0))
         expected = set()
@@ -520,10 +556,19 @@ def test_determinism_across_runs_of_the_catalogue(tmp_path: Path) -> None:
         return out
 
     here = answers()
-    code = ("import json, sys; sys.path[:0] = ['tests']; from pathlib import Path\n"
-            "from test_hostile_scan import answers_for\nprint(json.dumps(answers_for(sys.argv[1])))")
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=False, capture_output=True, text=True,
-                          timeout=120, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "12345"})
+    code = (
+        "import json, sys; sys.path[:0] = ['tests']; from pathlib import Path\n"
+        "from test_hostile_scan import answers_for\nprint(json.dumps(answers_for(sys.argv[1])))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "12345"},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout) == here
 

@@ -36,7 +36,7 @@ TOTAL_TIMEOUT = 300
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="resource.setrlimit and SIGALRM are POSIX")
 
-CHILD = r'''
+CHILD = r"""
 import gc, json, os, resource, signal, sys, time, traceback, tracemalloc
 resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]), int(sys.argv[2])))
 import modelscan
@@ -104,7 +104,7 @@ for trace in (False, True):
         print(json.dumps({"start": case["id"], "trace": trace}), flush=True)
         print(json.dumps({**once(case, trace), "trace": trace}), flush=True)
 print(json.dumps({"done": True}), flush=True)
-'''
+"""
 
 
 def _reader(entry: Entry) -> str:
@@ -150,14 +150,28 @@ def _guard(base: Path) -> tuple[list[dict[str, Any]], Path]:
         folder = base / "entries" / e.id
         target = e.write(folder)
         reader = _reader(e)
-        plan.append({"id": e.id, "reader": reader, "limits": e.limits,
-                     "path": str(target if reader != "scan" else folder), "expected": _expected(e, reader)})
+        plan.append(
+            {
+                "id": e.id,
+                "reader": reader,
+                "limits": e.limits,
+                "path": str(target if reader != "scan" else folder),
+                "expected": _expected(e, reader),
+            }
+        )
     plan_path = base / "plan.json"
     plan_path.write_text(json.dumps(plan))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(plan_path), str(ADDRESS_SPACE), str(ENTRY_ALARM)],
-                              check=False, capture_output=True, text=True, timeout=TOTAL_TIMEOUT, env=env, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(plan_path), str(ADDRESS_SPACE), str(ENTRY_ALARM)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=TOTAL_TIMEOUT,
+            env=env,
+            cwd=ROOT,
+        )
         stdout, returncode, stderr = proc.stdout, proc.returncode, proc.stderr
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
@@ -214,15 +228,22 @@ def test_memory_per_entry(entry: Entry, guard_run: tuple[list[dict[str, Any]], P
     assert int(record["peak"]) <= _budget(entry, base), record
 
 
-def test_report_times_and_memory(guard_run: tuple[list[dict[str, Any]], Path], tmp_path: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_times_and_memory(
+    guard_run: tuple[list[dict[str, Any]], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     records, _ = guard_run
     timed = {r["id"]: r for r in records if not r["trace"]}
     traced = {r["id"]: r for r in records if r["trace"]}
-    report = {i: {"ms": round(float(timed[i]["ms"]), 3), "peak_bytes": traced[i]["peak"],
-                  "rss_growth_bytes": timed[i]["rss_growth"], "outcome": timed[i]["outcome"],
-                  "reader": timed[i]["reader"]}
-              for i in timed}
+    report = {
+        i: {
+            "ms": round(float(timed[i]["ms"]), 3),
+            "peak_bytes": traced[i]["peak"],
+            "rss_growth_bytes": timed[i]["rss_growth"],
+            "outcome": timed[i]["outcome"],
+            "reader": timed[i]["reader"],
+        }
+        for i in timed
+    }
     out = json.dumps(report, indent=1, sort_keys=True)
     (tmp_path / "hostile_guard.json").write_text(out)
     if os.environ.get("MODELSCAN_GUARD_REPORT"):
@@ -232,7 +253,9 @@ def test_report_times_and_memory(guard_run: tuple[list[dict[str, Any]], Path], t
     slowest = max(report, key=lambda i: float(report[i]["ms"]))
     biggest = max(report, key=lambda i: int(report[i]["peak_bytes"]))
     with capsys.disabled():
-        print(f"\nhostile guard: {len(report)} entries; ms median {statistics.median(ms):.2f}, "
-              f"max {max(ms):.1f} ({slowest}); peak median {statistics.median(peaks) / 1024:.0f} KiB, "
-              f"max {max(peaks) / 1048576:.1f} MiB ({biggest}); details in {tmp_path / 'hostile_guard.json'}")
+        print(
+            f"\nhostile guard: {len(report)} entries; ms median {statistics.median(ms):.2f}, "
+            f"max {max(ms):.1f} ({slowest}); peak median {statistics.median(peaks) / 1024:.0f} KiB, "
+            f"max {max(peaks) / 1048576:.1f} MiB ({biggest}); details in {tmp_path / 'hostile_guard.json'}"
+        )
     assert len(report) == len(GUARDED)

@@ -141,8 +141,11 @@ def test_affine_bits_give_name_and_count(model: Path, bits: int) -> None:
 
 
 def test_mode_affine_written_out(model: Path) -> None:
-    make_model(model, {"quantization": {"group_size": 32, "bits": 4, "mode": "affine"}},
-               {"m.weight": u32(8, 8), "m.scales": f16(8, 2), "m.biases": f16(8, 2)})
+    make_model(
+        model,
+        {"quantization": {"group_size": 32, "bits": 4, "mode": "affine"}},
+        {"m.weight": u32(8, 8), "m.scales": f16(8, 2), "m.biases": f16(8, 2)},
+    )
     facts = read(model)
     assert (facts.quant_name, facts.quant_bits, facts.n_params) == ("4bit", 4, 512)
 
@@ -174,18 +177,22 @@ def test_per_module_override(model: Path) -> None:
             "model.embed_tokens": True,  # the defaults
         }
     }
-    make_model(model, config, {
-        "model.layers.0.mlp.down_proj.weight": u32(8, 16),  # 8-bit: 16 words hold 64 values
-        "model.layers.0.mlp.down_proj.scales": f16(8, 1),
-        "model.layers.0.mlp.down_proj.biases": f16(8, 1),
-        "model.layers.0.mlp.gate_proj.weight": u32(8, 8),  # default 4-bit: 8 words hold 64 values
-        "model.layers.0.mlp.gate_proj.scales": f16(8, 1),
-        "model.layers.0.mlp.gate_proj.biases": f16(8, 1),
-        "model.embed_tokens.weight": u32(16, 8),
-        "model.embed_tokens.scales": f16(16, 1),
-        "model.embed_tokens.biases": f16(16, 1),
-        "lm_head.weight": f16(8, 64),
-    })
+    make_model(
+        model,
+        config,
+        {
+            "model.layers.0.mlp.down_proj.weight": u32(8, 16),  # 8-bit: 16 words hold 64 values
+            "model.layers.0.mlp.down_proj.scales": f16(8, 1),
+            "model.layers.0.mlp.down_proj.biases": f16(8, 1),
+            "model.layers.0.mlp.gate_proj.weight": u32(8, 8),  # default 4-bit: 8 words hold 64 values
+            "model.layers.0.mlp.gate_proj.scales": f16(8, 1),
+            "model.layers.0.mlp.gate_proj.biases": f16(8, 1),
+            "model.embed_tokens.weight": u32(16, 8),
+            "model.embed_tokens.scales": f16(16, 1),
+            "model.embed_tokens.biases": f16(16, 1),
+            "lm_head.weight": f16(8, 64),
+        },
+    )
     facts = read(model)
     assert facts.n_params == 512 + 512 + 16 * 64 + 512
     assert (facts.quant_name, facts.quant_bits) == ("4bit", 4)
@@ -193,16 +200,22 @@ def test_per_module_override(model: Path) -> None:
 
 
 def test_per_module_override_with_bad_bits_uses_the_default(model: Path) -> None:
-    make_model(model, {"quantization": {"group_size": 64, "bits": 4, "a": {"group_size": 64, "bits": 7}}},
-               {"a.weight": u32(8, 8), "a.scales": f16(8, 1), "a.biases": f16(8, 1)})
+    make_model(
+        model,
+        {"quantization": {"group_size": 64, "bits": 4, "a": {"group_size": 64, "bits": 7}}},
+        {"a.weight": u32(8, 8), "a.scales": f16(8, 1), "a.biases": f16(8, 1)},
+    )
     facts = read(model)
     assert fields(facts) == [("bad_quantization", "quantization.a.bits")]
     assert facts.n_params == 512
 
 
 def test_u32_without_scales_is_not_packed(model: Path) -> None:
-    make_model(model, {"quantization": {"group_size": 64, "bits": 4}},
-               {"ids.weight": u32(4, 4), "m.weight": u32(8, 8), "m.scales": f16(8, 1), "m.biases": f16(8, 1)})
+    make_model(
+        model,
+        {"quantization": {"group_size": 64, "bits": 4}},
+        {"ids.weight": u32(4, 4), "m.weight": u32(8, 8), "m.scales": f16(8, 1), "m.biases": f16(8, 1)},
+    )
     assert read(model).n_params == 16 + 512
 
 
@@ -221,8 +234,9 @@ def test_biases_of_an_unquantized_module_count(model: Path) -> None:
         ({"a": ("F16", (8,)), "b": ("BF16", (8,))}, "BF16", 16),  # a tie: the first by name
     ],
 )
-def test_unquantized_dominant_dtype(model: Path, tensors: dict[str, tuple[str, tuple[int, ...]]], name: str,
-                                    bits: int) -> None:
+def test_unquantized_dominant_dtype(
+    model: Path, tensors: dict[str, tuple[str, tuple[int, ...]]], name: str, bits: int
+) -> None:
     make_model(model, {"model_type": "llama"}, None)
     write_raw_safetensors(model / "model.safetensors", tensors)
     facts = read(model)
@@ -231,15 +245,17 @@ def test_unquantized_dominant_dtype(model: Path, tensors: dict[str, tuple[str, t
 
 
 def test_quantization_config_alone_is_read(model: Path) -> None:
-    make_model(model, {"quantization_config": {"group_size": 64, "bits": 8}},
-               {"m.weight": u32(8, 16), "m.scales": f16(8, 1), "m.biases": f16(8, 1)})
+    make_model(
+        model,
+        {"quantization_config": {"group_size": 64, "bits": 8}},
+        {"m.weight": u32(8, 16), "m.scales": f16(8, 1), "m.biases": f16(8, 1)},
+    )
     facts = read(model)
     assert (facts.quant_name, facts.quant_bits, facts.n_params) == ("8bit", 8, 512)
 
 
 def test_hugging_face_quantization_config_is_not_mlx(model: Path) -> None:
-    make_model(model, {"quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128}},
-               {"w": f16(8)})
+    make_model(model, {"quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128}}, {"w": f16(8)})
     facts = read(model)
     assert (facts.quant_name, facts.quant_bits) == ("F16", 16)
     assert facts.warnings == []
@@ -251,35 +267,64 @@ def test_hugging_face_quantization_config_is_not_mlx(model: Path) -> None:
     [
         ({"quantization": {"bits": 0, "group_size": 0}}, [("bad_quantization", "quantization.bits")], "F32", 32),
         ({"quantization": {"bits": 4, "group_size": 0}}, [("bad_quantization", "quantization.group_size")], "F32", 32),
-        ({"quantization": {"bits": 4, "group_size": -64}}, [("bad_quantization", "quantization.group_size")], "F32",
-         32),
+        (
+            {"quantization": {"bits": 4, "group_size": -64}},
+            [("bad_quantization", "quantization.group_size")],
+            "F32",
+            32,
+        ),
         ({"quantization": {"bits": "4"}}, [("bad_quantization", "quantization.bits")], "F32", 32),
         ({"quantization": {"bits": True, "group_size": 64}}, [("bad_quantization", "quantization.bits")], "F32", 32),
         ({"quantization": {"bits": 4.0, "group_size": 64}}, [("bad_quantization", "quantization.bits")], "F32", 32),
         ({"quantization": {"bits": 7, "group_size": 64}}, [("bad_quantization", "quantization.bits")], "F32", 32),
         ({"quantization": [4, 64]}, [("bad_quantization", "quantization")], "F32", 32),
         ({"quantization": "4bit"}, [("bad_quantization", "quantization")], "F32", 32),
-        ({"quantization": {"bits": 4, "group_size": 64, "mode": "nf4"}}, [("bad_quantization", "quantization.mode")],
-         "F32", 32),
-        ({"quantization": {"bits": 4, "group_size": 64, "mode": 4}}, [("bad_quantization", "quantization.mode")],
-         "F32", 32),
+        (
+            {"quantization": {"bits": 4, "group_size": 64, "mode": "nf4"}},
+            [("bad_quantization", "quantization.mode")],
+            "F32",
+            32,
+        ),
+        (
+            {"quantization": {"bits": 4, "group_size": 64, "mode": 4}},
+            [("bad_quantization", "quantization.mode")],
+            "F32",
+            32,
+        ),
         # The mode decides the bits; a contradicting "bits" is reported.
-        ({"quantization": {"bits": 8, "group_size": 32, "mode": "mxfp4"}}, [("bad_quantization", "quantization.bits")],
-         "MXFP4", 4),
+        (
+            {"quantization": {"bits": 8, "group_size": 32, "mode": "mxfp4"}},
+            [("bad_quantization", "quantization.bits")],
+            "MXFP4",
+            4,
+        ),
         # Both present and disagreeing: quantization wins, the conflict is reported.
-        ({"quantization": {"bits": 4}, "quantization_config": {"bits": 8}},
-         [("quantization_conflict", "quantization_config")], "4bit", 4),
+        (
+            {"quantization": {"bits": 4}, "quantization_config": {"bits": 8}},
+            [("quantization_conflict", "quantization_config")],
+            "4bit",
+            4,
+        ),
         # A broken quantization falls back to a valid quantization_config.
-        ({"quantization": {"bits": 0}, "quantization_config": {"bits": 8, "group_size": 64}},
-         [("bad_quantization", "quantization.bits")], "8bit", 8),
+        (
+            {"quantization": {"bits": 0}, "quantization_config": {"bits": 8, "group_size": 64}},
+            [("bad_quantization", "quantization.bits")],
+            "8bit",
+            8,
+        ),
         # mlx-lm writes both, equal: no warning.
-        ({"quantization": {"bits": 4, "group_size": 64}, "quantization_config": {"bits": 4, "group_size": 64}}, [],
-         "4bit", 4),
+        (
+            {"quantization": {"bits": 4, "group_size": 64}, "quantization_config": {"bits": 4, "group_size": 64}},
+            [],
+            "4bit",
+            4,
+        ),
         ({"quantization": None}, [], "F32", 32),
     ],
 )
-def test_c08_quantization_hazards(model: Path, config: dict[str, object], expected_fields: list[tuple[str, str]],
-                                  name: str, bits: int) -> None:
+def test_c08_quantization_hazards(
+    model: Path, config: dict[str, object], expected_fields: list[tuple[str, str]], name: str, bits: int
+) -> None:
     make_model(model, {"model_type": "llama", **config})
     facts = read(model)
     assert fields(facts) == expected_fields
@@ -315,8 +360,11 @@ def test_packed_weights_without_usable_quantization(model: Path) -> None:
 
 
 def test_params_string_prefers_the_size_token(tmp_path: Path) -> None:
-    folder = make_model(tmp_path / "m" / "Qwen3-30B-A3B-4bit", {"quantization": {"group_size": 64, "bits": 4}},
-                        {"m.weight": u32(8, 8), "m.scales": f16(8, 1), "m.biases": f16(8, 1)})
+    folder = make_model(
+        tmp_path / "m" / "Qwen3-30B-A3B-4bit",
+        {"quantization": {"group_size": 64, "bits": 4}},
+        {"m.weight": u32(8, 8), "m.scales": f16(8, 1), "m.biases": f16(8, 1)},
+    )
     assert read(folder).params_string == "30B-A3B"
 
 
@@ -327,8 +375,11 @@ def test_params_string_from_the_count(model: Path) -> None:
 
 
 def test_extended_facts(model: Path) -> None:
-    make_model(model, {"quantization": {"group_size": 64, "bits": 4}},
-               {"m.weight": u32(8, 8), "m.scales": f16(8, 1), "m.biases": f16(8, 1), "norm": f32(64)})
+    make_model(
+        model,
+        {"quantization": {"group_size": 64, "bits": 4}},
+        {"m.weight": u32(8, 8), "m.scales": f16(8, 1), "m.biases": f16(8, 1), "norm": f32(64)},
+    )
     facts = read(model)
     assert facts.n_params == 512 + 64
     data = 8 * 8 * 4 + 8 * 2 + 8 * 2 + 64 * 4
@@ -342,7 +393,12 @@ def test_extended_facts(model: Path) -> None:
     assert facts.header_bytes == 8 + header_len
     assert facts.files == (str(model / "model.safetensors"),)
     assert (facts.format, facts.path, facts.folder, facts.publisher, facts.repo) == (
-        "mlx", str(model), str(model), "pub", "model")
+        "mlx",
+        str(model),
+        str(model),
+        "pub",
+        "model",
+    )
     assert (facts.key_base, facts.name_source, facts.projector) == ("model", "model", None)
 
 
@@ -444,24 +500,50 @@ YARN = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 
         ({"max_position_embeddings": 32768, "rope_parameters": YARN}, 131072, []),
         ({"rope_scaling": YARN}, 131072, []),
         # DeepSeek-V3: 40 x 4096 = 163840, not larger.
-        ({"max_position_embeddings": 163840,
-          "rope_scaling": {"type": "yarn", "factor": 40, "original_max_position_embeddings": 4096}}, 163840, []),
+        (
+            {
+                "max_position_embeddings": 163840,
+                "rope_scaling": {"type": "yarn", "factor": 40, "original_max_position_embeddings": 4096},
+            },
+            163840,
+            [],
+        ),
         ({"max_position_embeddings": 200000, "rope_scaling": YARN}, 200000, []),
         # Llama 3's rope is not YaRN.
-        ({"max_position_embeddings": 131072,
-          "rope_scaling": {"rope_type": "llama3", "factor": 32.0, "original_max_position_embeddings": 8192}}, 131072,
-         []),
+        (
+            {
+                "max_position_embeddings": 131072,
+                "rope_scaling": {"rope_type": "llama3", "factor": 32.0, "original_max_position_embeddings": 8192},
+            },
+            131072,
+            [],
+        ),
         ({"max_position_embeddings": 4096, "rope_scaling": None}, 4096, []),
-        ({"max_position_embeddings": 32768, "rope_scaling": {**YARN, "factor": 1.00001}}, 32768,
-         [("bad_rope_scaling", "rope_scaling.factor")]),
-        ({"max_position_embeddings": 32768, "rope_scaling": {**YARN, "factor": "4"}}, 32768,
-         [("bad_rope_scaling", "rope_scaling.factor")]),
-        ({"max_position_embeddings": 32768, "rope_scaling": {**YARN, "factor": -4.0}}, 32768,
-         [("bad_rope_scaling", "rope_scaling.factor")]),
-        ({"max_position_embeddings": 32768, "rope_scaling": {**YARN, "factor": 1e300}}, 32768,
-         [("bad_rope_scaling", "rope_scaling.factor")]),  # finite and whole, but past 2**63
-        ({"max_position_embeddings": 32768, "rope_scaling": {**YARN, "original_max_position_embeddings": 32768.0}},
-         32768, [("wrong_type", "rope_scaling.original_max_position_embeddings")]),
+        (
+            {"max_position_embeddings": 32768, "rope_scaling": {**YARN, "factor": 1.00001}},
+            32768,
+            [("bad_rope_scaling", "rope_scaling.factor")],
+        ),
+        (
+            {"max_position_embeddings": 32768, "rope_scaling": {**YARN, "factor": "4"}},
+            32768,
+            [("bad_rope_scaling", "rope_scaling.factor")],
+        ),
+        (
+            {"max_position_embeddings": 32768, "rope_scaling": {**YARN, "factor": -4.0}},
+            32768,
+            [("bad_rope_scaling", "rope_scaling.factor")],
+        ),
+        (
+            {"max_position_embeddings": 32768, "rope_scaling": {**YARN, "factor": 1e300}},
+            32768,
+            [("bad_rope_scaling", "rope_scaling.factor")],
+        ),  # finite and whole, but past 2**63
+        (
+            {"max_position_embeddings": 32768, "rope_scaling": {**YARN, "original_max_position_embeddings": 32768.0}},
+            32768,
+            [("wrong_type", "rope_scaling.original_max_position_embeddings")],
+        ),
         ({"max_position_embeddings": 32768, "rope_scaling": [YARN]}, 32768, [("wrong_type", "rope_scaling")]),
         # Gemma 3 leaves it to the transformers default.
         ({"model_type": "gemma3", "text_config": {"model_type": "gemma3_text"}}, 131072, []),
@@ -476,12 +558,16 @@ YARN = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 
         ({"max_position_embeddings": -1}, None, [("bad_value", "max_position_embeddings")]),
         ({"max_position_embeddings": 2**64}, None, [("bad_value", "max_position_embeddings")]),
         ({"max_position_embeddings": None, "seq_length": 77}, 77, []),
-        ({"text_config": {"max_position_embeddings": [4096]}}, None,
-         [("wrong_type", "text_config.max_position_embeddings")]),
+        (
+            {"text_config": {"max_position_embeddings": [4096]}},
+            None,
+            [("wrong_type", "text_config.max_position_embeddings")],
+        ),
     ],
 )
-def test_context_length(model: Path, config: dict[str, object], context: int | None,
-                        expected_fields: list[tuple[str, str]]) -> None:
+def test_context_length(
+    model: Path, config: dict[str, object], context: int | None, expected_fields: list[tuple[str, str]]
+) -> None:
     make_model(model, {"model_type": "llama", **config})
     facts = read(model)
     assert facts.max_context_length == context
@@ -490,8 +576,11 @@ def test_context_length(model: Path, config: dict[str, object], context: int | N
 
 def test_c07_wrong_types_for_used_fields(model: Path) -> None:
     # 1e400 parses to inf; nothing may call int() on it.
-    make_model(model, b'{"model_type": "llama", "num_hidden_layers": "32", "max_position_embeddings": true, '
-                      b'"hidden_size": -1, "intermediate_size": 3.5, "vocab_size": 1e400}')
+    make_model(
+        model,
+        b'{"model_type": "llama", "num_hidden_layers": "32", "max_position_embeddings": true, '
+        b'"hidden_size": -1, "intermediate_size": 3.5, "vocab_size": 1e400}',
+    )
     facts = read(model)
     assert facts.max_context_length is None
     (warning,) = facts.warnings
@@ -499,19 +588,28 @@ def test_c07_wrong_types_for_used_fields(model: Path) -> None:
 
 
 def test_c07_infinite_yarn_factor(model: Path) -> None:
-    make_model(model, b'{"max_position_embeddings": 4096, "rope_scaling": '
-                      b'{"rope_type": "yarn", "factor": 1e400, "original_max_position_embeddings": 4096}}')
+    make_model(
+        model,
+        b'{"max_position_embeddings": 4096, "rope_scaling": '
+        b'{"rope_type": "yarn", "factor": 1e400, "original_max_position_embeddings": 4096}}',
+    )
     facts = read(model)
     assert facts.max_context_length == 4096
     assert fields(facts) == [("missing_field", "model_type"), ("bad_rope_scaling", "rope_scaling.factor")]
 
 
 def test_c12_model_max_length_is_not_the_context(model: Path) -> None:
-    make_model(model, {"model_type": "llama"},
-               files={"tokenizer_config.json": {"model_max_length": 1000000000000000019884624838656}})
+    make_model(
+        model,
+        {"model_type": "llama"},
+        files={"tokenizer_config.json": {"model_max_length": 1000000000000000019884624838656}},
+    )
     assert read(model).max_context_length is None
-    make_model(model, {"model_type": "llama", "max_position_embeddings": 2048},
-               files={"tokenizer_config.json": {"model_max_length": 1000000000000000019884624838656}})
+    make_model(
+        model,
+        {"model_type": "llama", "max_position_embeddings": 2048},
+        files={"tokenizer_config.json": {"model_max_length": 1000000000000000019884624838656}},
+    )
     assert read(model).max_context_length == 2048
 
 
@@ -532,8 +630,9 @@ def test_c12_model_max_length_is_not_the_context(model: Path) -> None:
         ({"model_type": "\u001b[2J../../x", "architectures": ["A"] * 1000}, "\u001b[2J../../x", []),
     ],
 )
-def test_architecture(model: Path, config: dict[str, object], architecture: str | None,
-                      expected_fields: list[tuple[str, str]]) -> None:
+def test_architecture(
+    model: Path, config: dict[str, object], architecture: str | None, expected_fields: list[tuple[str, str]]
+) -> None:
     make_model(model, config, typed=False)
     facts = read(model)
     assert facts.architecture == architecture
@@ -591,8 +690,11 @@ def test_sentence_transformers_file_in_a_subfolder_does_not_count(model: Path) -
         ({"vision_config": [{"hidden_size": 1}]}, False, [("wrong_type", "vision_config")]),
         # C-10: vision from vision_config alone; LLM fields from text_config only when an object.
         ({"model_type": "llava", "text_config": "oops", "vision_config": {}}, False, [("wrong_type", "text_config")]),
-        ({"model_type": "llava", "text_config": None, "vision_config": {"a": 1}}, True,
-         [("wrong_type", "text_config")]),
+        (
+            {"model_type": "llava", "text_config": None, "vision_config": {"a": 1}},
+            True,
+            [("wrong_type", "text_config")],
+        ),
     ],
 )
 def test_vision(model: Path, config: dict[str, object], vision: bool, expected_fields: list[tuple[str, str]]) -> None:
@@ -625,32 +727,67 @@ def test_c10_text_config_not_an_object_is_not_read(model: Path) -> None:
         ({"tokenizer_config.json": {"chat_template": PLAIN}}, True, False, []),
         ({"tokenizer_config.json": {"chat_template": TOOLS_AS_TEXT}}, True, False, []),
         # C-11: a list of named templates; one named tool_use counts, as does one that uses tools.
-        ({"tokenizer_config.json": {"chat_template": [{"name": "default", "template": PLAIN},
-                                                      {"name": "tool_use", "template": PLAIN}]}}, True, True, []),
+        (
+            {
+                "tokenizer_config.json": {
+                    "chat_template": [{"name": "default", "template": PLAIN}, {"name": "tool_use", "template": PLAIN}]
+                }
+            },
+            True,
+            True,
+            [],
+        ),
         ({"tokenizer_config.json": {"chat_template": [{"name": "default", "template": TOOLS}]}}, True, True, []),
-        ({"tokenizer_config.json": {"chat_template": [{"name": "default", "template": PLAIN},
-                                                      {"name": "rag", "template": PLAIN}]}}, True, False, []),
+        (
+            {
+                "tokenizer_config.json": {
+                    "chat_template": [{"name": "default", "template": PLAIN}, {"name": "rag", "template": PLAIN}]
+                }
+            },
+            True,
+            False,
+            [],
+        ),
         ({"tokenizer_config.json": {"chat_template": 5}}, False, False, ["bad_chat_template"]),
-        ({"tokenizer_config.json": {"chat_template": [5, {"name": "default"}, {"name": "d", "template": TOOLS}]}},
-         True, True, ["bad_chat_template"]),
+        (
+            {"tokenizer_config.json": {"chat_template": [5, {"name": "default"}, {"name": "d", "template": TOOLS}]}},
+            True,
+            True,
+            ["bad_chat_template"],
+        ),
         ({"tokenizer_config.json": {"chat_template": None}}, False, False, []),
         # tokenizer_config.json without a template: chat_template.json is next.
-        ({"tokenizer_config.json": {"model_max_length": 512}, "chat_template.json": {"chat_template": TOOLS}}, True,
-         True, []),
+        (
+            {"tokenizer_config.json": {"model_max_length": 512}, "chat_template.json": {"chat_template": TOOLS}},
+            True,
+            True,
+            [],
+        ),
         ({"chat_template.json": {"chat_template": PLAIN}}, True, False, []),
         # An unreadable source is a warning, and the next one is read.
-        ({"tokenizer_config.json": b"{", "chat_template.json": {"chat_template": TOOLS}}, True, True,
-         ["invalid_field"]),
+        (
+            {"tokenizer_config.json": b"{", "chat_template.json": {"chat_template": TOOLS}},
+            True,
+            True,
+            ["invalid_field"],
+        ),
         ({"tokenizer_config.json": b'{"chat_template": "a", "chat_template": "b"}'}, False, False, ["duplicate_key"]),
         # The SSTI payload of CVE-2024-34359 is searched as text, never rendered.
-        ({"chat_template.jinja": "{{ self.__init__.__globals__.__builtins__.__import__('os').system('touch pwned') }}"},
-         True, False, []),
+        (
+            {
+                "chat_template.jinja": "{{ self.__init__.__globals__.__builtins__.__import__('os').system('touch pwned') }}"
+            },
+            True,
+            False,
+            [],
+        ),
         ({"chat_template.jinja": b"\xef\xbb\xbf" + TOOLS.encode()}, True, True, []),
         ({"chat_template.jinja": b"\xff" + TOOLS.encode()}, True, True, ["not_utf8"]),
     ],
 )
-def test_tool_use(model: Path, files: dict[str, object], has_template: bool, tools: bool,
-                  expected_codes: list[str]) -> None:
+def test_tool_use(
+    model: Path, files: dict[str, object], has_template: bool, tools: bool, expected_codes: list[str]
+) -> None:
     make_model(model, {"model_type": "llama"}, files=files)
     facts = read(model)
     assert (facts.has_chat_template, facts.trained_for_tool_use) == (has_template, tools)
@@ -767,17 +904,25 @@ def test_config_symlink_out_of_the_folder_is_not_read(model: Path, tmp_path: Pat
 
 # -- shards -------------------------------------------------------------------------------------
 
-SHARD_1 = {"model.embed_tokens.weight": u32(16, 8), "model.embed_tokens.scales": f16(16, 1),
-           "model.embed_tokens.biases": f16(16, 1)}
-SHARD_2 = {"model.layers.0.self_attn.q_proj.weight": u32(64, 8), "model.layers.0.self_attn.q_proj.scales": f16(64, 1),
-           "model.layers.0.self_attn.q_proj.biases": f16(64, 1), "model.norm.weight": f16(64)}
+SHARD_1 = {
+    "model.embed_tokens.weight": u32(16, 8),
+    "model.embed_tokens.scales": f16(16, 1),
+    "model.embed_tokens.biases": f16(16, 1),
+}
+SHARD_2 = {
+    "model.layers.0.self_attn.q_proj.weight": u32(64, 8),
+    "model.layers.0.self_attn.q_proj.scales": f16(64, 1),
+    "model.layers.0.self_attn.q_proj.biases": f16(64, 1),
+    "model.norm.weight": f16(64),
+}
 N_PARAMS = 16 * 64 + 64 * 64 + 64
 DATA_BYTES = 16 * 8 * 4 + 2 * 16 * 2 + 64 * 8 * 4 + 2 * 64 * 2 + 64 * 2
 NAMES = ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")
 
 
-def sharded(folder: Path, *, metadata: object = None, weight_map: object = None, write: tuple[str, ...] = NAMES
-            ) -> Path:
+def sharded(
+    folder: Path, *, metadata: object = None, weight_map: object = None, write: tuple[str, ...] = NAMES
+) -> Path:
     make_model(folder, {"model_type": "llama", "quantization": {"group_size": 64, "bits": 4}}, None)
     for name, tensors in zip(NAMES, (SHARD_1, SHARD_2), strict=True):
         if name in write:
@@ -821,9 +966,21 @@ def test_c14_shard_on_disk_but_not_listed(model: Path) -> None:
 
 @pytest.mark.parametrize(
     "shard",
-    ["../outside.safetensors", "/etc/passwd", "sub/model.safetensors", "sub\\model.safetensors", "..",
-     "model.bin", "C:model.safetensors", ".hidden.safetensors", "._model.safetensors", "a\u0000.safetensors", 5, None,
-     ["model.safetensors"]],
+    [
+        "../outside.safetensors",
+        "/etc/passwd",
+        "sub/model.safetensors",
+        "sub\\model.safetensors",
+        "..",
+        "model.bin",
+        "C:model.safetensors",
+        ".hidden.safetensors",
+        "._model.safetensors",
+        "a\u0000.safetensors",
+        5,
+        None,
+        ["model.safetensors"],
+    ],
 )
 def test_c14_shard_names_are_file_names_in_the_folder(model: Path, tmp_path: Path, shard: object) -> None:
     # R10: a weight_map value is never used as a path outside the folder; the file exists to prove it.
@@ -857,8 +1014,10 @@ def test_c14_index_not_json(model: Path) -> None:
         ({"total_size": DATA_BYTES, "total_parameters": N_PARAMS}, []),
         ({"total_parameters": N_PARAMS + 1}, [("param_mismatch", "metadata.total_parameters")]),
         ({"total_size": DATA_BYTES + 1}, [("size_mismatch", "metadata.total_size")]),
-        ({"total_size": "1", "total_parameters": 1.5},
-         [("wrong_type", "metadata.total_size"), ("wrong_type", "metadata.total_parameters")]),
+        (
+            {"total_size": "1", "total_parameters": 1.5},
+            [("wrong_type", "metadata.total_size"), ("wrong_type", "metadata.total_parameters")],
+        ),
         ({"total_parameters": True}, [("wrong_type", "metadata.total_parameters")]),
         ("oops", [("wrong_type", "metadata")]),
         ({}, []),
@@ -960,9 +1119,7 @@ def test_c02_empty_config(model: Path, raw: bytes, detail: str) -> None:
     assert (info.value.detail, info.value.field) == (detail, "config.json")
 
 
-@pytest.mark.parametrize(
-    "raw", [b'\xef\xbb\xbf{"model_type":"llama"}', '{"model_type":"llama"}'.encode("utf-16")]
-)
+@pytest.mark.parametrize("raw", [b'\xef\xbb\xbf{"model_type":"llama"}', '{"model_type":"llama"}'.encode("utf-16")])
 def test_c03_bom_and_utf16_are_accepted(model: Path, raw: bytes) -> None:
     make_model(model, raw)
     assert read(model).architecture == "llama"
@@ -1028,37 +1185,73 @@ def test_list_models_entry(tmp_path: Path) -> None:
     )
     models = modelscan.list_models(tmp_path / "models")["models"]
     assert isinstance(models, list)
-    assert models == [{
-        "type": "llm",
-        "publisher": "mlx-community",
-        "key": "qwen3-4b",
-        "display_name": "Qwen3 4B",
-        "architecture": "qwen3",
-        "quantization": {"name": "4bit", "bits_per_weight": 4},
-        "size_bytes": sum(p.stat().st_size for p in folder.iterdir()),
-        "params_string": "4B",
-        "loaded_instances": [],
-        "max_context_length": 40960,
-        "format": "mlx",
-        "capabilities": {"vision": False, "trained_for_tool_use": True},
-        "description": None,
-    }]
+    assert models == [
+        {
+            "type": "llm",
+            "publisher": "mlx-community",
+            "key": "qwen3-4b",
+            "display_name": "Qwen3 4B",
+            "architecture": "qwen3",
+            "quantization": {"name": "4bit", "bits_per_weight": 4},
+            "size_bytes": sum(p.stat().st_size for p in folder.iterdir()),
+            "params_string": "4B",
+            "loaded_instances": [],
+            "max_context_length": 40960,
+            "format": "mlx",
+            "capabilities": {"vision": False, "trained_for_tool_use": True},
+            "description": None,
+        }
+    ]
 
 
 # -- anything in config.json: a ModelScanError or facts, never another exception --------------------
 
-_KEYS = st.sampled_from([
-    "model_type", "quantization", "quantization_config", "bits", "group_size", "mode", "quant_method",
-    "text_config", "llm_config", "language_config", "vision_config", "max_position_embeddings", "n_positions",
-    "max_sequence_length", "seq_length", "rope_scaling", "rope_parameters", "rope_type", "type", "factor",
-    "original_max_position_embeddings", "num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts",
-    "num_experts_per_tok", "num_experts_per_token", "moe_topk", "top_k_experts", "chat_template", "name",
-    "template", "m", "e", "yarn",
-]) | st.text(max_size=4)
+_KEYS = st.sampled_from(
+    [
+        "model_type",
+        "quantization",
+        "quantization_config",
+        "bits",
+        "group_size",
+        "mode",
+        "quant_method",
+        "text_config",
+        "llm_config",
+        "language_config",
+        "vision_config",
+        "max_position_embeddings",
+        "n_positions",
+        "max_sequence_length",
+        "seq_length",
+        "rope_scaling",
+        "rope_parameters",
+        "rope_type",
+        "type",
+        "factor",
+        "original_max_position_embeddings",
+        "num_experts",
+        "num_local_experts",
+        "n_routed_experts",
+        "moe_num_experts",
+        "num_experts_per_tok",
+        "num_experts_per_token",
+        "moe_topk",
+        "top_k_experts",
+        "chat_template",
+        "name",
+        "template",
+        "m",
+        "e",
+        "yarn",
+    ]
+) | st.text(max_size=4)
 _SCALARS = (
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.sampled_from([0, 1, 2, 4, 8, 32, 64, 4096])
-    | st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from(["yarn", "affine", "mxfp4", "nvfp4", "mxfp8",
-                                                                          "tool_use", TOOLS, "gemma3", "bert", ""])
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.sampled_from([0, 1, 2, 4, 8, 32, 64, 4096])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(["yarn", "affine", "mxfp4", "nvfp4", "mxfp8", "tool_use", TOOLS, "gemma3", "bert", ""])
     | st.text(max_size=8)
 )
 _VALUES = st.recursive(
@@ -1066,8 +1259,12 @@ _VALUES = st.recursive(
 )
 _CONFIGS = st.dictionaries(_KEYS, _VALUES, max_size=10)
 _FUZZ_TENSORS = {
-    "m.weight": u32(8, 8), "m.scales": f16(8, 1), "m.biases": f16(8, 1),
-    "e.switch_mlp.up.weight": u32(4, 8, 8), "e.switch_mlp.up.scales": f16(4, 8, 1), "w": f32(4),
+    "m.weight": u32(8, 8),
+    "m.scales": f16(8, 1),
+    "m.biases": f16(8, 1),
+    "e.switch_mlp.up.weight": u32(4, 8, 8),
+    "e.switch_mlp.up.scales": f16(4, 8, 1),
+    "w": f32(4),
 }
 
 
@@ -1075,8 +1272,13 @@ _FUZZ_TENSORS = {
 @given(config=_CONFIGS, sidecar=_CONFIGS)
 def test_any_config_gives_facts_or_a_typed_error(config: dict[str, object], sidecar: dict[str, object]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        folder = make_model(Path(tmp) / "pub" / "Model-4bit", config, _FUZZ_TENSORS,
-                            files={"tokenizer_config.json": sidecar, "chat_template.json": sidecar}, typed=False)
+        folder = make_model(
+            Path(tmp) / "pub" / "Model-4bit",
+            config,
+            _FUZZ_TENSORS,
+            files={"tokenizer_config.json": sidecar, "chat_template.json": sidecar},
+            typed=False,
+        )
         try:
             facts = read(folder)
         except ModelScanError:
@@ -1116,12 +1318,15 @@ INDEX = "model.safetensors.index.json"
 
 
 def _pairs(n: int, start: int = 0) -> list[bytes]:
-    return [b'"model.layers.%d.mlp.down_proj.weight": "model-%05d-of-00009.safetensors"' % (i, i % 9 + 1)
-            for i in range(start, start + n)]
+    return [
+        b'"model.layers.%d.mlp.down_proj.weight": "model-%05d-of-00009.safetensors"' % (i, i % 9 + 1)
+        for i in range(start, start + n)
+    ]
 
 
-def _doc(pairs: list[bytes], *, before: bytes = b'"metadata": {"total_size": 5}, ', after: bytes = b"",
-         sep: bytes = b", ") -> bytes:
+def _doc(
+    pairs: list[bytes], *, before: bytes = b'"metadata": {"total_size": 5}, ', after: bytes = b"", sep: bytes = b", "
+) -> bytes:
     return b"{" + before + b'"weight_map": {' + sep.join(pairs) + b"}" + after + b"}"
 
 
@@ -1194,8 +1399,9 @@ def test_lean_index_bad_whitespace_is_rejected(sep: bytes) -> None:
     assert _agree(_doc(_pairs(BIG), sep=sep))[0] is InvalidField
 
 
-@pytest.mark.parametrize(("first", "second"), [(7, BIG - 3), (BIG // 2, BIG // 2 + 1), (0, 1), (BIG - 2, BIG - 1),
-                                                (3, BIG // 4 * 3)])
+@pytest.mark.parametrize(
+    ("first", "second"), [(7, BIG - 3), (BIG // 2, BIG // 2 + 1), (0, 1), (BIG - 2, BIG - 1), (3, BIG // 4 * 3)]
+)
 def test_lean_index_duplicate_key(first: int, second: int) -> None:
     pairs = _pairs(BIG)
     pairs[second] = pairs[first].replace(b"-of-", b"-OF-")  # the same key, another value
@@ -1213,8 +1419,14 @@ def test_lean_index_first_repeated_key_is_reported() -> None:
 
 @pytest.mark.parametrize(
     ("key", "twin"),
-    [(rb'q\"uote', rb'q\"uote'), (rb"caf\u00e9", "café".encode()), (rb"\ud83d\ude00", "\U0001f600".encode()),
-     (rb"\u0041bc", b"Abc"), (rb"back\\slash\/", rb"back\\slash/"), (rb"tab\t", rb"tab\u0009")],
+    [
+        (rb"q\"uote", rb"q\"uote"),
+        (rb"caf\u00e9", "café".encode()),
+        (rb"\ud83d\ude00", "\U0001f600".encode()),
+        (rb"\u0041bc", b"Abc"),
+        (rb"back\\slash\/", rb"back\\slash/"),
+        (rb"tab\t", rb"tab\u0009"),
+    ],
 )
 def test_lean_index_escaped_keys(key: bytes, twin: bytes) -> None:
     pairs = _pairs(BIG)
@@ -1228,10 +1440,27 @@ def test_lean_index_escaped_keys(key: bytes, twin: bytes) -> None:
 
 @pytest.mark.parametrize(
     "pair",
-    [rb'"\ud800x": "a.safetensors"', rb'"x": "\udc00.safetensors"', rb'"a\x": "b"', b'"a\x01": "b"', rb'"a": "b\u12"',
-     b'"\xff": "b"', b'"a": 5', b'"a": null', b'"a": true', b'"a": NaN', b'"a": -Infinity', b'"a": ["b"]',
-     b'"a": {}', b'"a": {"b": "c"}', b'"a": {"b": "c", "b": "d"}', b'"a" "b"', b'"a": "b",', b'"a": "b" "c": "d"',
-     b'"a": 1' + b"0" * 5000],
+    [
+        rb'"\ud800x": "a.safetensors"',
+        rb'"x": "\udc00.safetensors"',
+        rb'"a\x": "b"',
+        b'"a\x01": "b"',
+        rb'"a": "b\u12"',
+        b'"\xff": "b"',
+        b'"a": 5',
+        b'"a": null',
+        b'"a": true',
+        b'"a": NaN',
+        b'"a": -Infinity',
+        b'"a": ["b"]',
+        b'"a": {}',
+        b'"a": {"b": "c"}',
+        b'"a": {"b": "c", "b": "d"}',
+        b'"a" "b"',
+        b'"a": "b",',
+        b'"a": "b" "c": "d"',
+        b'"a": 1' + b"0" * 5000,
+    ],
 )
 @pytest.mark.parametrize("at", [0, BIG // 2, BIG - 1])
 def test_lean_index_odd_pairs_agree(pair: bytes, at: int) -> None:
@@ -1244,18 +1473,19 @@ def test_lean_index_odd_pairs_agree(pair: bytes, at: int) -> None:
 
 @pytest.mark.parametrize(
     ("before", "after"),
-    [(b'"metadata": {"x": "\\"weight_map\\": {"}, ', b""),  # a decoy in a string
-     (b'"metadata": {"weight_map": {"a": "b"}}, ', b""),  # a decoy nested
-     (b"", b', "weight_map": {"a": "b"}'),  # the member twice
-     (b'"weight_map": {"a": "b"}, ', b""),
-     (b"", b', "metadata": {"a": 1, "a": 2}'),  # a repeat elsewhere: the parse order decides which is named
-     (b'"metadata": {"a": 1, "a": 2}, ', b""),
-     (b"", b', "metadata": NaN'),
-     (b"", b', "metadata": "\\udc00"'),
-     (b'"metadata": [' * 600 + b"]" * 600 + b", ", b""),  # too deep
-     (b"", b"} trailing"),
-     (b"", b"]"),
-     ],
+    [
+        (b'"metadata": {"x": "\\"weight_map\\": {"}, ', b""),  # a decoy in a string
+        (b'"metadata": {"weight_map": {"a": "b"}}, ', b""),  # a decoy nested
+        (b"", b', "weight_map": {"a": "b"}'),  # the member twice
+        (b'"weight_map": {"a": "b"}, ', b""),
+        (b"", b', "metadata": {"a": 1, "a": 2}'),  # a repeat elsewhere: the parse order decides which is named
+        (b'"metadata": {"a": 1, "a": 2}, ', b""),
+        (b"", b', "metadata": NaN'),
+        (b"", b', "metadata": "\\udc00"'),
+        (b'"metadata": [' * 600 + b"]" * 600 + b", ", b""),  # too deep
+        (b"", b"} trailing"),
+        (b"", b"]"),
+    ],
 )
 @pytest.mark.parametrize("repeat", [False, True])
 def test_lean_index_rest_of_document_agrees(before: bytes, after: bytes, repeat: bool) -> None:
@@ -1266,18 +1496,18 @@ def test_lean_index_rest_of_document_agrees(before: bytes, after: bytes, repeat:
 
 
 def test_lean_index_decoy_before_the_real_member_still_lean() -> None:
-    _agree(_doc(_pairs(BIG), before=b'"metadata": {"x": "\\"weight_map\\": {", "weight_map": {"a": "b"}}, '),
-           lean=True)
+    _agree(_doc(_pairs(BIG), before=b'"metadata": {"x": "\\"weight_map\\": {", "weight_map": {"a": "b"}}, '), lean=True)
 
 
 @pytest.mark.parametrize(
     "data",
-    [_doc(_pairs(BIG)).replace(b'"weight_map"', rb'"weight\u005fmap"'),  # spelled with an escape
-     _doc(_pairs(BIG)).decode().encode("utf-16"),
-     b"\xef\xbb\xbf" + _doc(_pairs(BIG)),
-     b'{"weight_map": {}, "metadata": {"pad": "' + b"x" * (2 << 20) + b'"}}',
-     b'[' + _doc(_pairs(BIG)) + b']',
-     ],
+    [
+        _doc(_pairs(BIG)).replace(b'"weight_map"', rb'"weight\u005fmap"'),  # spelled with an escape
+        _doc(_pairs(BIG)).decode().encode("utf-16"),
+        b"\xef\xbb\xbf" + _doc(_pairs(BIG)),
+        b'{"weight_map": {}, "metadata": {"pad": "' + b"x" * (2 << 20) + b'"}}',
+        b"[" + _doc(_pairs(BIG)) + b"]",
+    ],
 )
 def test_lean_index_falls_back(data: bytes) -> None:
     _agree(data, lean=False)

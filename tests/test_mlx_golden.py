@@ -90,30 +90,39 @@ def write_llama_4bit(root: Path) -> None:
     """A 4-bit affine model in two shards with an index, and junk that must not count."""
     folder = root / "mlx-community" / "Llama-3.2-1B-Instruct-4bit"
     quant = {"group_size": 64, "bits": 4}
-    write_padded(folder / "config.json", {
-        "architectures": ["LlamaForCausalLM"],
-        "attention_bias": False,
-        "bos_token_id": 128000,
-        "eos_token_id": [128001, 128008, 128009],
-        "head_dim": 64,
-        "hidden_act": "silu",
-        "hidden_size": 2048,
-        "intermediate_size": 8192,
-        "max_position_embeddings": 131072,
-        "model_type": "llama",
-        "num_attention_heads": 32,
-        "num_hidden_layers": 16,
-        "num_key_value_heads": 8,
-        "quantization": quant,
-        "quantization_config": quant,
-        "rms_norm_eps": 1e-05,
-        "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
-                         "original_max_position_embeddings": 8192, "rope_type": "llama3"},
-        "rope_theta": 500000.0,
-        "tie_word_embeddings": True,
-        "torch_dtype": "bfloat16",
-        "vocab_size": 128256,
-    }, 2048)
+    write_padded(
+        folder / "config.json",
+        {
+            "architectures": ["LlamaForCausalLM"],
+            "attention_bias": False,
+            "bos_token_id": 128000,
+            "eos_token_id": [128001, 128008, 128009],
+            "head_dim": 64,
+            "hidden_act": "silu",
+            "hidden_size": 2048,
+            "intermediate_size": 8192,
+            "max_position_embeddings": 131072,
+            "model_type": "llama",
+            "num_attention_heads": 32,
+            "num_hidden_layers": 16,
+            "num_key_value_heads": 8,
+            "quantization": quant,
+            "quantization_config": quant,
+            "rms_norm_eps": 1e-05,
+            "rope_scaling": {
+                "factor": 32.0,
+                "high_freq_factor": 4.0,
+                "low_freq_factor": 1.0,
+                "original_max_position_embeddings": 8192,
+                "rope_type": "llama3",
+            },
+            "rope_theta": 500000.0,
+            "tie_word_embeddings": True,
+            "torch_dtype": "bfloat16",
+            "vocab_size": 128256,
+        },
+        2048,
+    )
     shard_1 = [
         ("model.embed_tokens.weight", "U32", (16, 8)),  # 512 bytes; 16 x 64 = 1024 params
         ("model.embed_tokens.scales", "BF16", (16, 1)),  # 32
@@ -130,11 +139,22 @@ def write_llama_4bit(root: Path) -> None:
     write_safetensors(folder / "model-00002-of-00002.safetensors", shard_2, 1024)  # 8 + 1024 + 2560 = 3592
     weight_map = {name: "model-00001-of-00002.safetensors" for name, _, _ in shard_1}
     weight_map.update({name: "model-00002-of-00002.safetensors" for name, _, _ in shard_2})
-    write_padded(folder / "model.safetensors.index.json",
-                 {"metadata": {"total_size": 3136, "total_parameters": 5248}, "weight_map": weight_map}, 1024)
-    write_padded(folder / "tokenizer_config.json",
-                 {"bos_token": "<|begin_of_text|>", "chat_template": LLAMA_TEMPLATE, "eos_token": "<|eot_id|>",
-                  "model_max_length": 131072, "tokenizer_class": "PreTrainedTokenizerFast"}, 4096)
+    write_padded(
+        folder / "model.safetensors.index.json",
+        {"metadata": {"total_size": 3136, "total_parameters": 5248}, "weight_map": weight_map},
+        1024,
+    )
+    write_padded(
+        folder / "tokenizer_config.json",
+        {
+            "bos_token": "<|begin_of_text|>",
+            "chat_template": LLAMA_TEMPLATE,
+            "eos_token": "<|eot_id|>",
+            "model_max_length": 131072,
+            "tokenizer_class": "PreTrainedTokenizerFast",
+        },
+        4096,
+    )
     write_padded(folder / "tokenizer.json", {"version": "1.0", "model": {"type": "BPE"}}, 16384)
     write_padded(folder / "special_tokens_map.json", {"bos_token": "<|begin_of_text|>"}, 512)
     write_padded(folder / "README.md", "---\nlicense: llama3.2\nlibrary_name: mlx\n---\n", 1000)
@@ -147,31 +167,51 @@ def write_llama_4bit(root: Path) -> None:
 def write_gemma_vision(root: Path) -> None:
     """Gemma 3 VLM: vision_config, text_config without a context length, chat_template.json."""
     folder = root / "mlx-community" / "gemma-3-4b-it-4bit"
-    write_padded(folder / "config.json", {
-        "architectures": ["Gemma3ForConditionalGeneration"],
-        "boi_token_index": 255999,
-        "eoi_token_index": 256000,
-        "eos_token_id": [1, 106],
-        "image_token_index": 262144,
-        "initializer_range": 0.02,
-        "mm_tokens_per_image": 256,
-        "model_type": "gemma3",
-        "quantization": {"group_size": 64, "bits": 4},
-        "text_config": {"hidden_size": 2560, "intermediate_size": 10240, "model_type": "gemma3_text",
-                        "num_hidden_layers": 34, "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
-                        "sliding_window": 1024},
-        "torch_dtype": "bfloat16",
-        "vision_config": {"hidden_size": 1152, "image_size": 896, "intermediate_size": 4304,
-                          "model_type": "siglip_vision_model", "num_attention_heads": 16, "num_hidden_layers": 27,
-                          "patch_size": 14, "vision_use_head": False},
-    }, 2048)
-    write_safetensors(folder / "model.safetensors", [
-        ("language_model.model.embed_tokens.weight", "U32", (32, 8)),  # 1024 bytes
-        ("language_model.model.embed_tokens.scales", "BF16", (32, 1)),  # 64
-        ("language_model.model.embed_tokens.biases", "BF16", (32, 1)),  # 64
-        ("vision_tower.vision_model.embeddings.patch_embedding.weight", "BF16", (16, 12)),  # 384
-        ("language_model.model.norm.weight", "BF16", (64,)),  # 128
-    ], 1024)  # 8 + 1024 + 1664 = 2696
+    write_padded(
+        folder / "config.json",
+        {
+            "architectures": ["Gemma3ForConditionalGeneration"],
+            "boi_token_index": 255999,
+            "eoi_token_index": 256000,
+            "eos_token_id": [1, 106],
+            "image_token_index": 262144,
+            "initializer_range": 0.02,
+            "mm_tokens_per_image": 256,
+            "model_type": "gemma3",
+            "quantization": {"group_size": 64, "bits": 4},
+            "text_config": {
+                "hidden_size": 2560,
+                "intermediate_size": 10240,
+                "model_type": "gemma3_text",
+                "num_hidden_layers": 34,
+                "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+                "sliding_window": 1024,
+            },
+            "torch_dtype": "bfloat16",
+            "vision_config": {
+                "hidden_size": 1152,
+                "image_size": 896,
+                "intermediate_size": 4304,
+                "model_type": "siglip_vision_model",
+                "num_attention_heads": 16,
+                "num_hidden_layers": 27,
+                "patch_size": 14,
+                "vision_use_head": False,
+            },
+        },
+        2048,
+    )
+    write_safetensors(
+        folder / "model.safetensors",
+        [
+            ("language_model.model.embed_tokens.weight", "U32", (32, 8)),  # 1024 bytes
+            ("language_model.model.embed_tokens.scales", "BF16", (32, 1)),  # 64
+            ("language_model.model.embed_tokens.biases", "BF16", (32, 1)),  # 64
+            ("vision_tower.vision_model.embeddings.patch_embedding.weight", "BF16", (16, 12)),  # 384
+            ("language_model.model.norm.weight", "BF16", (64,)),  # 128
+        ],
+        1024,
+    )  # 8 + 1024 + 1664 = 2696
     write_padded(folder / "chat_template.json", {"chat_template": GEMMA_TEMPLATE}, 2048)
     write_padded(folder / "tokenizer_config.json", {"model_max_length": 1000000000000000019884624838656}, 1024)
     write_padded(folder / "preprocessor_config.json", {"image_seq_length": 256}, 512)
@@ -180,34 +220,42 @@ def write_gemma_vision(root: Path) -> None:
 def write_qwen3_bf16(root: Path) -> None:
     """Unquantized: BF16 holds the most bytes; chat_template.jinja uses tools."""
     folder = root / "mlx-community" / "Qwen3-0.6B-bf16"
-    write_padded(folder / "config.json", {
-        "architectures": ["Qwen3ForCausalLM"],
-        "attention_bias": False,
-        "bos_token_id": 151643,
-        "eos_token_id": 151645,
-        "head_dim": 128,
-        "hidden_act": "silu",
-        "hidden_size": 1024,
-        "intermediate_size": 3072,
-        "max_position_embeddings": 40960,
-        "max_window_layers": 28,
-        "model_type": "qwen3",
-        "num_attention_heads": 16,
-        "num_hidden_layers": 28,
-        "num_key_value_heads": 8,
-        "rms_norm_eps": 1e-06,
-        "rope_scaling": None,
-        "rope_theta": 1000000,
-        "sliding_window": None,
-        "tie_word_embeddings": True,
-        "torch_dtype": "bfloat16",
-        "use_sliding_window": False,
-        "vocab_size": 151936,
-    }, 2048)
-    write_safetensors(folder / "model.safetensors", [
-        ("model.embed_tokens.weight", "BF16", (32, 16)),  # 1024 bytes
-        ("model.norm.weight", "F32", (16,)),  # 64
-    ], 512)  # 8 + 512 + 1088 = 1608
+    write_padded(
+        folder / "config.json",
+        {
+            "architectures": ["Qwen3ForCausalLM"],
+            "attention_bias": False,
+            "bos_token_id": 151643,
+            "eos_token_id": 151645,
+            "head_dim": 128,
+            "hidden_act": "silu",
+            "hidden_size": 1024,
+            "intermediate_size": 3072,
+            "max_position_embeddings": 40960,
+            "max_window_layers": 28,
+            "model_type": "qwen3",
+            "num_attention_heads": 16,
+            "num_hidden_layers": 28,
+            "num_key_value_heads": 8,
+            "rms_norm_eps": 1e-06,
+            "rope_scaling": None,
+            "rope_theta": 1000000,
+            "sliding_window": None,
+            "tie_word_embeddings": True,
+            "torch_dtype": "bfloat16",
+            "use_sliding_window": False,
+            "vocab_size": 151936,
+        },
+        2048,
+    )
+    write_safetensors(
+        folder / "model.safetensors",
+        [
+            ("model.embed_tokens.weight", "BF16", (32, 16)),  # 1024 bytes
+            ("model.norm.weight", "F32", (16,)),  # 64
+        ],
+        512,
+    )  # 8 + 512 + 1088 = 1608
     write_padded(folder / "chat_template.jinja", QWEN_TEMPLATE, 4096)
     write_padded(folder / "tokenizer_config.json", {"model_max_length": 131072}, 1024)
 
@@ -215,20 +263,28 @@ def write_qwen3_bf16(root: Path) -> None:
 def write_bge_embedding(root: Path) -> None:
     """A sentence-transformers BERT: no size token in the name, so the computed count."""
     folder = root / "BAAI" / "bge-small-en-v1.5"
-    write_padded(folder / "config.json", {
-        "architectures": ["BertModel"],
-        "hidden_size": 32,
-        "max_position_embeddings": 512,
-        "model_type": "bert",
-        "num_attention_heads": 12,
-        "num_hidden_layers": 12,
-        "vocab_size": 30522,
-    }, 1024)
-    write_safetensors(folder / "model.safetensors", [
-        ("embeddings.word_embeddings.weight", "F32", (64, 32)),  # 8192 bytes, 2048 params
-        ("embeddings.LayerNorm.weight", "F32", (32,)),  # 128
-        ("embeddings.LayerNorm.bias", "F32", (32,)),  # 128
-    ], 512)  # 8 + 512 + 8448 = 8968
+    write_padded(
+        folder / "config.json",
+        {
+            "architectures": ["BertModel"],
+            "hidden_size": 32,
+            "max_position_embeddings": 512,
+            "model_type": "bert",
+            "num_attention_heads": 12,
+            "num_hidden_layers": 12,
+            "vocab_size": 30522,
+        },
+        1024,
+    )
+    write_safetensors(
+        folder / "model.safetensors",
+        [
+            ("embeddings.word_embeddings.weight", "F32", (64, 32)),  # 8192 bytes, 2048 params
+            ("embeddings.LayerNorm.weight", "F32", (32,)),  # 128
+            ("embeddings.LayerNorm.bias", "F32", (32,)),  # 128
+        ],
+        512,
+    )  # 8 + 512 + 8448 = 8968
     write_padded(folder / "modules.json", [{"idx": 0, "name": "0", "path": "", "type": "Transformer"}], 512)
     write_padded(folder / "sentence_bert_config.json", {"max_seq_length": 512}, 256)
     write_padded(folder / "config_sentence_transformers.json", {"prompts": {}}, 256)
@@ -241,39 +297,50 @@ def write_qwen25_pair(root: Path) -> None:
     """The same model as MLX 8-bit and as GGUF: one key, so each gets its publisher."""
     folder = root / "mlx-community" / "Qwen2.5-0.5B-Instruct-8bit"
     quant = {"group_size": 64, "bits": 8}
-    write_padded(folder / "config.json", {
-        "architectures": ["Qwen2ForCausalLM"],
-        "hidden_size": 896,
-        "intermediate_size": 4864,
-        "max_position_embeddings": 32768,
-        "max_window_layers": 21,
-        "model_type": "qwen2",
-        "num_attention_heads": 14,
-        "num_hidden_layers": 24,
-        "num_key_value_heads": 2,
-        "quantization": quant,
-        "quantization_config": quant,
-        "rms_norm_eps": 1e-06,
-        "rope_theta": 1000000.0,
-        "sliding_window": 32768,
-        "tie_word_embeddings": True,
-        "torch_dtype": "bfloat16",
-        "use_sliding_window": False,
-        "vocab_size": 151936,
-    }, 2048)
-    write_safetensors(folder / "model.safetensors", [
-        ("model.embed_tokens.weight", "U32", (16, 16)),  # 1024 bytes
-        ("model.embed_tokens.scales", "BF16", (16, 1)),  # 32
-        ("model.embed_tokens.biases", "BF16", (16, 1)),  # 32
-        ("model.norm.weight", "BF16", (64,)),  # 128
-    ], 512)  # 8 + 512 + 1216 = 1736
-    write_padded(folder / "tokenizer_config.json", {"chat_template": QWEN_TEMPLATE, "model_max_length": 131072},
-                 4096)
+    write_padded(
+        folder / "config.json",
+        {
+            "architectures": ["Qwen2ForCausalLM"],
+            "hidden_size": 896,
+            "intermediate_size": 4864,
+            "max_position_embeddings": 32768,
+            "max_window_layers": 21,
+            "model_type": "qwen2",
+            "num_attention_heads": 14,
+            "num_hidden_layers": 24,
+            "num_key_value_heads": 2,
+            "quantization": quant,
+            "quantization_config": quant,
+            "rms_norm_eps": 1e-06,
+            "rope_theta": 1000000.0,
+            "sliding_window": 32768,
+            "tie_word_embeddings": True,
+            "torch_dtype": "bfloat16",
+            "use_sliding_window": False,
+            "vocab_size": 151936,
+        },
+        2048,
+    )
+    write_safetensors(
+        folder / "model.safetensors",
+        [
+            ("model.embed_tokens.weight", "U32", (16, 16)),  # 1024 bytes
+            ("model.embed_tokens.scales", "BF16", (16, 1)),  # 32
+            ("model.embed_tokens.biases", "BF16", (16, 1)),  # 32
+            ("model.norm.weight", "BF16", (64,)),  # 128
+        ],
+        512,
+    )  # 8 + 512 + 1216 = 1736
+    write_padded(folder / "tokenizer_config.json", {"chat_template": QWEN_TEMPLATE, "model_max_length": 131072}, 4096)
     write_gguf(
         root / "lmstudio-community" / "Qwen2.5-0.5B-Instruct-GGUF" / "Qwen2.5-0.5B-Instruct-Q4_K_M.gguf",
         "qwen2",
-        {"general.name": "Qwen2.5 0.5B Instruct", "general.size_label": "0.5B", "qwen2.context_length": 32768,
-         "tokenizer.chat_template": TOOLS_TEMPLATE},
+        {
+            "general.name": "Qwen2.5 0.5B Instruct",
+            "general.size_label": "0.5B",
+            "qwen2.context_length": 32768,
+            "tokenizer.chat_template": TOOLS_TEMPLATE,
+        },
         llm_tensors(Q4_K),
         size=397807936,
     )

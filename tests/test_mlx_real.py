@@ -88,18 +88,20 @@ def test_minilm_size_leaves_out_the_cache(minilm: Path) -> None:
 def test_minilm_entry(minilm: Path) -> None:
     models = modelscan.list_models(minilm.parent.parent)["models"]
     assert isinstance(models, list)
-    assert models == [{
-        "type": "embedding",
-        "publisher": "sentence-transformers",
-        "key": "text-embedding-all-minilm-l6-v2",
-        "display_name": "All MiniLM L6 v2",
-        "quantization": {"name": "F32", "bits_per_weight": 32},
-        "size_bytes": _visible_size(minilm),
-        "params_string": "23M",
-        "loaded_instances": [],
-        "max_context_length": 512,
-        "format": "mlx",
-    }]
+    assert models == [
+        {
+            "type": "embedding",
+            "publisher": "sentence-transformers",
+            "key": "text-embedding-all-minilm-l6-v2",
+            "display_name": "All MiniLM L6 v2",
+            "quantization": {"name": "F32", "bits_per_weight": 32},
+            "size_bytes": _visible_size(minilm),
+            "params_string": "23M",
+            "loaded_instances": [],
+            "max_context_length": 512,
+            "format": "mlx",
+        }
+    ]
 
 
 # -- real MLX quantization -------------------------------------------------------------------
@@ -149,8 +151,9 @@ def _quantize(
 
 
 @pytest.mark.parametrize("quant", QUANTS, ids=[q[3] for q in QUANTS])
-def test_real_mlx_quantization(minilm: Path, original_params: int, tmp_path: Path,
-                               quant: tuple[str, int, int, str]) -> None:
+def test_real_mlx_quantization(
+    minilm: Path, original_params: int, tmp_path: Path, quant: tuple[str, int, int, str]
+) -> None:
     mode, bits, group_size, name = quant
     folder = tmp_path / "models" / "mlx-community" / f"{REPO}-{name.lower()}"
     written = _quantize(minilm, folder, mode, bits, group_size)

@@ -69,8 +69,9 @@ def test_real_gemma_through_the_command_line(gemma_gguf: Path) -> None:
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "modelscan", "--strict", str(gemma_gguf)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "modelscan", "--strict", str(gemma_gguf)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     (entry,) = json.loads(proc.stdout)["models"]
     assert entry["key"] == "gemma-3-270m" and entry["size_bytes"] == 253_113_024

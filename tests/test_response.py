@@ -12,13 +12,34 @@ from modelscan.facts import ModelFacts, assign_keys
 from modelscan.response import to_entry, to_response
 
 
-def facts(repo: str, *, publisher: str = "pub", kind: str = "llm", quant: str | None = "Q4_K_M",
-          path: str | None = None, folder: str | None = None, fmt: str = "gguf") -> ModelFacts:
+def facts(
+    repo: str,
+    *,
+    publisher: str = "pub",
+    kind: str = "llm",
+    quant: str | None = "Q4_K_M",
+    path: str | None = None,
+    folder: str | None = None,
+    fmt: str = "gguf",
+) -> ModelFacts:
     folder = folder or f"/m/{publisher}/{repo}"
     return ModelFacts(
-        format=fmt, path=path or f"{folder}/{repo}-{quant}.gguf", folder=folder, publisher=publisher, repo=repo,
-        type=kind, architecture="llama", name_source=repo, key_base=repo, quant_name=quant, quant_bits=4,
-        size_bytes=1, params_string=None, max_context_length=4096, vision=False, trained_for_tool_use=False,
+        format=fmt,
+        path=path or f"{folder}/{repo}-{quant}.gguf",
+        folder=folder,
+        publisher=publisher,
+        repo=repo,
+        type=kind,
+        architecture="llama",
+        name_source=repo,
+        key_base=repo,
+        quant_name=quant,
+        quant_bits=4,
+        size_bytes=1,
+        params_string=None,
+        max_context_length=4096,
+        vision=False,
+        trained_for_tool_use=False,
     )
 
 
@@ -56,8 +77,12 @@ def test_same_publisher_under_two_roots_stays_unique() -> None:
 
 
 def test_order_llms_then_embeddings_case_insensitive() -> None:
-    models = [facts("b", publisher="Zed"), facts("e", kind="embedding", publisher="a"), facts("A", publisher="zed"),
-              facts("c", publisher="alpha")]
+    models = [
+        facts("b", publisher="Zed"),
+        facts("e", kind="embedding", publisher="a"),
+        facts("A", publisher="zed"),
+        facts("c", publisher="alpha"),
+    ]
     assign_keys(models)
     got = [(m["publisher"], m["key"]) for m in to_response(models)["models"]]  # type: ignore[index]
     assert got == [("alpha", "c"), ("zed", "a"), ("Zed", "b"), ("a", "text-embedding-e")]  # publisher ties: key
@@ -66,11 +91,33 @@ def test_order_llms_then_embeddings_case_insensitive() -> None:
 def test_entry_key_order_llm_and_embedding() -> None:
     llm, emb = facts("x"), facts("y", kind="embedding")
     assign_keys([llm, emb])
-    assert list(to_entry(llm)) == ["type", "publisher", "key", "display_name", "architecture", "quantization",
-                                   "size_bytes", "params_string", "loaded_instances", "max_context_length",
-                                   "format", "capabilities", "description"]
-    assert list(to_entry(emb)) == ["type", "publisher", "key", "display_name", "quantization", "size_bytes",
-                                   "params_string", "loaded_instances", "max_context_length", "format"]
+    assert list(to_entry(llm)) == [
+        "type",
+        "publisher",
+        "key",
+        "display_name",
+        "architecture",
+        "quantization",
+        "size_bytes",
+        "params_string",
+        "loaded_instances",
+        "max_context_length",
+        "format",
+        "capabilities",
+        "description",
+    ]
+    assert list(to_entry(emb)) == [
+        "type",
+        "publisher",
+        "key",
+        "display_name",
+        "quantization",
+        "size_bytes",
+        "params_string",
+        "loaded_instances",
+        "max_context_length",
+        "format",
+    ]
 
 
 def test_no_quantization_is_null() -> None:
@@ -95,11 +142,15 @@ def _one() -> list[ModelFacts]:
         ({"x": [5]}, "loaded['x'][0] must be a mapping with 'id' and 'config'"),
         ({"x": [{"ide": "a"}]}, "loaded['x'][0]: unknown field(s) ['ide']"),
         ({"x": [{"id": ""}]}, "loaded['x'][0]: id must be a non-empty string"),
-        ({"x": [{"config": {"context_length": True}}]},
-         "loaded['x']: config.context_length must be a non-negative int, got True"),
+        (
+            {"x": [{"config": {"context_length": True}}]},
+            "loaded['x']: config.context_length must be a non-negative int, got True",
+        ),
         ({"x": [{"config": {"flash_attention": 1}}]}, "loaded['x']: config.flash_attention must be a bool, got int"),
-        ({"text-embedding-e": [{"config": {"eval_batch_size": 512}}]},
-         "loaded['text-embedding-e'][0]: config field(s) ['eval_batch_size'] not allowed for an embedding model"),
+        (
+            {"text-embedding-e": [{"config": {"eval_batch_size": 512}}]},
+            "loaded['text-embedding-e'][0]: config field(s) ['eval_batch_size'] not allowed for an embedding model",
+        ),
         ({"x": [{"id": "a"}, {"id": "a"}]}, "loaded['x']: instance ids repeat"),
         ([], "loaded must be a mapping of model key to instances, got list"),
     ],
@@ -113,9 +164,27 @@ def test_loaded_is_validated(loaded: Any, message: str) -> None:
 def test_loaded_defaults_and_explicit_values() -> None:
     out = to_response(_one(), {"x": [{"id": "mine", "config": {"num_experts": 4}}, {}]})
     (llm,) = [m for m in out["models"] if m["key"] == "x"]  # type: ignore[union-attr]
-    assert json.dumps(llm["loaded_instances"]) == json.dumps([
-        {"id": "mine", "config": {"context_length": 4096, "eval_batch_size": 512, "flash_attention": False,
-                                  "num_experts": 4, "offload_kv_cache_to_gpu": True}},
-        {"id": "x:2", "config": {"context_length": 4096, "eval_batch_size": 512, "flash_attention": False,
-                                 "num_experts": 0, "offload_kv_cache_to_gpu": True}},
-    ])
+    assert json.dumps(llm["loaded_instances"]) == json.dumps(
+        [
+            {
+                "id": "mine",
+                "config": {
+                    "context_length": 4096,
+                    "eval_batch_size": 512,
+                    "flash_attention": False,
+                    "num_experts": 4,
+                    "offload_kv_cache_to_gpu": True,
+                },
+            },
+            {
+                "id": "x:2",
+                "config": {
+                    "context_length": 4096,
+                    "eval_batch_size": 512,
+                    "flash_attention": False,
+                    "num_experts": 0,
+                    "offload_kv_cache_to_gpu": True,
+                },
+            },
+        ]
+    )

@@ -31,8 +31,18 @@ def test_quant_token(name: str, token: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("quant", "bits"),
-    [("Q4_K_M", 4), ("IQ2_XXS", 2), ("Q8_0", 8), ("F16", 16), ("BF16", 16), ("MXFP4", 4), ("TQ1_0", 1),
-     ("UD-Q4_K_XL", 4), ("F32", 32), (None, None)],
+    [
+        ("Q4_K_M", 4),
+        ("IQ2_XXS", 2),
+        ("Q8_0", 8),
+        ("F16", 16),
+        ("BF16", 16),
+        ("MXFP4", 4),
+        ("TQ1_0", 1),
+        ("UD-Q4_K_XL", 4),
+        ("F32", 32),
+        (None, None),
+    ],
 )
 def test_nominal_bits(quant: str | None, bits: int | None) -> None:
     assert _rules.nominal_bits(quant) == bits
@@ -103,8 +113,15 @@ def test_size_token(name: str, token: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("count", "text"),
-    [(268_098_176, "268M"), (8_030_261_248, "8.0B"), (30_532_122_624, "31B"), (1_235_814_400, "1.2B"),
-     (22_713_216, "23M"), (999, "1.0K"), (1_500_000_000_000, "1.5T")],
+    [
+        (268_098_176, "268M"),
+        (8_030_261_248, "8.0B"),
+        (30_532_122_624, "31B"),
+        (1_235_814_400, "1.2B"),
+        (22_713_216, "23M"),
+        (999, "1.0K"),
+        (1_500_000_000_000, "1.5T"),
+    ],
 )
 def test_rounded_count(count: int, text: str) -> None:
     assert _rules.rounded_count(count) == text

@@ -47,7 +47,6 @@ from modelscan.safetensors import (
 SOURCE = "m/x.safetensors"
 
 
-
 DUP_ENTRY = b'"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}'
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\nsize 4368439584\n"
 APPLEDOUBLE = bytes.fromhex("0005160700020000") + b"Mac OS X        " + b"\0" * 60

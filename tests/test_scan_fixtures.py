@@ -119,11 +119,15 @@ def test_key_collision_across_folders(entries: dict[str, dict[str, Any]]) -> Non
 @pytest.mark.parametrize(
     ("sub", "keys"),
     [
-        ("lmstudio-community", {"gemma-3-270m-it-qat", "gemma-3-4b-it", "qwen2.5-0.5b-instruct@q4_k_m",
-                                "qwen2.5-0.5b-instruct@q8_0"}),  # a publisher folder
+        (
+            "lmstudio-community",
+            {"gemma-3-270m-it-qat", "gemma-3-4b-it", "qwen2.5-0.5b-instruct@q4_k_m", "qwen2.5-0.5b-instruct@q8_0"},
+        ),  # a publisher folder
         ("lmstudio-community/gemma-3-4b-it-GGUF", {"gemma-3-4b-it"}),  # a model folder
-        ("lmstudio-community/Qwen2.5-0.5B-Instruct-GGUF/Qwen2.5-0.5B-Instruct-Q8_0.gguf",
-         {"qwen2.5-0.5b-instruct@q8_0"}),  # one file of several in its folder
+        (
+            "lmstudio-community/Qwen2.5-0.5B-Instruct-GGUF/Qwen2.5-0.5B-Instruct-Q8_0.gguf",
+            {"qwen2.5-0.5b-instruct@q8_0"},
+        ),  # one file of several in its folder
         ("lmstudio-community/gemma-3-4b-it-GGUF/gemma-3-4b-it-Q4_K_M.gguf", {"gemma-3-4b-it"}),
     ],
 )

@@ -28,8 +28,12 @@ from modelscan.gguf import GGUFArray, GGUFHeader, Undecoded, parse_gguf_header, 
 VT = gguf.GGUFValueType
 Q = gguf.GGMLQuantizationType
 
-SETTINGS = settings(derandomize=True, deadline=None, max_examples=100,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    derandomize=True,
+    deadline=None,
+    max_examples=100,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 # Text the writer can encode (no lone surrogates).
 TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=24)
@@ -282,9 +286,12 @@ def test_mutated_valid_files(spec: Spec, mutations: list[tuple[str, int, Any]]) 
 def test_mutations_reach_deep_into_the_header() -> None:
     # A sanity check of the fuzzer: a valid file has many positions whose mutation still parses
     # up to a later field, so errors come from every part of the header, not just the magic.
-    spec = Spec(gguf.GGUFEndian.LITTLE, None,
-                [("a", Value(VT.ARRAY, ["x", "yy"], VT.STRING)), ("b", Value(VT.UINT32, 5))],
-                [Tensor("t", np.zeros((2, 4), np.float32), None)])
+    spec = Spec(
+        gguf.GGUFEndian.LITTLE,
+        None,
+        [("a", Value(VT.ARRAY, ["x", "yy"], VT.STRING)), ("b", Value(VT.UINT32, 5))],
+        [Tensor("t", np.zeros((2, 4), np.float32), None)],
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.gguf"
         write(spec, path)
