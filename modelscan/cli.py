@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from . import __version__
 from .errors import UsageError, display_path
 from .limits import BATCH_LIMITS, SERVER_LIMITS
-from .scan import lmstudio_models_folder, scan_models
+from .scan import scan_models
+from .sources.lmstudio import lmstudio_models_folder
 
 __all__ = ["main"]
 
@@ -64,8 +66,8 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         metavar="N",
-        help="processes that read headers in a cold scan of many folders (default: every CPU from 64 "
-        "folders on; 1: none)",
+        help="processes that read headers in a cold scan of many models (default: every CPU from 64 "
+        "model folders on; 1: none)",
     )
     p.add_argument("--version", action="version", version=f"modelscan {__version__}")
     return p
@@ -94,13 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers is not None and args.workers < 1:
         print("modelscan: --workers must be at least 1", file=sys.stderr)
         return 2
-    report = scan_models(*paths, limits=SERVER_LIMITS if args.server_limits else BATCH_LIMITS, workers=args.workers)
+    # The library never starts processes unless asked; the command line asks for every CPU.
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    report = scan_models(*paths, limits=SERVER_LIMITS if args.server_limits else BATCH_LIMITS, workers=workers)
     try:
-        out = (
-            {"models": [m.to_dict() for m in report.models], "problems": [p.to_dict() for p in report.problems]}
-            if args.facts
-            else report.to_response(loaded)
-        )
+        out: object = report.to_facts() if args.facts else report.to_response(loaded)
     except UsageError as exc:
         print(f"modelscan: --loaded: {exc}", file=sys.stderr)
         return 2

@@ -42,6 +42,7 @@ from ._tables import (
 )
 from .errors import (
     DuplicateKey,
+    ErrorCode,
     FileAccessError,
     InvalidField,
     LayoutError,
@@ -199,11 +200,31 @@ class _Parser:
     def _os_error(self, exc: OSError) -> FileAccessError:
         return FileAccessError(self.source, f"read failed: {exc.strerror or exc}", format="fs", code="os_error")
 
-    def fail(self, cls: type[ModelScanError], field: str, offset: int | None, detail: str, **kw: str) -> NoReturn:
-        raise cls(self.source, detail, field=field, offset=offset, format="gguf", **kw)
+    def fail(
+        self,
+        cls: type[ModelScanError],
+        field: str,
+        offset: int | None,
+        detail: str,
+        *,
+        code: ErrorCode | None = None,
+        limit: str | None = None,
+    ) -> NoReturn:
+        raise cls(self.source, detail, field=field, offset=offset, format="gguf", code=code, limit=limit)
 
-    def warn(self, cls: type[ModelScanError], field: str, offset: int | None, detail: str, **kw: str) -> None:
-        self.warnings.append(cls(self.source, detail, field=field, offset=offset, format="gguf", **kw))
+    def warn(
+        self,
+        cls: type[ModelScanError],
+        field: str,
+        offset: int | None,
+        detail: str,
+        *,
+        code: ErrorCode | None = None,
+        limit: str | None = None,
+    ) -> None:
+        self.warnings.append(
+            cls(self.source, detail, field=field, offset=offset, format="gguf", code=code, limit=limit)
+        )
 
     # --- the buffer -----------------------------------------------------------------------
 
@@ -755,7 +776,8 @@ def read_gguf_header(
     *,
     limits: Limits = BATCH_LIMITS,
     decode_arrays: Container[str] = frozenset(),
-    expect: tuple[int, int] | None = None,
+    expect: tuple[int, ...] | None = None,
+    source: str | None = None,
 ) -> GGUFHeader:
     """Open *path* safely (``_fs.open_regular``) and parse its GGUF header.
 
@@ -763,10 +785,11 @@ def read_gguf_header(
     swapped since then raises :class:`ChangedDuringScan` before anything is read. An empty file
     is :class:`NotAModel` (``empty_file``) from ``fstat`` alone. A file that changes while it is
     read raises :class:`ChangedDuringScan`, also when the change made the parse fail. Raises
-    everything :func:`parse_gguf_header` raises, and :class:`FileAccessError`.
+    everything :func:`parse_gguf_header` raises, and :class:`FileAccessError`. *source* names the
+    file in errors and in the header (default: *path*).
     """
-    source = os.fsdecode(path)
-    f, before = open_regular(path, expect=expect)
+    source = os.fsdecode(path) if source is None else source
+    f, before = open_regular(path, expect=expect, source=source)
     with f:
         if before.st_size == 0:
             raise NotAModel(source, "empty file", format="gguf", code="empty_file")
