@@ -13,6 +13,7 @@ import collections
 import dataclasses
 import json
 import re
+import typing
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ import modelscan.errors
 from fixtures.make_fixtures import write_spec_example
 from modelscan import BATCH_LIMITS, SERVER_LIMITS, Limits
 from modelscan.cli import _parser, main
+from modelscan.errors import ErrorCode
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -168,7 +170,7 @@ def _raised_codes() -> dict[str, set[str]]:
     def strings(node: ast.AST) -> list[str]:
         return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
 
-    for path in sorted((ROOT / "modelscan").glob("*.py")):
+    for path in sorted((ROOT / "modelscan").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             found: list[str] = []
             if isinstance(node, ast.Call):
@@ -177,20 +179,29 @@ def _raised_codes() -> dict[str, set[str]]:
                 name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
                 if name in ("_fs_error", "warn") and len(node.args) == 3:
                     found += strings(node.args[2])
-            elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "code" for t in node.targets):
-                found += strings(node.value)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(isinstance(t, ast.Name) and t.id == "code" for t in targets):
+                    found += strings(node.value)
             for code in found:
                 if re.fullmatch(r"[a-z][a-z0-9_]*", code):
                     codes[code].add(path.name)
     return codes
 
 
-def test_every_error_code_is_named_in_hostile_md() -> None:
-    text = _page("hostile.md")
+def test_every_error_code_is_in_hostile_md_with_its_meaning() -> None:
+    rows = _rows(_section(_page("hostile.md"), "### Every code"), r"[a-z0-9_]+")
+    assert set(rows) == set(modelscan.ERROR_CODES), set(rows) ^ set(modelscan.ERROR_CODES)
+    for code, meaning in modelscan.ERROR_CODES.items():
+        assert rows[code][1] == meaning, code
+
+
+def test_every_code_written_in_modelscan_is_registered() -> None:
     codes = _raised_codes()
     assert {"lfs_pointer", "outside_root", "bad_quantization", "error"} <= set(codes)  # the scan finds them
-    missing = {c: sorted(files) for c, files in codes.items() if f"`{c}`" not in text}
-    assert not missing, f"codes raised in modelscan/ but not in docs/hostile.md: {missing}"
+    unknown = {c: sorted(files) for c, files in codes.items() if c not in modelscan.ERROR_CODES}
+    assert not unknown, f"codes written in modelscan/ but not in modelscan.ERROR_CODES: {unknown}"
+    assert set(typing.get_args(ErrorCode)) == set(modelscan.ERROR_CODES)
 
 
 _ID = r"[GSCFP]-\d+[a-z]?(?:-[^`|]+)?"
