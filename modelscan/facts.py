@@ -66,6 +66,10 @@ class ModelFacts:
     projector: str | None = None
     has_chat_template: bool = False
     warnings: tuple[ModelScanError, ...] = ()
+    #: GGUF metadata as shown to clients (Ollama's ``model_info``): every key/value the reader kept,
+    #: scalars and decoded strings as they are, arrays as a list when decoded, else as ``[]``
+    #: (strings too long to decode are left out). Empty for MLX models.
+    metadata: dict[str, object] = dataclasses.field(default_factory=dict)
     source: SourceName = "lmstudio"
     #: A source's own name for the model, used as its key verbatim (Ollama's ``llama3.2:latest``).
     source_name: str | None = None

@@ -18,7 +18,7 @@ from ._walk import FileEntry
 from .candidates import Origin
 from .errors import InvalidField, ModelScanError, NotAModel
 from .facts import ModelFacts, ModelType, TensorTypeStat
-from .gguf import GGUFHeader, GGUFTensorInfo, Undecoded
+from .gguf import GGUFArray, GGUFHeader, GGUFTensorInfo, Undecoded
 from .read import GGUFRecord
 
 __all__ = ["derive_gguf_facts", "derive_gguf_models", "is_projector", "tensor_type_name"]
@@ -116,6 +116,17 @@ def _derive_quant_name(file_name: str, kv: Mapping[str, object], tensors: Sequen
     if file_type is not None and file_type in LLAMA_FILE_TYPE_NAMES:
         return LLAMA_FILE_TYPE_NAMES[file_type]
     return _dominant_type(tensors)
+
+
+def _metadata(kv: Mapping[str, object]) -> dict[str, object]:
+    """The header's key/values as plain JSON values (arrays not decoded become ``[]``)."""
+    out: dict[str, object] = {}
+    for key, value in kv.items():
+        if isinstance(value, GGUFArray):
+            out[key] = list(value.values) if value.values is not None else []
+        elif not isinstance(value, Undecoded):
+            out[key] = value
+    return out
 
 
 def _has_chat_template(kv: Mapping[str, object]) -> bool:
@@ -249,6 +260,7 @@ def derive_gguf_facts(
         projector=projector.path if projector is not None else None,
         has_chat_template=_has_chat_template(kv),
         warnings=tuple(warnings),
+        metadata=_metadata(kv),
         source=origin.source,
         source_name=origin.name,
         display_name=_rules.display_name(name_source),
