@@ -96,7 +96,7 @@ def _restat(entry: FileEntry) -> FileEntry | None:
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    return dataclasses.replace(entry, size=st.st_size, dev=st.st_dev, ino=st.st_ino, mtime_ns=st.st_mtime_ns)
+    return entry._replace(size=st.st_size, dev=st.st_dev, ino=st.st_ino, mtime_ns=st.st_mtime_ns)
 
 
 def restat_candidate(candidate: Candidate) -> Candidate | None:

@@ -21,12 +21,17 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from . import __version__, errors
+from ._walk import FileEntry
 from .cache import Result, ScanCache
 from .candidates import Origin
 from .facts import ModelFacts, TensorTypeStat
 from .limits import Limits
+
+if TYPE_CHECKING:
+    from .candidates import SourceName
 
 __all__ = ["FILE_NAME", "MAX_BYTES", "MAX_ENTRIES", "default_cache_dir", "load", "save"]
 
@@ -85,9 +90,17 @@ def _encode_origin(origin: Origin) -> list[object]:
 
 
 def _encode_signature(signature: tuple[object, ...]) -> list[object]:
+    """``(origin, *parts)``: each part a tuple of walk entries, or of tuples of them (lists in JSON)."""
     origin, *rest = signature
     assert isinstance(origin, Origin)
-    return [_encode_origin(origin), *(list(x) if isinstance(x, tuple) else x for x in rest)]
+    return [_encode_origin(origin), _encode_entries(rest)]
+
+
+def _encode_entries(node: object) -> object:
+    if isinstance(node, FileEntry):
+        return list(node)
+    assert isinstance(node, (tuple, list))
+    return [_encode_entries(x) for x in node]
 
 
 # -- decoding (every value checked) ------------------------------------------------------------
@@ -212,17 +225,22 @@ def _decode_result(value: object) -> Result:
 
 
 def _decode_signature(value: object) -> tuple[object, ...]:
-    origin, *rest = _list(value)
+    origin, rest = _list(value, 2)
     source, folder, publisher, repo, name = _list(origin, 5)
     _check(source in _CHOICES["source"])
-    decoded: list[object] = [Origin(_str(source), _str(folder), _str(publisher), _str(repo), _opt_str(name))]  # type: ignore[arg-type]
-    for item in rest:
-        if type(item) is list:
-            _check(all(type(x) is int for x in item))
-            decoded.append(tuple(item))
-        else:
-            decoded.append(_str(item))
-    return tuple(decoded)
+    decoded = Origin(cast("SourceName", source), _str(folder), _str(publisher), _str(repo), _opt_str(name))
+    return (decoded, *_decode_entries(rest))
+
+
+_ENTRY_TYPES = [str, str, str, int, int, int, int]
+
+
+def _decode_entries(node: object) -> tuple[object, ...]:
+    """Nested lists of walk entries back to tuples of :class:`FileEntry`."""
+    items = _list(node)
+    if len(items) == len(_ENTRY_TYPES) and [type(x) for x in items] == _ENTRY_TYPES:
+        return FileEntry(*items)  # type: ignore[arg-type]  # every value's type checked
+    return tuple(_decode_entries(x) for x in items)
 
 
 def _decode_limits(value: object) -> Limits:

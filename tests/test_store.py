@@ -14,6 +14,7 @@ import pytest
 import modelscan
 from modelscan import cli, store
 from modelscan import read as read_module
+from modelscan._walk import FileEntry
 from modelscan.candidates import Origin
 from modelscan.errors import InvalidField
 from modelscan.facts import ModelFacts, TensorTypeStat
@@ -218,6 +219,9 @@ def test_a_loaded_entry_is_used_only_for_the_same_files(root: Path) -> None:
     assert loaded.misses == 1
 
 
-def test_an_origin_is_stored_whole() -> None:
-    signature = (Origin("ollama", "/o", "library", "llama3.2", "llama3.2:latest"), "/o/x", (1, 2, 3, 4))
-    assert store._decode_signature(json.loads(json.dumps(store._encode_signature(signature)))) == signature
+def test_a_signature_is_stored_whole() -> None:
+    entry = FileEntry("x.gguf", "/o/x.gguf", "/b/sha256-1", 10, 1, 2, 3)
+    other = entry._replace(name="y.gguf", path="/o/y.gguf")
+    origin = Origin("ollama", "/o", "library", "llama3.2", "llama3.2:latest")
+    for signature in ((origin, ((entry, other), (other,)), (entry,)), (origin, (entry, other))):
+        assert store._decode_signature(json.loads(json.dumps(store._encode_signature(signature)))) == signature
