@@ -27,6 +27,7 @@ from . import _rules
 from ._json import FlatStringMap, short_key, type_name
 from .errors import ErrorCode, InvalidField, ModelScanError
 from .facts import ModelFacts, TensorTypeStat
+from .facts_arch import derive_mlx_arch
 from .limits import Limits
 from .mlx import MLXFolder
 from .safetensors import DTYPE_BITS, SafetensorsHeader, SafetensorsTensor
@@ -650,6 +651,8 @@ def derive_mlx_facts(folder: MLXFolder) -> ModelFacts:
     if params_string is None and n_params:
         params_string = _rules.rounded_count(n_params)
 
+    context = _derive_context(cfg, (top_type, text_type))
+    arch_numbers = dataclasses.replace(derive_mlx_arch(folder.config), context_length=context)
     return ModelFacts(
         format="mlx",
         path=folder.path,
@@ -664,7 +667,7 @@ def derive_mlx_facts(folder: MLXFolder) -> ModelFacts:
         quant_bits=quant_bits,
         size_bytes=folder.size,
         params_string=params_string,
-        max_context_length=_derive_context(cfg, (top_type, text_type)),
+        max_context_length=context,
         vision=type(vision_config) is dict and bool(vision_config),
         trained_for_tool_use=tools,
         n_params=n_params,
@@ -674,6 +677,7 @@ def derive_mlx_facts(folder: MLXFolder) -> ModelFacts:
         header_bytes=sum(h.header_bytes for h, _ in folder.shards),
         files=tuple(sorted(h.path for h, _ in folder.shards)),
         projector=None,
+        arch=arch_numbers,
         has_chat_template=has_template,
         warnings=tuple(warnings),
         source=origin.source,
