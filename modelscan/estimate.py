@@ -223,7 +223,7 @@ def estimate_memory(
     a = record["arch"]
     context = a["context_length"] if context_length is None else context_length
     if context is None:
-        raise UsageError(f"{record['path']}: the model's maximum context is unknown; give a context length")
+        raise UsageError("the model's maximum context is unknown; give a context length")
     for name, value in (("context length", context), ("batch size", batch_size)):
         if type(value) is not int or value <= 0:
             raise UsageError(f"{name} must be a positive integer, got {value!r}")
