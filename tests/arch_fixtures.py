@@ -7,6 +7,7 @@ docs/estimate.md's table, which ``tests/test_estimate.py`` checks against ``esti
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -180,3 +181,15 @@ def write_fixture(root: Path, name: str) -> Path:
     """Write fixture *name* as ``root/acme/<name>-GGUF/<name>-F16.gguf``; returns the file."""
     arch, kv, tensors = FIXTURES[name]()
     return write_gguf(root / "acme" / f"{name}-GGUF" / f"{name}-F16.gguf", arch, kv, tensors)
+
+
+def readme_rows() -> dict[str, list[int]]:
+    """README.md's worked examples of "Memory estimates": term -> the figures of its last cell."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Memory estimates", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and re.fullmatch(r"[\d,; ]+", cells[2]):
+            rows[cells[0]] = [int(n.replace(",", "")) for n in cells[2].split(";")]
+    return rows

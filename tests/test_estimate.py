@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from arch_fixtures import FIXTURES, write_fixture
+from arch_fixtures import FIXTURES, readme_rows, write_fixture
 
 import modelscan
 from fixtures.make_fixtures import F16, llm_tensors, write_gguf
@@ -338,3 +338,14 @@ def test_estimate_is_pure(tmp_path: Path) -> None:
     before = json.dumps(record)
     assert estimate_memory(record) == estimate_memory(record)
     assert json.dumps(record) == before
+
+
+def test_readme_recurrent_and_mla_examples(tmp_path: Path) -> None:
+    rows = readme_rows()
+    hybrid = estimate_memory(_record(tmp_path, "hybrid"))["kv_cache"]
+    assert rows["recurrent state"] == [hybrid["recurrent_bytes"] // hybrid["recurrent_layers"]]
+    _, kv, tensors = FIXTURES["mla"]()
+    kv.update({"deepseek2.block_count": 61, "deepseek2.context_length": 32768})
+    path = write_gguf(tmp_path / "a" / "ds-GGUF" / "ds.gguf", "deepseek2", kv, tensors)
+    (model,) = modelscan.scan_models(path).models
+    assert rows["MLA"] == [estimate_memory(to_facts_record(model))["kv_cache_bytes"]]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from arch_fixtures import readme_rows
 from safetensors import safe_open
 
 import modelscan
@@ -114,3 +115,17 @@ def test_real_minilm_numbers_and_estimate(minilm: Path) -> None:
     # One batch of the whole 512-token input: 4 x 512 x (1 + 4 x 384 + 512 x (1 + 12)).
     assert e["compute_bytes"] == 4 * 512 * (1 + 4 * 384 + 512 * 13)
     assert e["confidence"] == "low"  # MLX: not llama.cpp's runtime
+
+
+def test_readme_worked_examples_are_the_real_gemmas(gemma_gguf: Path) -> None:
+    (model,) = modelscan.scan_models(gemma_gguf).models
+    record = to_facts_record(model)
+    e = estimate_memory(record)
+    rows = readme_rows()
+    assert rows["`weights_bytes` (`modelBytes`)"] == [e["weights_bytes"]]
+    assert rows["`kv_cache_bytes`"] == [e["kv_cache_bytes"]]
+    assert rows["`compute_bytes` (rough)"] == [e["compute_bytes"]]
+    assert rows["`contextBytes`, `totalBytes`"] == [e["contextBytes"], e["totalBytes"]]
+    q8 = estimate_memory(record, context_length=4096, kv_cache_type="q8_0")
+    assert rows["`q8_0` cache"] == [q8["kv_cache_bytes"]]
+    assert model.header_bytes == 6_525_120 and len(model.files) == 1
