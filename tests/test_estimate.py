@@ -13,6 +13,7 @@ from arch_fixtures import FIXTURES, readme_rows, write_fixture
 import modelscan
 from fixtures.make_fixtures import F16, llm_tensors, write_gguf
 from modelscan import UsageError
+from modelscan.cli import main
 from modelscan.estimate import estimate_memory
 from modelscan.facts import ArchNumbers
 from modelscan.facts_arch import derive_gguf_arch, derive_mlx_arch, swa_pattern
@@ -349,3 +350,62 @@ def test_readme_recurrent_and_mla_examples(tmp_path: Path) -> None:
     path = write_gguf(tmp_path / "a" / "ds-GGUF" / "ds.gguf", "deepseek2", kv, tensors)
     (model,) = modelscan.scan_models(path).models
     assert rows["MLA"] == [estimate_memory(to_facts_record(model))["kv_cache_bytes"]]
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_estimate_command_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_fixture(tmp_path, "gemma3-swa")
+    assert main(["estimate", str(path), "--context", "4096", "--kv-type", "q8_0"]) == 0
+    out, err = capsys.readouterr()
+    (e,) = json.loads(out)["estimates"]
+    assert e == estimate_memory(_record(tmp_path, "gemma3-swa"), context_length=4096, kv_cache_type="q8_0")
+    assert (e["key"], e["context_length"], e["kv_cache_type"], e["flash_attention"]) == (
+        "gemma3-swa",
+        4096,
+        "q8_0",
+        True,
+    )
+    assert err == ""
+
+
+def test_estimate_command_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_fixture(tmp_path, "gqa")
+    write_fixture(tmp_path, "hybrid")
+    assert main(["estimate", str(tmp_path), "--table", "--flash-attention"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["model", "context", "kv", "weights", "kv", "cache", "compute", "total", "confidence"]
+    rows = [line.split() for line in lines if not line.startswith(" ")][1:]
+    assert [r[0] for r in rows] == ["gqa", "hybrid"]
+    assert rows[0][1:3] == ["1100", "f16"]
+    assert rows[0][5:7] == ["1.2", "MiB"]  # 4 x 1280 x 256 bytes = 1.25 MiB
+    assert any(line.startswith("  note: context padded from 1100 to 1280 cells") for line in lines)
+
+
+def test_estimate_command_exit_statuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, kv, tensors = FIXTURES["gqa"]()
+    del kv["llama.context_length"]
+    path = write_gguf(tmp_path / "a" / "n-GGUF" / "n.gguf", "llama", kv, tensors)
+    assert main(["estimate", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"estimates": []}
+    assert f"{path}: the model's maximum context is unknown; give a context length" in err.splitlines()
+    assert main(["estimate", str(path), "--context", "100"]) == 0
+    capsys.readouterr()
+    for bad in (["--kv-type", "q5_1"], ["--context", "0"], ["--context", "x"], []):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["estimate", *bad, *([str(path)] if bad else [])])
+        assert exit_info.value.code == 2
+    capsys.readouterr()
+
+
+def test_listing_command_still_takes_paths_and_facts_carry_arch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_fixture(tmp_path, "moe")
+    assert main([str(tmp_path)]) == 0
+    assert [m["key"] for m in json.loads(capsys.readouterr().out)["models"]] == ["moe"]
+    assert main(["--facts", str(tmp_path)]) == 0
+    (record,) = json.loads(capsys.readouterr().out)["models"]
+    assert (record["arch"]["expert_count"], record["arch"]["expert_used_count"]) == (128, 8)
