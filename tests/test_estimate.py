@@ -409,3 +409,17 @@ def test_listing_command_still_takes_paths_and_facts_carry_arch(
     assert main(["--facts", str(tmp_path)]) == 0
     (record,) = json.loads(capsys.readouterr().out)["models"]
     assert (record["arch"]["expert_count"], record["arch"]["expert_used_count"]) == (128, 8)
+
+
+def test_a_vocabulary_sized_per_layer_array_is_not_decoded(tmp_path: Path) -> None:
+    # R5: the reader decodes per-layer keys only up to gguf_array_elements_decoded (65,536);
+    # a hostile file that names a 100,000-item array like one stays skipped, with warnings.
+    _, kv, tensors = FIXTURES["gqa"]()
+    kv["llama.attention.head_count_kv"] = [2] * 100_000
+    path = write_gguf(tmp_path / "a" / "h-GGUF" / "h.gguf", "llama", kv, tensors)
+    (model,) = modelscan.scan_models(path).models
+    assert model.arch.head_count_kv == 8  # back to head_count
+    codes = {(w.code, w.field) for w in model.warnings}
+    assert ("limit_exceeded", "kv[6:llama.attention.head_count_kv].count") in codes
+    assert ("bad_value", "kv:llama.attention.head_count_kv") in codes
+    assert model.metadata["llama.attention.head_count_kv"] == []
