@@ -4,7 +4,7 @@ Argument parsing and printing only; the numbers are ``estimate.estimate_memory``
 ``{"estimates": [...]}`` (2-space indent, ASCII-escaped), or with ``--table`` one row per model
 and its notes. stderr: one line per problem, as the listing command prints them. Exit status: 0;
 1 when a model could not be estimated (its maximum context is unknown and no ``--context`` was
-given); 2 for a usage error.
+given); 2 for a usage error or a PATH that does not exist.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .cli import _paths
 from .errors import UsageError, display_path
 from .estimate import DEFAULT_BATCH, KV_CACHE_TYPES, estimate_memory
 from .limits import BATCH_LIMITS, SERVER_LIMITS
@@ -110,8 +111,11 @@ def _table(estimates: Sequence[MemoryEstimate]) -> str:
 def main(argv: Sequence[str]) -> int:
     """Run ``modelscan estimate``; returns the exit status."""
     args = _parser().parse_args(argv)
+    paths = _paths(list(args.paths))
+    if paths is None:  # a PATH that does not exist: said on stderr
+        return 2
     report = scan_models(
-        *args.paths,
+        *paths,
         limits=SERVER_LIMITS if args.server_limits else BATCH_LIMITS,
         workers=os.cpu_count() or 1,
     )

@@ -393,6 +393,8 @@ def test_estimate_command_exit_statuses(tmp_path: Path, capsys: pytest.CaptureFi
     assert f"{path}: the model's maximum context is unknown; give a context length" in err.splitlines()
     assert main(["estimate", str(path), "--context", "100"]) == 0
     capsys.readouterr()
+    assert main(["estimate", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err == f"modelscan: {tmp_path / 'nowhere'}: no such file or folder\n"
     for bad in (["--kv-type", "q5_1"], ["--context", "0"], ["--context", "x"], []):
         with pytest.raises(SystemExit) as exit_info:
             main(["estimate", *bad, *([str(path)] if bad else [])])
