@@ -27,7 +27,7 @@ from . import __version__, errors
 from ._walk import FileEntry
 from .cache import Result, ScanCache
 from .candidates import Origin
-from .facts import ModelFacts, TensorTypeStat
+from .facts import ArchNumbers, ModelFacts, TensorTypeStat
 from .limits import Limits
 
 if TYPE_CHECKING:
@@ -161,7 +161,40 @@ def _decode_tensor_types(value: object) -> dict[str, TensorTypeStat]:
 
 
 _NONE = type(None)
+_ARCH_FIELDS = [f.name for f in dataclasses.fields(ArchNumbers)]
+#: The architecture numbers that are not ``int | None``, and what they may be instead.
+_ARCH_TYPES: dict[str, tuple[type, ...]] = {
+    "architecture": (str, _NONE),
+    "rope_scaling_type": (str, _NONE),
+    "tokenizer_model": (str, _NONE),
+    "rope_freq_base": (float, _NONE),
+    "rope_scaling_factor": (float, _NONE),
+    "causal": (bool, _NONE),
+    "kv_layout_known": (bool,),
+}
+#: Per-layer numbers: one int, one int per layer, or ``None``; per-layer flags: bools or ``None``.
+_ARCH_PER_LAYER = frozenset({"feed_forward_length", "head_count", "head_count_kv"})
+_ARCH_FLAGS = frozenset({"sliding_window_layers", "recurrent_layers", "attention_layers"})
+
+
+def _decode_arch(value: object) -> ArchNumbers:
+    _check(type(value) is dict and list(value) == _ARCH_FIELDS)
+    assert isinstance(value, dict)
+    out: dict[str, object] = {}
+    for name, item in value.items():
+        if type(item) is list:
+            wanted = bool if name in _ARCH_FLAGS else int
+            _check((name in _ARCH_FLAGS or name in _ARCH_PER_LAYER) and all(type(x) is wanted for x in item))
+            out[name] = tuple(item)
+            continue
+        types = _ARCH_TYPES.get(name, (int, _NONE))
+        _check(type(item) in types and (name not in _ARCH_FLAGS or item is None))
+        out[name] = item
+    return ArchNumbers(**out)  # type: ignore[arg-type]  # every value checked above
+
+
 _DECODERS: dict[str, Callable[[object], object]] = {
+    "arch": _decode_arch,
     "tensor_types": _decode_tensor_types,
     "warnings": lambda v: tuple(_decode_error(x) for x in _list(v)),
     "files": lambda v: tuple(_str(x) for x in _list(v)),
@@ -190,6 +223,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "bits_per_weight": (float, int, _NONE),
     "header_bytes": (int,),
     "projector": (str, _NONE),
+    "projector_bytes": (int, _NONE),
     "has_chat_template": (bool,),
     "metadata": (dict,),
     "source": (str,),
