@@ -6,15 +6,23 @@ walks it here, so every rule about what a scan may see lives once:
 - iterative ``os.scandir``, never following a directory symlink, with depth, entry and time
   budgets; each budget hit is one ``scan_truncated`` problem naming the limit;
 - a file symlink is followed only when its target is a regular file inside one of the scanned
-  roots, a file given by name, or the real ``blobs/`` folder of the Hugging Face cache repo it
-  sits in; where a link leads is judged from its path before the target is touched, so a link
-  out of the roots is refused whether or not its target exists (no existence oracle);
+  roots, a file given by name, or one of the Hugging Face cache's blob stores of the repo it
+  sits in: the repo's own ``blobs/`` folder and, for a ``models--*`` repo, the cache-wide
+  shared store ``<cache>/blobs/`` that a repo blob may link to in turn (both hops end inside
+  the cache, each store a real folder, never a link); where a link leads is judged from its path
+  before the target is touched, so a link out of the roots is refused whether or not its target
+  exists (no existence oracle);
 - FIFOs, devices and sockets with model-like names are problems, never opened;
 - AppleDouble ``._*`` files, ``.DS_Store`` and the like, hidden names and partial downloads are
-  never listed (partial downloads of model files are reported as such);
+  never listed (partial downloads of model files are reported as such, also in a blob store
+  whose names say nothing of models: :meth:`Walk.report_partials`);
 - a GGUF file is listed once per scan however many names lead to it (hard links, several links,
   overlapping roots), by ``(st_dev, st_ino)``; a folder tree collected for an MLX model counts
-  each of its files once the same way.
+  each of its files once the same way. A folder walked as a unit of its own
+  (:meth:`Walk.folders_of`, one Hugging Face snapshot) de-duplicates among its own files only, so
+  the same blob in two repos belongs to both;
+- a file named by a source (an Ollama blob by digest) is judged by the same rules
+  (:meth:`Walk.stat_file`).
 
 A :class:`FileEntry` is one ``stat`` of one file: the size a listing reports and the identity a
 cache keys on come from it, and readers open ``entry.real`` with ``expect=entry.identity`` so
@@ -29,7 +37,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 
 from .errors import FileAccessError, IncompleteModel, LimitExceeded, ModelScanError, os_error
 from .limits import Limits
@@ -43,7 +51,11 @@ _clock = time.monotonic
 _CLOCK_EVERY = 1024
 
 _JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", ".localized"})
-_PARTIAL = re.compile(r"\.(part|partial|incomplete|download|crdownload|tmp)$|-partial(-\d+)?$", re.IGNORECASE)
+#: Partial downloads: browsers' and tools' temporary names, Hugging Face ``*.incomplete``, Ollama
+#: ``sha256-<hex>-partial`` (and ``-partial-<n>``), llama.cpp ``*.downloadInProgress``.
+_PARTIAL = re.compile(
+    r"\.(part|partial|incomplete|download|crdownload|tmp|downloadinprogress)$|-partial(-\d+)?$", re.IGNORECASE
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -92,7 +104,8 @@ def is_junk_name(name: str) -> bool:
 
 
 def partial_download_name(name: str) -> bool:
-    """A download in progress or abandoned (``x.gguf.part``, ``*.incomplete``, Ollama ``-partial``)."""
+    """A download in progress or abandoned (``x.gguf.part``, ``*.incomplete``, Ollama ``-partial``,
+    llama.cpp ``*.downloadInProgress``)."""
     return _PARTIAL.search(name) is not None
 
 
@@ -111,24 +124,35 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _hf_blobs_root(link_path: str) -> str | None:
-    """For ``<repo>/snapshots/<rev>/...`` the repo's ``blobs`` folder (resolved), else ``None``.
-
-    ``blobs`` must be a real folder: a ``blobs`` that is itself a symbolic link (to ``/``, say)
-    would otherwise let a snapshot link reach any file.
-    """
-    parts = os.path.abspath(link_path).split(os.sep)
-    if "snapshots" not in parts[:-1]:
-        return None
-    i = len(parts) - 2 - parts[-2::-1].index("snapshots")
-    blobs = os.sep.join([*parts[:i], "blobs"])
+def _real_folder(path: str) -> str | None:
+    """*path* resolved, if it is a folder and not itself a symbolic link (else ``None``)."""
     try:
-        st = os.lstat(blobs)
+        st = os.lstat(path)
     except OSError:
         return None
     if not stat.S_ISDIR(st.st_mode):
         return None
-    return os.path.realpath(blobs)
+    return os.path.realpath(path)
+
+
+def _hf_blob_stores(link_path: str) -> tuple[str, ...]:
+    """The Hugging Face blob stores a link at *link_path* may lead into (resolved), or ``()``.
+
+    For ``<repo>/snapshots/<rev>/...``: the repo's ``blobs`` folder and, when the repo folder is
+    a ``models--*`` folder, the cache-wide shared store ``<cache>/blobs`` beside it (huggingface_hub
+    moves Xet-backed files there and links ``<repo>/blobs/<etag>`` to them: two hops). Each store
+    must be a real folder: a ``blobs`` that is itself a symbolic link (to ``/``, say) would
+    otherwise let a snapshot link reach any file.
+    """
+    parts = os.path.abspath(link_path).split(os.sep)
+    if "snapshots" not in parts[:-1]:
+        return ()
+    i = len(parts) - 2 - parts[-2::-1].index("snapshots")
+    repo = os.sep.join(parts[:i])
+    stores = [_real_folder(os.path.join(repo, "blobs"))]
+    if parts[i - 1].startswith("models--"):
+        stores.append(_real_folder(os.path.join(os.path.dirname(repo), "blobs")))
+    return tuple(s for s in stores if s is not None)
 
 
 def _fs_error(path: str, detail: str, code: str) -> FileAccessError:
@@ -214,6 +238,7 @@ class Walk:
         self.roots: list[str] = []  # resolved folders a file symlink may point into
         self.named: set[str] = set()  # resolved files given as roots: allowed targets too
         self.starts: list[tuple[str, frozenset[str] | None]] = []
+        self._stores: dict[str, tuple[str, ...]] = {}  # a link's folder -> the HF blob stores it may reach
         single: dict[str, set[str]] = {}
         for root in roots:
             path = os.fspath(root)
@@ -255,8 +280,11 @@ class Walk:
     def allowed_target(self, real: str, link_path: str) -> bool:
         if real in self.named or any(_within(real, r) for r in self.roots):
             return True
-        blobs = _hf_blobs_root(link_path)
-        return blobs is not None and _within(real, blobs)
+        folder = os.path.dirname(os.path.abspath(link_path))
+        stores = self._stores.get(folder)
+        if stores is None:
+            stores = self._stores[folder] = _hf_blob_stores(link_path)
+        return any(_within(real, s) for s in stores)
 
     def _link_target(self, path: str) -> str:
         """Where the file symlink *path* leads, if that is inside the roots (R11).
@@ -311,6 +339,64 @@ class Walk:
                 self.problems.append(err)
             return err
         return FileEntry(entry.name, path, real, st.st_size, st.st_dev, st.st_ino, st.st_mtime_ns)
+
+    def stat_file(self, path: str) -> FileEntry | FileAccessError | None:
+        """One file a source names (an Ollama blob by its digest), judged as a listed file would
+        be: a link is followed only into the roots, anything but a regular file is refused.
+
+        Returns ``None`` when there is no such file; the caller says what that means. Nothing is
+        opened and no problem is recorded here.
+        """
+        try:
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                real = self._link_target(path)
+                st = os.stat(real)
+                kind = "symbolic link to a {}, not a regular file"
+            else:
+                real = path
+                kind = "not a regular file ({})"
+            if not stat.S_ISREG(st.st_mode):
+                what = "directory" if stat.S_ISDIR(st.st_mode) else _kind(st.st_mode)
+                raise _fs_error(path, kind.format(what), "not_regular_file")
+        except FileAccessError as exc:
+            return exc
+        except OSError as exc:
+            return None if _no_such_file(exc) else os_error(path, exc, "cannot stat")
+        return FileEntry(os.path.basename(path), path, real, st.st_size, st.st_dev, st.st_ino, st.st_mtime_ns)
+
+    def report_partials(self, folder: str) -> list[str]:
+        """Names of *folder*'s partial downloads (a blob store: Hugging Face ``blobs/``, Ollama's
+        ``blobs/``), each recorded as a ``partial_download`` problem. Only names are looked at:
+        no file is stat()ed, so a store of thousands of blobs costs one listing. The entry
+        budgets count as for any listing."""
+        found: list[str] = []
+        try:
+            it = os.scandir(folder)
+        except OSError as exc:
+            if not _no_such_file(exc):
+                self.problems.append(os_error(folder, exc, "cannot list"))
+            return found
+        with it:
+            for count, entry in enumerate(it, start=1):
+                self.total += 1
+                if count > self.limits.walk_entries_per_dir or self.total > self.limits.walk_entries_total:
+                    limit = "walk_entries_per_dir" if count > self.limits.walk_entries_per_dir else "walk_entries_total"
+                    self.budget_hit(folder, "too many entries while looking for partial downloads", limit)
+                    break
+                if partial_download_name(entry.name) and not is_junk_name(entry.name):
+                    found.append(entry.name)
+        found.sort()
+        for name in found:
+            self.problems.append(
+                IncompleteModel(
+                    os.path.join(folder, name),
+                    "not downloaded (partial download)",
+                    format="fs",
+                    code="partial_download",
+                )
+            )
+        return found
 
     # -- listing -------------------------------------------------------------------------------
 
@@ -405,7 +491,6 @@ class Walk:
         walked, with ``tree`` set; any other folder as soon as it is listed. A folder of a file
         given by name is listed, never descended into.
         """
-        limits = self.limits
         done: set[tuple[int, int]] = set()  # folders walked, by identity: overlapping roots walk each once
         for start, only in self.starts:
             if only is not None:
@@ -421,42 +506,62 @@ class Walk:
                     folder = listed.folder(start, only & names)
                     yield self._lone_tree(folder, listed.subdirs) if collect(folder) else folder
                 continue
-            # (path, depth) to enter, or a _Tree whose subtree is complete once it is popped.
-            stack: list[tuple[str, int] | _Tree] = [(start, 0)]
-            open_trees: list[_Tree] = []
-            while stack:
-                item = stack.pop()
-                if isinstance(item, _Tree):
-                    open_trees.remove(item)
-                    cut = self.cuts[item.cuts_before] if len(self.cuts) > item.cuts_before else None
-                    yield dataclasses.replace(item.folder, tree=tuple(item.files), cut=cut)
-                    continue
-                path, depth = item
-                ident = _folder_identity(path)
-                if ident is not None and ident in done:
-                    continue
-                if self.out_of_time(path):
-                    return
-                listed = self.listing(path)
-                files, subdirs = listed.files, listed.subdirs
-                if ident is not None:
-                    done.add(ident)
-                for tree in open_trees:
+            if not (yield from self._subtree(start, collect, done)):
+                return
+
+    def folders_of(self, start: str, collect: Callable[[Folder], bool] = lambda folder: False) -> Iterator[Folder]:
+        """The folders under *start* (a folder inside the roots), as :meth:`folders` yields them,
+        walked as a unit of its own: its GGUF files are de-duplicated among themselves only, so a
+        file reached from two such units (one blob in two Hugging Face repos) belongs to both.
+        Budgets and problems are the walk's, shared with every other unit."""
+        seen, self.seen = self.seen, set()
+        try:
+            yield from self._subtree(start, collect, set())
+        finally:
+            self.seen = seen
+
+    def _subtree(
+        self, start: str, collect: Callable[[Folder], bool], done: set[tuple[int, int]]
+    ) -> Generator[Folder, None, bool]:
+        """The folders under *start*; returns ``False`` when the time budget ran out."""
+        limits = self.limits
+        # (path, depth) to enter, or a _Tree whose subtree is complete once it is popped.
+        stack: list[tuple[str, int] | _Tree] = [(start, 0)]
+        open_trees: list[_Tree] = []
+        while stack:
+            item = stack.pop()
+            if isinstance(item, _Tree):
+                open_trees.remove(item)
+                cut = self.cuts[item.cuts_before] if len(self.cuts) > item.cuts_before else None
+                yield dataclasses.replace(item.folder, tree=tuple(item.files), cut=cut)
+                continue
+            path, depth = item
+            ident = _folder_identity(path)
+            if ident is not None and ident in done:
+                continue
+            if self.out_of_time(path):
+                return False
+            listed = self.listing(path)
+            files, subdirs = listed.files, listed.subdirs
+            if ident is not None:
+                done.add(ident)
+            for tree in open_trees:
+                tree.add(files)
+            if files or listed.refused:
+                folder = listed.folder(path)
+                if collect(folder):
+                    tree = _Tree(folder, len(self.cuts))
                     tree.add(files)
-                if files or listed.refused:
-                    folder = listed.folder(path)
-                    if collect(folder):
-                        tree = _Tree(folder, len(self.cuts))
-                        tree.add(files)
-                        open_trees.append(tree)
-                        stack.append(tree)
-                    else:
-                        yield folder
-                if depth >= limits.walk_depth:
-                    if subdirs:
-                        self.budget_hit(path, f"folders nested deeper than {limits.walk_depth}", "walk_depth")
-                    continue
-                stack.extend((d, depth + 1) for d in reversed(subdirs))
+                    open_trees.append(tree)
+                    stack.append(tree)
+                else:
+                    yield folder
+            if depth >= limits.walk_depth:
+                if subdirs:
+                    self.budget_hit(path, f"folders nested deeper than {limits.walk_depth}", "walk_depth")
+                continue
+            stack.extend((d, depth + 1) for d in reversed(subdirs))
+        return True
 
     def _lone_tree(self, folder: Folder, subdirs: list[str]) -> Folder:
         """*folder* with its subtree, for a folder listed for a file given by name (which the walk

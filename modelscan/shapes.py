@@ -94,6 +94,7 @@ class TensorTypeRecord(TypedDict):
 
 class FactsRecord(TypedDict):
     key: str
+    source: Literal["lmstudio", "hf-cache", "llama.cpp", "ollama", "remote"]
     format: Literal["gguf", "mlx"]
     path: str
     files: list[str]
