@@ -18,14 +18,19 @@ from . import __version__
 from .errors import UsageError, display_path
 from .limits import BATCH_LIMITS, SERVER_LIMITS
 from .scan import scan_models
+from .sources import default_locations, default_roots
 from .sources.lmstudio import lmstudio_models_folder
 
 __all__ = ["main"]
 
 _EPILOG = """\
+a PATH is read under the rules of the layout found in it: LM Studio's models folder (and any
+plain folder), a Hugging Face hub cache or one models--<org>--<name> repo, llama.cpp's cache,
+an Ollama store or one Ollama manifest file.
+
 exit status: 0 on success (problems are reported on stderr but do not fail the run);
-1 with --strict when any problem was found; 2 on a usage error or when no PATH is given
-and LM Studio's models folder does not exist.
+1 with --strict when any problem was found; 2 on a usage error, when no PATH is given
+and LM Studio's models folder does not exist, or with --all when no default location exists.
 """
 
 
@@ -41,7 +46,14 @@ def _parser() -> argparse.ArgumentParser:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="a models root, a publisher folder, a model folder or one model file (default: LM Studio's models folder)",
+        help="a models root, a publisher folder, a model folder or one model file; a Hugging Face hub cache or "
+        "repo folder; llama.cpp's cache; an Ollama store or manifest (default: LM Studio's models folder)",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="scan every default location that exists (LM Studio, the Hugging Face hub cache, llama.cpp's "
+        "cache, Ollama's store), each under its own rules, in one report; PATHs are scanned too",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 when any problem was found")
     p.add_argument(
@@ -77,6 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     paths = list(args.paths)
+    if args.all:
+        found = [str(p) for p in default_roots()]
+        if not found and not paths:
+            print("modelscan: --all: no default location exists; looked at:", file=sys.stderr)
+            for source, place in default_locations():
+                print(f"  {display_path(place)} ({source})", file=sys.stderr)
+            return 2
+        paths = found + paths
     if not paths:
         folder, looked = lmstudio_models_folder()
         if not folder.is_dir():
