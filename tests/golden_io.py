@@ -28,7 +28,12 @@ def listing(report: modelscan.ScanReport, root: Path) -> dict[str, object]:
         "models": report.to_response()["models"],
         "facts": sorted(
             (
-                {"key": m.key, "source": m.source, "files": [rel(f) for f in m.files], "projector": m.projector and rel(m.projector)}
+                {
+                    "key": m.key,
+                    "source": m.source,
+                    "files": [rel(f) for f in m.files],
+                    "projector": m.projector and rel(m.projector),
+                }
                 for m in report.models
             ),
             key=lambda r: str(r["key"]),

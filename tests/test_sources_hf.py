@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from golden_io import check, listing
 from hf_cache_build import C1, C2, GEMMA_PACKAGE, MINILM_PACKAGE, SHARED_HASH, build_cache
+from huggingface_hub import scan_cache_dir
 
 import modelscan
 
@@ -42,8 +44,6 @@ def report(hub_cache: Path) -> modelscan.ScanReport:
 
 @pytest.fixture(scope="module")
 def oracle(hub_cache: Path) -> Any:
-    from huggingface_hub import scan_cache_dir
-
     return scan_cache_dir(hub_cache)
 
 
@@ -87,7 +87,9 @@ def test_every_model_file_of_every_main_revision_is_listed(report: modelscan.Sca
     }
 
 
-def test_only_the_snapshot_refs_main_names_is_listed(report: modelscan.ScanReport, oracle: Any, hub_cache: Path) -> None:
+def test_only_the_snapshot_refs_main_names_is_listed(
+    report: modelscan.ScanReport, oracle: Any, hub_cache: Path
+) -> None:
     (tiny,) = [r for r in oracle.repos if r.repo_id == "acme/Tiny-GGUF"]
     assert {r.commit_hash for r in tiny.revisions} == {C1, C2}  # the real client kept both
     models = [m for m in report.models if m.repo == "Tiny-GGUF"]
@@ -97,8 +99,6 @@ def test_only_the_snapshot_refs_main_names_is_listed(report: modelscan.ScanRepor
 
 
 def test_without_refs_main_the_newest_snapshot_is_listed(tmp_path: Path, hub_cache: Path) -> None:
-    import shutil
-
     repo = tmp_path / "models--acme--Tiny-GGUF"
     shutil.copytree(hub_cache / "models--acme--Tiny-GGUF", repo, symlinks=True)
     (repo / "refs" / "main").unlink()
@@ -108,9 +108,7 @@ def test_without_refs_main_the_newest_snapshot_is_listed(tmp_path: Path, hub_cac
     assert f"{os.sep}{C1}{os.sep}" in model.path
 
 
-def test_the_interrupted_download_is_a_problem_and_lists_nothing(
-    report: modelscan.ScanReport, oracle: Any
-) -> None:
+def test_the_interrupted_download_is_a_problem_and_lists_nothing(report: modelscan.ScanReport, oracle: Any) -> None:
     partial = sorted(str(f.file_path) for f in oracle.incomplete_files)
     assert len(partial) == 1 and "Interrupted-GGUF" in partial[0]
     assert sorted(p.path for p in report.problems if p.code == "partial_download") == partial
@@ -134,7 +132,9 @@ def test_one_blob_in_the_shared_store_belongs_to_both_repos(
     assert repos["acme/Copy-A-GGUF"].size_on_disk == store.stat().st_size
 
 
-def test_each_repo_folder_alone_lists_what_the_cache_lists_for_it(report: modelscan.ScanReport, hub_cache: Path) -> None:
+def test_each_repo_folder_alone_lists_what_the_cache_lists_for_it(
+    report: modelscan.ScanReport, hub_cache: Path
+) -> None:
     by_repo: dict[str, list[str]] = {}
     for m in report.models:
         by_repo.setdefault(f"models--{m.publisher}--{m.repo}", []).append(m.path)

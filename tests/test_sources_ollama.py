@@ -14,6 +14,7 @@ from typing import Any
 
 import ollama
 import pytest
+from gguf import GGUFReader, LlamaFileType
 from golden_io import check, listing
 from ollama_store import (
     ADAPTER,
@@ -39,14 +40,10 @@ GEMMA_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
 
 
 def _params(path: Path) -> int:
-    from gguf import GGUFReader
-
     return sum(int(t.n_elements) for t in GGUFReader(path).tensors)
 
 
 def _quant(path: Path) -> str:
-    from gguf import GGUFReader, LlamaFileType
-
     value = GGUFReader(path).fields["general.file_type"].contents()
     return LlamaFileType(value).name.removeprefix("MOSTLY_")
 
@@ -75,7 +72,9 @@ def store(tmp_path_factory: pytest.TempPathFactory, gemma_gguf: Path, gemma_read
 
     vision_file = _model(work / "vision.gguf", "gemma3", "Vision Chat", 15, Q4_K)
     vision = s.add_blob(vision_file.read_bytes(), MODEL)
-    projector = s.add_blob((FIXTURES / "lmstudio-community/gemma-3-4b-it-GGUF/mmproj-model-f16.gguf").read_bytes(), PROJECTOR)
+    projector = s.add_blob(
+        (FIXTURES / "lmstudio-community/gemma-3-4b-it-GGUF/mmproj-model-f16.gguf").read_bytes(), PROJECTOR
+    )
     layers = [vision, projector, tools]
     config = s.add_config(vision, "gemma3", _params(vision_file), _quant(vision_file), layers)
     s.write_manifest("registry.ollama.ai/acme/vision-chat:latest", config, layers)

@@ -100,16 +100,19 @@ def discover(
                 done.add(real)
                 yield from ollama.store_candidates(walk, path, problems)
             continue
+        # One listing of the root serves both its hub repos and its flat files: the walk lists a
+        # GGUF file once per scan, so a second listing would find it already seen.
+        listed = None if hf_cache.is_repo_folder(path) else walk.listing(path)
         if "hf-cache" in found:
-            repos = [path] if hf_cache.is_repo_folder(path) else walk.listing(path, only=frozenset()).subdirs
+            repos = [path] if listed is None else listed.subdirs
             for repo in repos:
                 key = os.path.realpath(repo)
                 if key not in done and hf_cache.repo_id(os.path.basename(os.path.abspath(repo))) is not None:
                     done.add(key)
                     yield from hf_cache.repo_candidates(walk, repo, problems)
-        if "llama.cpp" in found and real not in done:
+        if "llama.cpp" in found and listed is not None and real not in done:
             done.add(real)
-            yield from llamacpp.flat_candidates(walk, path, problems)
+            yield from llamacpp.flat_candidates(path, listed.files, problems, limits)
     if plain:
         yield from lmstudio.candidates(plain, limits, problems)
 

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from .. import _rules
 from .._json import parse_json
-from .._walk import FileEntry, Folder, Walk
+from .._walk import FileEntry, Folder
 from ..candidates import GGUFCandidate, Origin
 from ..errors import ModelScanError
+from ..limits import BATCH_LIMITS, Limits
 from ..read import read_small_entry
 from . import lmstudio
 
@@ -51,15 +52,16 @@ def is_flat_cache(names: list[str]) -> bool:
     return any((n.startswith("manifest=") and n.endswith(".json")) or n.endswith(".gguf.etag") for n in names)
 
 
-def flat_candidates(walk: Walk, cache: str, problems: list[ModelScanError]) -> Iterator[GGUFCandidate]:
-    """The candidates of the files directly in *cache* (its folders are not this source's)."""
-    listed = walk.listing(cache)
-    files = listed.files
+def flat_candidates(
+    cache: str, files: Sequence[FileEntry], problems: list[ModelScanError], limits: Limits = BATCH_LIMITS
+) -> Iterator[GGUFCandidate]:
+    """The candidates of *files*, the files directly in *cache* as the walk listed them (its
+    folders are not this source's)."""
     repos: dict[tuple[str, str], set[str]] = {}  # (org, repo) -> file names its manifests name
     for f in files:
         ident = manifest_repo(f.name)
         if ident is not None:
-            repos.setdefault(ident, set()).update(_named_files(walk, f))
+            repos.setdefault(ident, set()).update(_named_files(f, limits))
     gguf = [f for f in files if f.name.lower().endswith(".gguf")]
     claimed: dict[tuple[str, str], list[FileEntry]] = {}
     # Longest prefix first: org "a", repo "b_c" and org "a_b", repo "c" both give "a_b_c_".
@@ -88,12 +90,12 @@ def flat_candidates(walk: Walk, cache: str, problems: list[ModelScanError]) -> I
         )
 
 
-def _named_files(walk: Walk, manifest: FileEntry) -> set[str]:
+def _named_files(manifest: FileEntry, limits: Limits) -> set[str]:
     """The file names a manifest's ``ggufFile`` and ``mmprojFile`` give (their last path part,
     with and without the ``<org>_<repo>_`` prefix); none when the manifest cannot be used."""
     try:
-        data = read_small_entry(manifest, walk.limits.config_json_bytes, "config_json_bytes")
-        doc = parse_json(data, source=manifest.path, what="manifest", limits=walk.limits)
+        data = read_small_entry(manifest, limits.config_json_bytes, "config_json_bytes")
+        doc = parse_json(data, source=manifest.path, what="manifest", limits=limits)
     except ModelScanError:
         return set()  # a sidecar: never a problem (SOURCES.md section 3)
     ident = manifest_repo(manifest.name)
