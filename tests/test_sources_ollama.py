@@ -116,6 +116,7 @@ def test_names_sizes_and_details_match_ollama_list(store: Store, report: modelsc
     gguf_listed = [m for m in listed.models if m.model != "new-arch:latest"]
     assert set(by_key) == {m.model for m in gguf_listed}
     for entry in gguf_listed:
+        assert entry.model is not None
         model = by_key[entry.model]
         doc = json.loads(Path(model.folder).read_bytes())
         others = sum(layer["size"] for layer in doc["layers"] if layer["mediaType"] not in (MODEL, PROJECTOR))
