@@ -289,24 +289,26 @@ class Walk:
     def _link_target(self, path: str) -> str:
         """Where the file symlink *path* leads, if that is inside the roots (R11).
 
-        Where the link leads is judged first, from the path alone: a link out of the roots is
-        refused whether or not its target exists (no existence oracle, R15), and the target is
-        neither opened nor stat()ed.
+        A link out of the roots is refused whether or not its target exists (no existence
+        oracle, R15), and the target is neither opened nor stat()ed: resolving the link only
+        ``lstat()``s the path's parts (one resolution when the link leads somewhere; a second,
+        lenient one judges a link that does not).
         """
         outside = "symbolic link points outside the scanned folders"
-        if not self.allowed_target(os.path.realpath(path), path):
-            raise _fs_error(path, outside, "outside_root")
         try:
             real = os.path.realpath(path, strict=True)
-        except RuntimeError as exc:  # Python < 3.13 may say "Symlink loop" this way
-            raise _fs_error(path, "symbolic link loop", "symlink_loop") from exc
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
+        except (RuntimeError, OSError) as exc:  # Python < 3.13 may say "Symlink loop" with a RuntimeError
+            # Judged from the path alone (resolved as far as it goes) before saying why the link
+            # cannot be followed: a link out of the roots is refused the same whether or not its
+            # target exists.
+            if not self.allowed_target(os.path.realpath(path), path):
+                raise _fs_error(path, outside, "outside_root") from exc
+            if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
                 raise _fs_error(path, "symbolic link loop", "symlink_loop") from exc
             if _no_such_file(exc):
                 raise _fs_error(path, "symbolic link target is missing", "broken_symlink") from exc
             raise
-        if not self.allowed_target(real, path):  # the links changed in between
+        if not self.allowed_target(real, path):
             raise _fs_error(path, outside, "outside_root")
         return real
 
