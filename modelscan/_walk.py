@@ -47,6 +47,9 @@ __all__ = ["FileEntry", "Folder", "Walk", "is_junk_name", "partial_download_name
 #: The walk's clock (a module attribute so tests can make the time budget run out).
 _clock = time.monotonic
 
+#: Symbolic links followed in one resolution before it counts as a loop (Linux's own limit).
+_MAX_HOPS = 40
+
 #: The deadline is checked on entering each folder and every this many entries within one.
 _CLOCK_EVERY = 1024
 
@@ -239,6 +242,7 @@ class Walk:
         self.named: set[str] = set()  # resolved files given as roots: allowed targets too
         self.starts: list[tuple[str, frozenset[str] | None]] = []
         self._stores: dict[str, tuple[str, ...]] = {}  # a link's folder -> the HF blob stores it may reach
+        self._real_dirs: dict[str, str] = {}  # a link's folder -> its real path
         single: dict[str, set[str]] = {}
         for root in roots:
             path = os.fspath(root)
@@ -286,6 +290,42 @@ class Walk:
             stores = self._stores[folder] = _hf_blob_stores(link_path)
         return any(_within(real, s) for s in stores)
 
+    def _resolve(self, path: str) -> str:
+        """``os.path.realpath(path, strict=True)``, resolved from the real path of *path*'s folder
+        (found once per folder) rather than from ``/``: a link in a Hugging Face snapshot costs the
+        ``lstat`` of the few parts its target names (``../../blobs/<etag>``, then the shared
+        store's), not of every part of the whole path each time. Raises as ``realpath`` does."""
+        if os.sep != "/" or os.altsep:  # not POSIX paths: the library's own resolution
+            return os.path.realpath(path, strict=True)
+        folder, name = os.path.split(os.path.abspath(path))
+        cur = self._real_dirs.get(folder)
+        if cur is None:
+            cur = self._real_dirs[folder] = os.path.realpath(folder, strict=True)
+        pending = [name]  # parts still to walk, the next one last
+        hops = 0
+        while pending:
+            part = pending.pop()
+            if part in ("", "."):
+                continue
+            if part == "..":
+                cur = os.path.dirname(cur)  # cur is real: its parent is its real parent
+                continue
+            nxt = os.path.join(cur, part)
+            st = os.lstat(nxt)
+            if stat.S_ISLNK(st.st_mode):
+                hops += 1
+                if hops > _MAX_HOPS:
+                    raise OSError(errno.ELOOP, "too many levels of symbolic links", nxt)
+                target = os.readlink(nxt)
+                if target.startswith("/"):
+                    cur = "/"
+                pending.extend(reversed(target.split("/")))
+            elif pending and not stat.S_ISDIR(st.st_mode):
+                raise OSError(errno.ENOTDIR, "not a directory", nxt)
+            else:
+                cur = nxt
+        return cur
+
     def _link_target(self, path: str) -> str:
         """Where the file symlink *path* leads, if that is inside the roots (R11).
 
@@ -296,7 +336,7 @@ class Walk:
         """
         outside = "symbolic link points outside the scanned folders"
         try:
-            real = os.path.realpath(path, strict=True)
+            real = self._resolve(path)
         except (RuntimeError, OSError) as exc:  # Python < 3.13 may say "Symlink loop" with a RuntimeError
             # Judged from the path alone (resolved as far as it goes) before saying why the link
             # cannot be followed: a link out of the roots is refused the same whether or not its

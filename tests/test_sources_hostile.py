@@ -4,6 +4,8 @@ store, and every bad input is one problem with its code, never a crash, a hang o
 
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import json
 import os
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 
 import modelscan
+from modelscan._walk import Walk
 from modelscan.limits import BATCH_LIMITS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "models"
@@ -356,3 +359,42 @@ def test_flat_an_unusable_manifest_is_a_sidecar_not_a_crash(tmp_path: Path, body
     shutil.copyfile(FIXTURES / "acme/unlabelled-GGUF/weights.gguf", cache / "acme_x_model-Q4_0.gguf")
     report = modelscan.scan_models(cache)
     assert [(m.publisher, m.repo) for m in report.models] == [("acme", "x")] and report.problems == []
+
+
+# --- the walk's own link resolution -----------------------------------------------------------
+
+
+def _outcome(fn: Callable[[], str]) -> str:
+    try:
+        return fn()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop, on older Pythons' realpath
+        return "loop" if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP else f"errno {exc.errno}"
+
+
+def test_the_walk_resolves_links_exactly_as_realpath_does(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "f").write_bytes(b"x")
+    (tmp_path / "d").symlink_to("a")  # a folder link in the middle of a target
+    links = tmp_path / "links"
+    links.mkdir()
+    cases = {
+        "rel": "../a/b/f",
+        "abs": str(tmp_path / "a" / "b" / "f"),
+        "via-dir-link": "../d/b/f",
+        "dotdot-after-dir-link": "../d/b/../b/f",
+        "chain": "rel",
+        "missing": "../a/b/nope",
+        "through-a-file": "../a/b/f/g",
+        "loop1": "loop2",
+        "loop2": "loop1",
+        "self": "self",
+        "dots": "./../a/./b//f",
+        "to-root": "/",
+    }
+    for name, target in cases.items():
+        (links / name).symlink_to(target)
+    walk = Walk([tmp_path], BATCH_LIMITS, [])
+    for name in cases:
+        path = str(links / name)
+        ours = _outcome(functools.partial(walk._resolve, path))
+        assert ours == _outcome(functools.partial(os.path.realpath, path, strict=True)), name
