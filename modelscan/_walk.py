@@ -242,7 +242,7 @@ class Walk:
         self.named: set[str] = set()  # resolved files given as roots: allowed targets too
         self.starts: list[tuple[str, frozenset[str] | None]] = []
         self._stores: dict[str, tuple[str, ...]] = {}  # a link's folder -> the HF blob stores it may reach
-        self._real_dirs: dict[str, str] = {}  # a link's folder -> its real path
+        self._real_dirs: dict[str, str] = {}  # folders -> their real paths, as links were resolved
         single: dict[str, set[str]] = {}
         for root in roots:
             path = os.fspath(root)
@@ -290,6 +290,24 @@ class Walk:
             stores = self._stores[folder] = _hf_blob_stores(link_path)
         return any(_within(real, s) for s in stores)
 
+    def _real_dir(self, folder: str) -> str:
+        """The real path of *folder*, from its parent's (remembered): a folder that is no link
+        is its real parent joined with its name, which costs one ``lstat``."""
+        real = self._real_dirs.get(folder)
+        if real is not None:
+            return real
+        parent, name = os.path.split(folder)
+        if not parent or not name or parent == folder or name in (".", ".."):
+            real = os.path.realpath(folder, strict=True)
+        else:
+            st = os.lstat(folder)
+            if stat.S_ISDIR(st.st_mode):
+                real = os.path.join(self._real_dir(parent), name)
+            else:  # a link (or gone): resolved the library's way
+                real = os.path.realpath(folder, strict=True)
+        self._real_dirs[folder] = real
+        return real
+
     def _resolve(self, path: str) -> str:
         """``os.path.realpath(path, strict=True)``, resolved from the real path of *path*'s folder
         (found once per folder) rather than from ``/``: a link in a Hugging Face snapshot costs the
@@ -297,10 +315,8 @@ class Walk:
         store's), not of every part of the whole path each time. Raises as ``realpath`` does."""
         if os.sep != "/" or os.altsep:  # not POSIX paths: the library's own resolution
             return os.path.realpath(path, strict=True)
-        folder, name = os.path.split(os.path.abspath(path))
-        cur = self._real_dirs.get(folder)
-        if cur is None:
-            cur = self._real_dirs[folder] = os.path.realpath(folder, strict=True)
+        folder, name = os.path.split(path)
+        cur = self._real_dir(folder)
         pending = [name]  # parts still to walk, the next one last
         hops = 0
         while pending:

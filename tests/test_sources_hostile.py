@@ -371,7 +371,7 @@ def _outcome(fn: Callable[[], str]) -> str:
         return "loop" if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP else f"errno {exc.errno}"
 
 
-def test_the_walk_resolves_links_exactly_as_realpath_does(tmp_path: Path) -> None:
+def test_the_walk_resolves_links_exactly_as_realpath_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / "a" / "b" / "f").write_bytes(b"x")
     (tmp_path / "d").symlink_to("a")  # a folder link in the middle of a target
@@ -393,8 +393,15 @@ def test_the_walk_resolves_links_exactly_as_realpath_does(tmp_path: Path) -> Non
     }
     for name, target in cases.items():
         (links / name).symlink_to(target)
+    (tmp_path / "a" / "b" / "inner").symlink_to("f")
+    paths = [str(links / name) for name in cases]
+    paths += [
+        str(tmp_path / "d" / "b" / "inner"),
+        os.path.join("links", "rel"),
+        os.path.join("d", "..", "links", "abs"),
+    ]
+    monkeypatch.chdir(tmp_path)  # for the relative ones
     walk = Walk([tmp_path], BATCH_LIMITS, [])
-    for name in cases:
-        path = str(links / name)
+    for path in paths:
         ours = _outcome(functools.partial(walk._resolve, path))
-        assert ours == _outcome(functools.partial(os.path.realpath, path, strict=True)), name
+        assert ours == _outcome(functools.partial(os.path.realpath, path, strict=True)), path
