@@ -308,51 +308,69 @@ class Walk:
         self._real_dirs[folder] = real
         return real
 
-    def _resolve(self, path: str) -> str:
-        """``os.path.realpath(path, strict=True)``, resolved from the real path of *path*'s folder
-        (found once per folder) rather than from ``/``: a link in a Hugging Face snapshot costs the
-        ``lstat`` of the few parts its target names (``../../blobs/<etag>``, then the shared
-        store's), not of every part of the whole path each time. Raises as ``realpath`` does."""
+    def _resolve(self, path: str, is_link: bool = False) -> tuple[str, os.stat_result]:
+        """``os.path.realpath(path, strict=True)`` and the ``stat`` of what it names, resolved from
+        the real path of *path*'s folder (found once per folder) rather than from ``/``: a link in
+        a Hugging Face snapshot costs the ``lstat`` of the few parts its target names
+        (``../../blobs/<etag>``, then the shared store's), not of every part of the whole path.
+        *is_link*: the caller saw that *path* is a link (its ``lstat`` is not repeated). Raises
+        as ``realpath`` does."""
         if os.sep != "/" or os.altsep:  # not POSIX paths: the library's own resolution
-            return os.path.realpath(path, strict=True)
+            real = os.path.realpath(path, strict=True)
+            return real, os.stat(real)
         folder, name = os.path.split(path)
         cur = self._real_dir(folder)
         pending = [name]  # parts still to walk, the next one last
         hops = 0
+        st: os.stat_result | None = None
+        known_link = is_link
         while pending:
             part = pending.pop()
             if part in ("", "."):
                 continue
             if part == "..":
                 cur = os.path.dirname(cur)  # cur is real: its parent is its real parent
+                st = None
                 continue
             nxt = os.path.join(cur, part)
-            st = os.lstat(nxt)
-            if stat.S_ISLNK(st.st_mode):
+            target: str | None = None
+            if known_link:
+                known_link = False
+                try:
+                    target = os.readlink(nxt)
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL:  # EINVAL: no longer a link; looked at below
+                        raise
+            if target is None:
+                st = os.lstat(nxt)
+                if stat.S_ISLNK(st.st_mode):
+                    target = os.readlink(nxt)
+            if target is not None:
                 hops += 1
                 if hops > _MAX_HOPS:
                     raise OSError(errno.ELOOP, "too many levels of symbolic links", nxt)
-                target = os.readlink(nxt)
                 if target.startswith("/"):
                     cur = "/"
+                st = None
                 pending.extend(reversed(target.split("/")))
-            elif pending and not stat.S_ISDIR(st.st_mode):
+            elif pending and st is not None and not stat.S_ISDIR(st.st_mode):
                 raise OSError(errno.ENOTDIR, "not a directory", nxt)
             else:
                 cur = nxt
-        return cur
+        return cur, (st if st is not None else os.stat(cur))
 
-    def _link_target(self, path: str) -> str:
-        """Where the file symlink *path* leads, if that is inside the roots (R11).
+    def _link_target(self, path: str, is_link: bool = False) -> tuple[str, os.stat_result]:
+        """Where the file symlink *path* leads, if that is inside the roots (R11), and the
+        ``stat`` of that file.
 
         A link out of the roots is refused whether or not its target exists (no existence
-        oracle, R15), and the target is neither opened nor stat()ed: resolving the link only
-        ``lstat()``s the path's parts (one resolution when the link leads somewhere; a second,
-        lenient one judges a link that does not).
+        oracle, R15), and the target is neither opened nor ``stat()``ed before it is judged to be
+        inside: resolving the link only ``lstat()``s the path's parts (one resolution when the
+        link leads somewhere; a second, lenient one judges a link that does not).
         """
         outside = "symbolic link points outside the scanned folders"
         try:
-            real = self._resolve(path)
+            real, st = self._resolve(path, is_link)
         except (RuntimeError, OSError) as exc:  # Python < 3.13 may say "Symlink loop" with a RuntimeError
             # Judged from the path alone (resolved as far as it goes) before saying why the link
             # cannot be followed: a link out of the roots is refused the same whether or not its
@@ -366,7 +384,7 @@ class Walk:
             raise
         if not self.allowed_target(real, path):
             raise _fs_error(path, outside, "outside_root")
-        return real
+        return real, st
 
     def _file_entry(self, entry: os.DirEntry[str], report: bool) -> FileEntry | FileAccessError | None:
         """The entry as a regular file, following a file symlink only into the roots; the reason
@@ -378,8 +396,7 @@ class Walk:
         path = entry.path
         try:
             if entry.is_symlink():
-                real = self._link_target(path)
-                st = os.stat(real)
+                real, st = self._link_target(path, is_link=True)
                 kind = "symbolic link to a {}, not a regular file"
             else:
                 real = path
@@ -408,8 +425,7 @@ class Walk:
         try:
             st = os.lstat(path)
             if stat.S_ISLNK(st.st_mode):
-                real = self._link_target(path)
-                st = os.stat(real)
+                real, st = self._link_target(path, is_link=True)
                 kind = "symbolic link to a {}, not a regular file"
             else:
                 real = path

@@ -371,6 +371,12 @@ def _outcome(fn: Callable[[], str]) -> str:
         return "loop" if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP else f"errno {exc.errno}"
 
 
+def _real_of(walk: Walk, path: str, is_link: bool) -> str:
+    real, st = walk._resolve(path, is_link)
+    assert (st.st_dev, st.st_ino) == (os.stat(real).st_dev, os.stat(real).st_ino)
+    return real
+
+
 def test_the_walk_resolves_links_exactly_as_realpath_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / "a" / "b" / "f").write_bytes(b"x")
@@ -403,5 +409,7 @@ def test_the_walk_resolves_links_exactly_as_realpath_does(tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)  # for the relative ones
     walk = Walk([tmp_path], BATCH_LIMITS, [])
     for path in paths:
-        ours = _outcome(functools.partial(walk._resolve, path))
-        assert ours == _outcome(functools.partial(os.path.realpath, path, strict=True)), path
+        theirs = _outcome(functools.partial(os.path.realpath, path, strict=True))
+        for is_link in (False, True):  # every path here is a link: told or found out
+            ours = _outcome(functools.partial(_real_of, walk, path, is_link))
+            assert ours == theirs, (path, is_link)
