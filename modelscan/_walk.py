@@ -1,7 +1,8 @@
 """The one folder walk (HOSTILE.md R7, R11, R12, R15; FIELDS.md section 1's junk rules).
 
-Every source that looks at a folder (LM Studio's layout, and the MLX folder trees inside it)
-walks it here, so every rule about what a scan may see lives once:
+Every source that looks at a folder (LM Studio's layout and the MLX folder trees inside it, the
+Hugging Face hub cache, llama.cpp's cache, Ollama's store) walks it here, so every rule about
+what a scan may see lives once:
 
 - iterative ``os.scandir``, never following a directory symlink, with depth, entry and time
   budgets; each budget hit is one ``scan_truncated`` problem naming the limit;
