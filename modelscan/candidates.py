@@ -80,12 +80,9 @@ class GGUFCandidate:
 
     @property
     def signature(self) -> tuple[object, ...]:
-        return (
-            self.origin,
-            self.quant_source,
-            *(f.path for f in self.files()),
-            *(f.identity for f in self.files()),
-        )
+        # quant_source is not in it: a source derives it from what the origin names (Ollama's
+        # host and tag), so an equal origin has an equal quant_source.
+        return (self.origin, *(f.path for f in self.files()), *(f.identity for f in self.files()))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
