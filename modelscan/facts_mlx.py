@@ -21,10 +21,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from . import _rules
 from ._json import FlatStringMap, short_key, type_name
+from ._mlx_config import Config, Quant, derive_context, derive_quant, first_count
 from .errors import ErrorCode, InvalidField, ModelScanError
 from .facts import ModelFacts, TensorTypeStat
 from .limits import Limits
@@ -33,205 +34,11 @@ from .safetensors import DTYPE_BITS, SafetensorsHeader, SafetensorsTensor
 
 __all__ = ["derive_mlx_facts"]
 
-#: mlx ``quantize`` modes (mlx.core.quantize, mlx 0.29+): the reported name and the fixed bits of
-#: each; affine's name comes from its ``bits`` ("4bit").
-_MODES: Mapping[str, tuple[str, int] | None] = {
-    "affine": None,
-    "mxfp4": ("MXFP4", 4),
-    "nvfp4": ("NVFP4", 4),
-    "mxfp8": ("MXFP8", 8),
-}
-#: Affine bit widths that mlx-lm writes (``mlx_lm.convert --q-bits``).
-_AFFINE_BITS = frozenset({2, 3, 4, 5, 6, 8})
-#: Keys of a ``quantization`` object that are settings, not per-module overrides.
-_QUANT_SETTINGS = frozenset({"bits", "group_size", "mode", "quant_method"})
-
-#: Sub-configs of multimodal configs that hold the language model's fields (C-10).
-_NESTED_CONFIGS = ("text_config", "llm_config", "language_config")
-#: Context-length keys, in FIELDS.md's fallback order.
-_CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
-#: Gemma 3 leaves ``max_position_embeddings`` to the transformers default, which is this.
-_GEMMA3_TYPES = frozenset({"gemma3", "gemma3_text"})
-_GEMMA3_CONTEXT = 131_072
-#: Counts above this are not believed: no model has 2**63 positions or experts.
-_MAX_COUNT = (1 << 63) - 1
-
 #: MoE config keys across model families: experts per layer, and experts used per token.
 _EXPERT_COUNT_KEYS = ("num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts")
 _EXPERTS_USED_KEYS = ("num_experts_per_tok", "num_experts_per_token", "moe_topk", "top_k_experts")
 #: An unstacked expert (``...experts.7.w1.weight``), as Hugging Face checkpoints store them.
 _UNSTACKED_EXPERT = re.compile(r"(?:^|\.)experts\.\d+\.")
-
-
-# -- config values ---------------------------------------------------------------------------------
-
-
-class _Config:
-    """``config.json`` with typed getters; a value of the wrong type is a warning and ``None``."""
-
-    def __init__(self, data: dict[str, object], path: str, warnings: list[ModelScanError]) -> None:
-        self.data = data
-        self.path = path
-        self.warnings = warnings
-        # C-10: nested configs are used only when they are objects.
-        self.nested: list[tuple[str, dict[str, object]]] = []
-        for key in _NESTED_CONFIGS:
-            if key in data:
-                value = data[key]
-                if type(value) is dict:
-                    self.nested.append((key, value))
-                else:
-                    self.warn(key, f"expected object, got {type_name(value)}", "wrong_type")
-
-    def warn(self, field: str, detail: str, code: ErrorCode) -> None:
-        self.warnings.append(InvalidField(self.path, detail, field=field, format="json", code=code))
-
-    def levels(self) -> list[tuple[str, dict[str, object]]]:
-        """The top level (prefix ``""``), then each nested config (prefix ``"text_config."``)."""
-        return [("", self.data)] + [(f"{key}.", value) for key, value in self.nested]
-
-    def string(self, obj: Mapping[str, object], key: str, prefix: str = "") -> str | None:
-        value = obj.get(key)
-        if value is None or type(value) is str:
-            return value
-        self.warn(prefix + key, f"expected str, got {type_name(value)}", "wrong_type")
-        return None
-
-    def count(self, obj: Mapping[str, object], key: str, prefix: str = "") -> int | None:
-        """A positive int; ``null`` counts as absent, anything else is a warning."""
-        value = obj.get(key)
-        if value is None:
-            return None
-        if type(value) is not int:
-            self.warn(prefix + key, f"expected int, got {type_name(value)}", "wrong_type")
-            return None
-        if not 0 < value <= _MAX_COUNT:
-            self.warn(
-                prefix + key,
-                f"expected a positive int, got {value if abs(value) < 10**12 else 'a huge int'}",
-                "bad_value",
-            )
-            return None
-        return value
-
-    def model_type(self) -> tuple[str | None, str | None]:
-        """``model_type`` at the top level and in ``text_config`` (each ``None`` when unusable)."""
-        top = self.string(self.data, "model_type")
-        text = dict(self.nested).get("text_config")
-        return top, self.string(text, "model_type", "text_config.") if text is not None else None
-
-
-# -- quantization ----------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class _Quant:
-    """A valid ``quantization`` object of config.json."""
-
-    name: str  # "4bit", "MXFP4", ...
-    bits: int
-    group_size: int | None
-    mode: str
-    #: Per-module bits by module path; ``None`` for a module left unquantized (``false``).
-    overrides: dict[str, int | None]
-
-
-_Warn = Callable[[str, str], None]  # (detail, where below the field)
-
-
-def _parse_quant(value: object, field: str, cfg: _Config) -> _Quant | None:
-    """Validate one quantization object (C-08); ``None`` (with a warning) when it is unusable."""
-
-    def bad(detail: str, where: str) -> None:
-        cfg.warn(field + where, detail, "bad_quantization")
-
-    if type(value) is not dict:
-        bad(f"expected object, got {type_name(value)}", "")
-        return None
-    mode, bits = _mode_and_bits(value, bad, "affine")
-    if mode is None or bits is None:
-        return None
-    group_size = value.get("group_size")
-    if group_size is not None and (type(group_size) is not int or group_size <= 0):
-        # mlx divides by it; no valid file has it zero or negative.
-        bad(f"group_size must be a positive int, got {_shown(group_size)}", ".group_size")
-        return None
-    overrides: dict[str, int | None] = {}
-    for key, item in value.items():
-        if key in _QUANT_SETTINGS:
-            continue
-        if item is False:
-            overrides[key] = None
-        elif item is True:
-            overrides[key] = bits
-        elif type(item) is dict:
-            # mlx-lm's mixed recipes write {"group_size": g, "bits": b} under a module path, and
-            # mlx.nn.quantize passes it to to_quantized(), whose mode defaults to affine.
-            def bad_here(detail: str, where: str, key: str = key) -> None:
-                bad(detail, f".{short_key(key)}{where}")
-
-            sub_mode, sub_bits = _mode_and_bits(item, bad_here, "affine")
-            overrides[key] = sub_bits if sub_mode is not None and sub_bits is not None else bits
-        # Other scalars under unknown keys are settings of newer writers: ignored.
-    fixed = _MODES[mode]
-    name = fixed[0] if fixed is not None else f"{bits}bit"
-    return _Quant(name, bits, group_size, mode, overrides)
-
-
-def _mode_and_bits(obj: Mapping[str, object], bad: _Warn, default_mode: str) -> tuple[str | None, int | None]:
-    """``mode`` (default *default_mode*) and its bits, checked; ``(None, None)`` after a warning."""
-    mode = obj.get("mode", default_mode)
-    if type(mode) is not str or mode not in _MODES:
-        bad(f"unknown mode {_shown(mode)}", ".mode")
-        return None, None
-    bits = obj.get("bits")
-    fixed = _MODES[mode]
-    if fixed is not None:
-        if bits is not None and (type(bits) is not int or bits != fixed[1]):
-            bad(f"mode {mode} has {fixed[1]} bits, not {_shown(bits)}", ".bits")
-        return mode, fixed[1]
-    if type(bits) is not int or bits not in _AFFINE_BITS:
-        bad(f"bits must be one of {sorted(_AFFINE_BITS)}, got {_shown(bits)}", ".bits")
-        return None, None
-    return mode, bits
-
-
-def _shown(value: object) -> str:
-    """A JSON value for a message: short scalars as JSON writes them, anything else by type."""
-    if value is None:
-        return "null"
-    if type(value) is bool:
-        return "true" if value else "false"
-    if type(value) in (int, float, str) and len(repr(value)) <= 24:
-        return repr(value)
-    return type_name(value)
-
-
-def _derive_quant(cfg: _Config) -> tuple[_Quant | None, bool]:
-    """``quantization``, else ``quantization_config`` (mlx-lm writes both, equal).
-
-    Returns the quantization in force and whether config.json asked for one at all. A
-    ``quantization_config`` with a ``quant_method`` is a Hugging Face quantizer's (GPTQ, AWQ,
-    FP8...), not MLX's, and is not read.
-    """
-    data = cfg.data
-    candidates: list[tuple[str, _Quant | None]] = []
-    if data.get("quantization") is not None:
-        candidates.append(("quantization", _parse_quant(data["quantization"], "quantization", cfg)))
-    hf = data.get("quantization_config")
-    if hf is not None and not (type(hf) is dict and "quant_method" in hf):
-        candidates.append(("quantization_config", _parse_quant(hf, "quantization_config", cfg)))
-    valid = [(key, q) for key, q in candidates if q is not None]
-    if len(valid) == 2:
-        (_, a), (_, b) = valid
-        if (a.mode, a.bits, a.group_size) != (b.mode, b.bits, b.group_size):
-            cfg.warn(
-                "quantization_config",
-                f"disagrees with quantization ({b.name}, group_size {b.group_size} against {a.name}, "
-                f"group_size {a.group_size}); quantization wins",
-                "quantization_conflict",
-            )
-    return (valid[0][1] if valid else None), bool(candidates)
 
 
 # -- parameters --------------------------------------------------------------------------------
@@ -248,7 +55,7 @@ def _module_of(name: str, suffix: str) -> str | None:
     return name[: -len(suffix)] if name.endswith(suffix) else None
 
 
-def _count_params(tensors: Sequence[SafetensorsTensor], quant: _Quant | None, cfg: _Config) -> _Counts:
+def _count_params(tensors: Sequence[SafetensorsTensor], quant: Quant | None, cfg: Config) -> _Counts:
     """Parameters from the headers (FIELDS.md section 7).
 
     A U32 ``X.weight`` with an ``X.scales`` beside it holds ``32 / bits`` values per element, bits
@@ -291,17 +98,8 @@ def _count_params(tensors: Sequence[SafetensorsTensor], quant: _Quant | None, cf
     return _Counts(total, _active_params(tensors, per_tensor, total, cfg), bool(packed))
 
 
-def _first_count(cfg: _Config, keys: Iterable[str]) -> tuple[str, int | None] | None:
-    """The first of *keys* present (top level, then nested configs), and its checked value."""
-    for prefix, obj in cfg.levels():
-        for key in keys:
-            if obj.get(key) is not None:
-                return prefix + key, cfg.count(obj, key, prefix)
-    return None
-
-
 def _active_params(
-    tensors: Sequence[SafetensorsTensor], per_tensor: Sequence[int], total: int, cfg: _Config
+    tensors: Sequence[SafetensorsTensor], per_tensor: Sequence[int], total: int, cfg: Config
 ) -> int | None:
     """Parameters used per token of a mixture of experts, else ``None``.
 
@@ -309,11 +107,11 @@ def _active_params(
     leading dimension of ``num_experts``; of those, ``experts_per_token / num_experts`` run per
     token. Shared experts always run.
     """
-    found = _first_count(cfg, _EXPERT_COUNT_KEYS)
+    found = first_count(cfg, _EXPERT_COUNT_KEYS)
     if found is None or found[1] is None or found[1] < 2:
         return None
     n_experts = found[1]
-    used = _first_count(cfg, _EXPERTS_USED_KEYS)
+    used = first_count(cfg, _EXPERTS_USED_KEYS)
     if used is None or used[1] is None:
         return None
     if used[1] > n_experts:
@@ -329,76 +127,6 @@ def _active_params(
     if not expert:
         return None
     return total - expert + expert * used[1] // n_experts
-
-
-# -- context length ------------------------------------------------------------------------------
-
-
-def _derive_context(cfg: _Config, model_types: Iterable[str | None]) -> int | None:
-    """``max_position_embeddings`` (top level, then ``text_config``, ``llm_config``,
-    ``language_config``), then ``n_positions``, ``max_sequence_length``, ``seq_length`` the same
-    way; raised by YaRN to ``factor * original_max_position_embeddings``; Gemma 3 defaults to
-    131072. ``tokenizer_config.json`` ``model_max_length`` is never used: it is often a sentinel
-    of about 1e30 (C-12).
-    """
-    context: int | None = None
-    for key in _CONTEXT_KEYS:
-        for prefix, obj in cfg.levels():
-            if key in obj:
-                context = cfg.count(obj, key, prefix)  # wrong types warn and fall through (C-07)
-                if context is not None:
-                    break
-        if context is not None:
-            break
-    yarn = _yarn_context(cfg)
-    if yarn is not None and (context is None or yarn > context):
-        context = yarn
-    if context is None and any(t in _GEMMA3_TYPES for t in model_types):
-        context = _GEMMA3_CONTEXT
-    return context
-
-
-def _yarn_context(cfg: _Config) -> int | None:
-    for prefix, obj in cfg.levels():
-        for key in ("rope_scaling", "rope_parameters"):  # transformers 5 renamed rope_scaling
-            rope = obj.get(key)
-            if rope is None:
-                continue
-            field = prefix + key
-            if type(rope) is not dict:
-                cfg.warn(field, f"expected object, got {type_name(rope)}", "wrong_type")
-                continue
-            kind = rope.get("rope_type")
-            if kind is None:  # older configs say "type"
-                kind = rope.get("type")
-            if kind != "yarn":
-                continue
-            factor = rope.get("factor")
-            original = cfg.count(rope, "original_max_position_embeddings", field + ".")
-            if original is None:
-                continue
-            if type(factor) is int and factor > 0:
-                product: int | float = factor * original
-            elif type(factor) is float and math.isfinite(factor) and factor > 0:
-                product = factor * original
-                if not math.isfinite(product) or not product.is_integer():
-                    cfg.warn(
-                        field + ".factor",
-                        f"factor x original_max_position_embeddings = {product!r} is not a whole number",
-                        "bad_rope_scaling",
-                    )
-                    continue
-            else:
-                cfg.warn(field + ".factor", f"expected a positive number, got {_shown(factor)}", "bad_rope_scaling")
-                continue
-            value = int(product)
-            if value > _MAX_COUNT:
-                cfg.warn(
-                    field + ".factor", "factor x original_max_position_embeddings exceeds 2**63", "bad_rope_scaling"
-                )
-                continue
-            return value
-    return None
 
 
 # -- chat template -----------------------------------------------------------------------------
@@ -599,7 +327,7 @@ def derive_mlx_facts(folder: MLXFolder) -> ModelFacts:
     """
     origin = folder.origin
     warnings: list[ModelScanError] = list(folder.warnings)
-    cfg = _Config(folder.config, folder.config_path, warnings)
+    cfg = Config(folder.config, folder.config_path, warnings)
     pairs = _collect_tensors(folder.shards, warnings)
     tensors = [t for t, _ in pairs]
 
@@ -611,7 +339,7 @@ def derive_mlx_facts(folder: MLXFolder) -> ModelFacts:
         t in _rules.ENCODER_MODEL_TYPES for t in (top_type, text_type) if t is not None
     )
 
-    quant, asked = _derive_quant(cfg)
+    quant, asked = derive_quant(cfg)
     counts = _count_params(tensors, quant, cfg)
     histogram = _histogram(tensors)
     if quant is not None:
@@ -664,7 +392,7 @@ def derive_mlx_facts(folder: MLXFolder) -> ModelFacts:
         quant_bits=quant_bits,
         size_bytes=folder.size,
         params_string=params_string,
-        max_context_length=_derive_context(cfg, (top_type, text_type)),
+        max_context_length=derive_context(cfg, (top_type, text_type)),
         vision=type(vision_config) is dict and bool(vision_config),
         trained_for_tool_use=tools,
         n_params=n_params,

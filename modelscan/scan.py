@@ -81,11 +81,17 @@ def _read_candidate(job: tuple[Candidate, Limits]) -> Result:
     return result
 
 
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them: one line, not one traceback each."""
+    import signal  # noqa: PLC0415
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run(jobs: list[tuple[Candidate, Limits]], workers: int) -> list[Result]:
     if workers <= 1 or len(jobs) < PARALLEL_MIN_FOLDERS:
         return [_read_candidate(job) for job in jobs]
-    import concurrent.futures  # noqa: PLC0415 -- only large cold scans that ask for workers pay for these
-    import multiprocessing  # noqa: PLC0415
+    import multiprocessing  # noqa: PLC0415 -- only large cold scans that ask for workers pay for it
     import threading  # noqa: PLC0415
 
     # fork is the cheapest start, but forking a process that runs other threads (a server) can
@@ -95,10 +101,16 @@ def _run(jobs: list[tuple[Candidate, Limits]], workers: int) -> list[Result]:
         method = "fork"
     else:
         method = "forkserver" if "forkserver" in methods else methods[0]
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context(method)
-    ) as pool:
-        return list(pool.map(_read_candidate, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+    pool = multiprocessing.get_context(method).Pool(min(workers, len(jobs)), initializer=_ignore_interrupts)
+    try:
+        results = pool.map(_read_candidate, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+    except BaseException:
+        pool.terminate()  # Ctrl-C or an error: the workers stop now, not when their work is done
+        raise
+    finally:
+        pool.close()
+        pool.join()
+    return results
 
 
 def _holds(model: ModelFacts, names: set[str]) -> bool:

@@ -114,6 +114,16 @@ def test_all_scans_every_source_in_one_report(tmp_path: Path) -> None:
         ("ollama", "llama3.2:latest"),  # Ollama's own name
     ]
     assert records["problems"] == []
+    again = subprocess.run(  # from the on-disk cache this time: the same report
+        [sys.executable, "-m", "modelscan", "--all", "--facts", "--workers", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert again.returncode == 0 and json.loads(again.stdout) == records
+    stored = (tmp_path / ".cache" / "modelscan" / "scan-cache.json").read_text()
+    assert all(name in stored for name in ("hf-cache", "llama.cpp", "ollama", "llama3.2:latest"))
 
 
 def test_all_without_any_location_exits_2_and_says_where_it_looked(tmp_path: Path) -> None:
