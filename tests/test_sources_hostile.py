@@ -413,3 +413,13 @@ def test_the_walk_resolves_links_exactly_as_realpath_does(tmp_path: Path, monkey
         for is_link in (False, True):  # every path here is a link: told or found out
             ours = _outcome(functools.partial(_real_of, walk, path, is_link))
             assert ours == theirs, (path, is_link)
+
+
+def test_overlapping_roots_list_each_model_once(store: Path, tmp_path: Path) -> None:
+    manifest = _manifest(store, {"layers": [_blob(store, GGUF)]})
+    for roots in ((store, manifest), (manifest, store), (store, store)):
+        assert [m.key for m in modelscan.scan_models(*roots).models] == ["m:latest"], roots
+    cache = tmp_path / "hub"
+    repo = _repo(cache)
+    for hub_roots in ((cache, repo), (repo, cache)):
+        assert [m.key for m in modelscan.scan_models(*hub_roots).models] == ["x"], hub_roots

@@ -98,7 +98,7 @@ def discover(
         if "ollama" in found:
             if real not in done:
                 done.add(real)
-                yield from ollama.store_candidates(walk, path, problems)
+                yield from ollama.store_candidates(walk, path, problems, done)
             continue
         # One listing of the root serves both its hub repos and its flat files: the walk lists a
         # GGUF file once per scan, so a second listing would find it already seen.
@@ -120,7 +120,7 @@ def discover(
 def _one_manifest(path: str, limits: Limits, problems: list[ModelScanError], done: set[str]) -> Iterator[Candidate]:
     store = ollama.manifest_store(path)
     real = os.path.realpath(path)
-    if store is None or real in done:
+    if store is None or real in done or os.path.realpath(store) in done:  # read already, alone or with its store
         return
     done.add(real)
     blobs = os.path.join(store, "blobs")

@@ -92,9 +92,12 @@ def manifest_store(path: str) -> str | None:
     return store if os.path.isdir(os.path.join(store, "blobs")) else None
 
 
-def store_candidates(walk: Walk, store: str, problems: list[ModelScanError]) -> Iterator[GGUFCandidate]:
+def store_candidates(
+    walk: Walk, store: str, problems: list[ModelScanError], seen: set[str] | None = None
+) -> Iterator[GGUFCandidate]:
     """One candidate per usable manifest of the store at *store*; half-pulled blobs and every
-    unusable manifest are *problems*."""
+    unusable manifest are *problems*. *seen* holds the resolved paths of manifests already read
+    in this scan (a manifest also given by name): each is read once; the store's are added."""
     manifests = os.path.join(store, "manifests")
     walk.report_partials(os.path.join(store, "blobs"))
     for folder in walk.folders_of(manifests):
@@ -103,6 +106,11 @@ def store_candidates(walk: Walk, store: str, problems: list[ModelScanError]) -> 
             continue
         problems.extend(err for _, err in folder.refused)
         for entry in folder.files:
+            if seen is not None:
+                real = os.path.realpath(entry.path)
+                if real in seen:
+                    continue
+                seen.add(real)
             candidate = manifest_candidate(walk, store, entry, problems)
             if candidate is not None:
                 yield candidate
