@@ -26,7 +26,7 @@ from itertools import repeat
 from typing import BinaryIO, cast
 
 from ._fs import open_regular, verify_unchanged
-from ._json import parse_json, paused_gc, short_key
+from ._json import on_fresh_stack, parse_json, paused_gc, short_key, stack_is_low
 from .errors import (
     InvalidField,
     LayoutError,
@@ -90,6 +90,9 @@ _LFS_PROBE_BYTES = 64
 
 _NAME_CHARS = 40
 
+#: Frames the reader needs beyond the JSON nesting it allows (its calls, json's, the checks').
+_STACK_RESERVE = 100
+
 #: Headers up to this size are first parsed without the duplicate-key hook (see below).
 _FAST_PATH_BYTES = 1 << 20
 
@@ -146,6 +149,10 @@ def parse_safetensors_header(
     :class:`LayoutError` (``overlap``, ``hole``, ``size_mismatch``, ``trailing_bytes``,
     ``misaligned``).
     """
+    if stack_is_low(limits.json_depth + _STACK_RESERVE):  # a caller deep in recursion: see on_fresh_stack
+        return on_fresh_stack(
+            lambda: parse_safetensors_header(stream, source=source, file_size=file_size, limits=limits)
+        )
     if file_size == 0:
         raise NotAModel(source, "empty file (0 bytes)", format=_FORMAT, code="empty_file")
     head = _read_upto(stream, min(8, file_size))
@@ -240,6 +247,8 @@ def read_safetensors_header(
     Raises what :func:`parse_safetensors_header` raises, :class:`~modelscan.errors.FileAccessError`
     and :class:`~modelscan.errors.ChangedDuringScan`.
     """
+    if stack_is_low(limits.json_depth + _STACK_RESERVE):
+        return on_fresh_stack(lambda: read_safetensors_header(path, limits=limits, expect=expect))
     source = os.fspath(path)
     f, before = open_regular(path, expect=expect)
     with f:

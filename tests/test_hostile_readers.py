@@ -1,0 +1,272 @@
+"""Issue 9, hostile input round two: the findings in the readers (1, 2, 7 and 8).
+
+1. A safetensors extra value nested about 980 deep plus one surrogate pair made the lone-surrogate
+   check re-serialize the object with ``json.dumps``, whose ``RecursionError`` escaped a whole
+   scan, depending on how deep the caller's stack already was.
+2. ``mentions_tools`` was quadratic on ``{% '`` followed by escaped quotes.
+7. A safetensors file that changed during the read was called corrupt.
+8. A safetensors header length claiming the whole file was read and decoded in full.
+
+No test here judges by wall-clock time: work is counted (characters visited, bytes allocated) or
+bounded by a CPU-time limit in a child process far above the expected cost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from hostile_catalogue import GOOD_KV, VALID_CONFIG
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
+
+import modelscan
+from fixtures.make_fixtures import Q4_0, llm_tensors, write_gguf
+from modelscan import BATCH_LIMITS
+from modelscan._json import parse_json
+from modelscan.errors import InvalidField, ModelScanError
+from modelscan.safetensors import read_safetensors_header
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROPERTY = settings(
+    derandomize=True,
+    deadline=None,
+    database=None,
+    max_examples=400,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+_T = TypeVar("_T")
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _frames_left() -> int:
+    """How many more nested Python calls the caller could make before a RecursionError.
+
+    Found by trying: a count of the frames on the stack misses the C calls in between (pytest
+    makes some), which count against the limit too.
+    """
+
+    def probe(n: int) -> int:
+        try:
+            return probe(n + 1)
+        except RecursionError:
+            return n
+
+    return probe(0)
+
+
+def _with_frames_left(left: int, call: Callable[[], _T]) -> _T:
+    """*call* made from a stack so deep that about *left* nested calls remain possible."""
+
+    def down(n: int) -> _T:
+        return call() if n <= 0 else down(n - 1)
+
+    return down(_frames_left() - left)
+
+
+def _with_extra_frames(extra: int, call: Callable[[], _T]) -> _T:
+    """*call* made *extra* frames deeper than the caller's own stack."""
+
+    def down(n: int) -> _T:
+        return call() if n <= 0 else down(n - 1)
+
+    return down(extra)
+
+
+def _nested_extra(depth: int) -> bytes:
+    """A safetensors file: one tensor whose entry has an extra value *depth* lists deep, and a
+    surrogate pair (valid) in ``__metadata__``: finding 1's file."""
+    header = (
+        b'{"__metadata__":{"e":"\\ud83d\\ude00"},"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16],"x":'
+        + b"[" * depth
+        + b"]" * depth
+        + b"}}"
+    )
+    return struct.pack("<Q", len(header)) + header + b"\0" * 16
+
+
+# -- finding 1: no RecursionError, whatever the nesting and the caller's stack -----------------------
+
+# The extra value starts at level 3 (the root is 1, the entry 2): 62 lists reach level 64, the cap.
+DEEPEST_ALLOWED = BATCH_LIMITS.json_depth - 2
+
+
+def _outcome(call: Callable[[], object]) -> str:
+    """``ok``, or the error's code and limit; a RecursionError (or anything else) propagates."""
+    try:
+        call()
+    except ModelScanError as err:
+        return f"{err.code}:{err.limit}"
+    return "ok"
+
+
+def test_deep_extra_value_with_a_surrogate_pair_around_the_recursion_limit(tmp_path: Path) -> None:
+    # The finding's window: json.loads got through, json.dumps needed a few frames more. Which
+    # depth fell in it depended on the caller's stack, so every pair of the two is tried.
+    paths = {}
+    for depth in range(940, 1001):
+        paths[depth] = tmp_path / f"d{depth}.safetensors"
+        paths[depth].write_bytes(_nested_extra(depth))
+    seen = set()
+    for extra_frames in range(41):
+        for path in paths.values():
+
+            def read(path: Path = path) -> object:
+                return read_safetensors_header(path)
+
+            seen.add(_with_extra_frames(extra_frames, lambda: _outcome(read)))
+    assert seen == {"limit_exceeded:json_depth"}
+
+
+@pytest.mark.parametrize("depth", [DEEPEST_ALLOWED, DEEPEST_ALLOWED + 1, 900, 985, 1000, 5000, 100_000])
+def test_same_answer_at_any_stack_depth(depth: int, tmp_path: Path) -> None:
+    # The answer is the file's, not the caller's: the same from a fresh stack and from one with
+    # only a few frames left (the reader then parses on a fresh thread's stack).
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(_nested_extra(depth))
+    want = "ok" if depth <= DEEPEST_ALLOWED else "limit_exceeded:json_depth"
+    lefts = [*range(8, 40), 60, 100, 165, 170, 200, 400, 700]
+    got = {left: _with_frames_left(left, lambda: _outcome(lambda: read_safetensors_header(path))) for left in lefts}
+    assert got == dict.fromkeys(lefts, want)
+
+
+@pytest.mark.parametrize("check_depth", [True, False])
+@pytest.mark.parametrize("depth", [62, 63, 950, 985, 990, 1000, 3000])
+def test_parse_json_never_raises_recursion_error(depth: int, check_depth: bool) -> None:
+    doc = b'{"a":"\\ud83d\\ude00","x":' + b"[" * depth + b"]" * depth + b"}"
+
+    def parse() -> object:
+        return parse_json(doc, source="c.json", what="config.json", limits=BATCH_LIMITS, check_depth=check_depth)
+
+    outcomes = {_with_frames_left(left, lambda: _outcome(parse)) for left in (*range(8, 30), 80, 200, 500, 900)}
+    too_deep = "limit_exceeded:json_depth"
+    if check_depth:
+        assert outcomes == {"ok" if depth + 1 <= BATCH_LIMITS.json_depth else too_deep}
+    else:  # without the walk, what json.loads can build is returned; deeper is refused
+        assert outcomes in ({"ok"}, {too_deep})
+
+
+def test_lone_surrogate_is_still_refused_at_any_depth() -> None:
+    doc = b'{"a":"\\ud83d","x":' + b"[" * 900 + b"]" * 900 + b"}"
+    for left in (8, 50, 500):
+        with pytest.raises(InvalidField) as info:
+            _with_frames_left(
+                left,
+                lambda: parse_json(doc, source="c.json", what="c", limits=BATCH_LIMITS, check_depth=False),
+            )
+        assert info.value.detail == "invalid unicode escape: lone surrogate U+D83D"
+
+
+def _folder_of_deep_models(root: Path, depths: range) -> None:
+    write_gguf(root / "good" / "good-GGUF" / "good-Q4_0.gguf", "llama", GOOD_KV, llm_tensors(Q4_0))
+    for depth in depths:
+        folder = root / "deep" / f"d{depth}"
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(_nested_extra(depth))
+        (folder / "config.json").write_bytes(VALID_CONFIG)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_scan_keeps_the_good_model_beside_deep_headers(workers: int, tmp_path: Path) -> None:
+    depths = range(900, 1000)
+    _folder_of_deep_models(tmp_path, depths)
+    for extra_frames in (0, 7, 15, 30) if workers == 1 else (0,):
+        report = _with_extra_frames(extra_frames, lambda: modelscan.scan_models(tmp_path, workers=workers))
+        assert len(report.models) == 1
+        assert sorted((p.code, p.limit) for p in report.problems) == [("limit_exceeded", "json_depth")] * len(depths)
+
+
+def test_cli_lists_the_good_model_beside_deep_headers(tmp_path: Path) -> None:
+    _folder_of_deep_models(tmp_path, range(900, 1000))
+    proc = subprocess.run(
+        [sys.executable, "-m", "modelscan", str(tmp_path)],
+        check=False,
+        capture_output=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(json.loads(proc.stdout)["models"]) == 1
+
+
+# The lone-surrogate check reads the JSON text; the reference is what the old check did on the
+# parsed object (json.dumps, then encode): the first surrogate left unpaired, or none.
+_PIECES = [
+    "a",
+    "\\\\",  # an escaped backslash: "\\\\ud800" is the letters "ud800", not an escape
+    "\\\\\\\\",
+    "ud800",
+    "\\ud83d",
+    "\\ude00",
+    "\\uD800",
+    "\\uDBFF",
+    "\\uDC00",
+    "\\udfff",
+    "\\u0041",
+    "\\n",
+    '\\"',
+    "\\/",
+    "é",
+    "\U0001f600",
+]
+
+
+def _reference_lone_surrogate(text: str) -> int | None:
+    try:
+        json.dumps(json.loads(text), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return ord(exc.object[exc.start])
+    return None
+
+
+@PROPERTY
+@given(hs.lists(hs.lists(hs.sampled_from(_PIECES), max_size=8), min_size=1, max_size=5))
+def test_lone_surrogate_check_agrees_with_the_object_walk(strings: list[list[str]]) -> None:
+    values = ['"' + "".join(pieces) + '"' for pieces in strings]
+    text = "{" + ",".join(f"{v}:[{v}]" if i == 0 else f'"k{i}":{v}' for i, v in enumerate(values)) + "}"
+    want = _reference_lone_surrogate(text)
+    try:
+        parse_json(text.encode(), source="x.json", what="x", limits=BATCH_LIMITS)
+    except InvalidField as err:
+        assert want is not None, err
+        assert err.detail == f"invalid unicode escape: lone surrogate U+{want:04X}"
+    else:
+        assert want is None
+
+
+def test_lone_surrogate_check_is_linear_in_backslash_runs() -> None:
+    # A run of a million backslashes (escaped in pairs) before the letters "ud800", many times:
+    # each run is looked at once, not once per backslash.
+    child = """
+import resource
+resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
+from modelscan._json import parse_json
+from modelscan import BATCH_LIMITS
+bs = chr(92)
+body = (bs * 2 * 500_000 + "ud800") * 8 + (bs + "ud83d" + bs + "ude00") * 200_000
+obj = parse_json(('{"a":"' + body + '"}').encode(), source="x", what="x", limits=BATCH_LIMITS)
+print(len(obj["a"]))
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", child],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(proc.stdout) == 8 * (500_000 + 5) + 200_000  # each pair is one character
