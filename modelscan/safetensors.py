@@ -236,28 +236,36 @@ def _parse_header(raw: bytes, *, source: str, limits: Limits, check_duplicates: 
 
 
 def read_safetensors_header(
-    path: str | os.PathLike[str], *, limits: Limits = BATCH_LIMITS, expect: tuple[int, int] | None = None
+    path: str | os.PathLike[str],
+    *,
+    limits: Limits = BATCH_LIMITS,
+    expect: tuple[int, int] | None = None,
+    source: str | None = None,
 ) -> SafetensorsHeader:
     """Open *path* safely (R7), read its header with :func:`parse_safetensors_header`, and check
     that the file did not change meanwhile (R14).
 
     *expect* is the ``(st_dev, st_ino)`` a folder walk saw for *path* (a resolved path): a file
     swapped since then raises :class:`~modelscan.errors.ChangedDuringScan` before anything is read.
+    *source* is the name used in errors and in the header's ``path`` (default: *path* as given),
+    for a caller that opens a symbolic link's resolved target but names the file as it found it.
+    A file that changes while it is read raises :class:`~modelscan.errors.ChangedDuringScan`, also
+    when the change made the parse fail (a header half old, half new is not corrupt).
 
     Raises what :func:`parse_safetensors_header` raises, :class:`~modelscan.errors.FileAccessError`
     and :class:`~modelscan.errors.ChangedDuringScan`.
     """
     if stack_is_low(limits.json_depth + _STACK_RESERVE):
-        return on_fresh_stack(lambda: read_safetensors_header(path, limits=limits, expect=expect))
-    source = os.fspath(path)
+        return on_fresh_stack(lambda: read_safetensors_header(path, limits=limits, expect=expect, source=source))
+    name = os.fspath(path) if source is None else source
     f, before = open_regular(path, expect=expect)
     with f:
         try:
-            header = parse_safetensors_header(cast(BinaryIO, f), source=source, file_size=before.st_size, limits=limits)
-        except Truncated:
-            verify_unchanged(source, f, before)  # a file that shrank while read changed, it is not truncated
+            header = parse_safetensors_header(cast(BinaryIO, f), source=name, file_size=before.st_size, limits=limits)
+        except ModelScanError:
+            verify_unchanged(name, f, before)  # a failure on a file that changed is the change's doing
             raise
-        verify_unchanged(source, f, before)
+        verify_unchanged(name, f, before)
     return header
 
 

@@ -13,6 +13,7 @@ bounded by a CPU-time limit in a child process far above the expected cost.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import struct
@@ -23,15 +24,16 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from hostile_catalogue import GOOD_KV, VALID_CONFIG
+from hostile_catalogue import GOOD_KV, VALID_CONFIG, W4, st
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 import modelscan
+import modelscan.safetensors
 from fixtures.make_fixtures import Q4_0, llm_tensors, write_gguf
 from modelscan import BATCH_LIMITS
 from modelscan._json import parse_json
-from modelscan.errors import InvalidField, ModelScanError
+from modelscan.errors import ChangedDuringScan, InvalidField, ModelScanError
 from modelscan.safetensors import read_safetensors_header
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,3 +272,94 @@ print(len(obj["a"]))
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert int(proc.stdout) == 8 * (500_000 + 5) + 200_000  # each pair is one character
+
+
+# -- finding 7: a file that changes during the read is ChangedDuringScan, not corrupt -----------------
+
+
+class _RewrittenAfterFirstRead(io.FileIO):
+    """The reader's file, rewritten in place (same inode) right after the reader's first read."""
+
+    def __init__(self, path: str | os.PathLike[str], new_content: bytes) -> None:
+        super().__init__(path, "rb")
+        self._path = path
+        self._new_content = new_content
+        self.reads = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.reads += 1
+        if self.reads == 1:
+            before = os.stat(self._path).st_mtime_ns
+            with open(self._path, "r+b") as f:
+                f.write(self._new_content)
+                f.truncate()
+            os.utime(self._path, ns=(before + 10**9, before + 10**9))  # a clock that does not tick is no excuse
+        return data  # type: ignore[no-any-return]
+
+
+def _rewrite_during_read(monkeypatch: pytest.MonkeyPatch, new_content: bytes) -> list[_RewrittenAfterFirstRead]:
+    opened: list[_RewrittenAfterFirstRead] = []
+
+    def open_and_rewrite(
+        path: str | os.PathLike[str], *, nofollow: bool = False, expect: tuple[int, int] | None = None
+    ) -> tuple[io.FileIO, os.stat_result]:
+        f = _RewrittenAfterFirstRead(path, new_content)
+        opened.append(f)
+        return f, os.fstat(f.fileno())
+
+    monkeypatch.setattr(modelscan.safetensors, "open_regular", open_and_rewrite)
+    return opened
+
+
+GOOD_ST = st({"w": W4}, b"\0" * 16)
+
+
+@pytest.mark.parametrize(
+    "new_content",
+    [
+        # The length is read from the old file, the header from the new one: refused as corrupt
+        # before (InvalidField, not retryable).
+        pytest.param(GOOD_ST[:8] + b"X" * (len(GOOD_ST) - 8), id="garbled-same-size"),
+        pytest.param(GOOD_ST[:8] + b"\0" * (len(GOOD_ST) - 8), id="nul-header"),
+        # Already handled before: a header that reads, then a check of the file's size.
+        pytest.param(st({"w": {"dtype": "F64", "shape": [4], "data_offsets": [0, 32]}}, b"\0" * 32), id="other-layout"),
+        pytest.param(GOOD_ST + b"\0" * 100, id="grown"),  # a download still writing: "file grew"
+        pytest.param(GOOD_ST[:20], id="shrunk"),  # Truncated
+    ],
+)
+def test_change_during_the_read_is_retryable(
+    new_content: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(GOOD_ST)
+    opened = _rewrite_during_read(monkeypatch, new_content)
+    with pytest.raises(ChangedDuringScan) as info:
+        read_safetensors_header(path)
+    assert opened[0].reads >= 2  # the change happened in the middle of the read
+    assert info.value.retryable
+    assert (info.value.code, info.value.path) == ("changed_during_scan", str(path))
+    if len(new_content) > len(GOOD_ST):
+        assert info.value.detail == "file grew while it was read (download in progress?)"
+
+
+def test_corrupt_file_that_did_not_change_is_still_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(GOOD_ST[:8] + b"X" * (len(GOOD_ST) - 8))
+    with pytest.raises(InvalidField) as info:
+        read_safetensors_header(path)
+    assert not info.value.retryable
+
+
+def test_source_names_the_file_in_errors_and_in_the_header(tmp_path: Path) -> None:
+    target = tmp_path / "blobs" / "0123abcd"
+    target.parent.mkdir()
+    target.write_bytes(GOOD_ST)
+    found = str(tmp_path / "models" / "acme" / "m" / "model.safetensors")
+    assert read_safetensors_header(target, source=found).path == found
+    assert read_safetensors_header(target).path == str(target)  # default: the path as given
+    target.write_bytes(GOOD_ST[:8] + b"X" * (len(GOOD_ST) - 8))
+    with pytest.raises(InvalidField) as info:
+        read_safetensors_header(target, source=found)
+    assert info.value.path == found
+    assert str(info.value).startswith(found + ": ")
