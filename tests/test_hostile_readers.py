@@ -17,6 +17,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -34,7 +35,7 @@ from hypothesis import strategies as hs
 import modelscan
 import modelscan.safetensors
 from fixtures.make_fixtures import Q4_0, llm_tensors, write_gguf
-from modelscan import BATCH_LIMITS, SERVER_LIMITS
+from modelscan import BATCH_LIMITS, SERVER_LIMITS, _rules
 from modelscan._json import parse_json
 from modelscan.errors import ChangedDuringScan, InvalidField, ModelScanError
 from modelscan.limits import Limits
@@ -299,7 +300,7 @@ class _RewrittenAfterFirstRead(io.FileIO):
                 f.write(self._new_content)
                 f.truncate()
             os.utime(self._path, ns=(before + 10**9, before + 10**9))  # a clock that does not tick is no excuse
-        return data  # type: ignore[no-any-return]
+        return data
 
 
 def _rewrite_during_read(monkeypatch: pytest.MonkeyPatch, new_content: bytes) -> list[_RewrittenAfterFirstRead]:
@@ -537,3 +538,160 @@ def test_chunked_read_gives_the_same_answer(pieces: list[bytes], cut: int, chunk
     header = header[: max(1, len(header) - cut % max(1, len(header)))] if cut % 3 == 0 else header
     data = struct.pack("<Q", len(header)) + header + b"\0" * 16
     assert _answer(data, chunk, seekable) == _answer(data, 1 << 30, seekable)
+
+
+# -- finding 2: the chat-template search is linear -------------------------------------------------
+
+# The search as it was (quadratic: its literal regex restarts at every quote of an unclosed
+# literal), kept as the reference for what the answer is on small templates.
+_OLD_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", re.DOTALL)
+_OLD_TOOLS_NAME = re.compile(r"(?<![\w.])tools\b")
+
+
+def _reference_mentions_tools(template: str) -> bool:
+    if "tools" not in template:
+        return False
+    close = {"{%": "%}", "{{": "}}"}
+    next_open = {opener: template.find(opener) for opener in close}
+    while True:
+        found = [(at, opener) for opener, at in next_open.items() if at >= 0]
+        if not found:
+            return False
+        start, opener = min(found)
+        end = template.find(close[opener], start + 2)
+        if end < 0:
+            next_open[opener] = -1
+            continue
+        if _OLD_TOOLS_NAME.search(_OLD_STRING_LITERAL.sub("", template[start + 2 : end])):
+            return True
+        for other, at in next_open.items():
+            if 0 <= at < end + 2:
+                next_open[other] = template.find(other, end + 2)
+
+
+_TEMPLATE_PIECES = ["{%", "%}", "{{", "}}", "'", '"', "\\", "\\'", '\\"', "tools", ".", " ", "x", "{", "}", "%", "\n"]
+
+
+@PROPERTY
+@given(hs.lists(hs.sampled_from(_TEMPLATE_PIECES), max_size=30))
+def test_mentions_tools_agrees_with_the_regex_it_replaced(pieces: list[str]) -> None:
+    template = "".join(pieces)
+    assert _rules.mentions_tools(template) is _reference_mentions_tools(template)
+
+
+@PROPERTY
+@given(hs.text(alphabet="'\"\\ax\n", max_size=40))
+def test_string_literals_removed_as_the_regex_did(body: str) -> None:
+    assert _rules._without_string_literals(body) == _OLD_STRING_LITERAL.sub("", body)
+
+
+class _CountingPattern:
+    """A compiled pattern that adds up the characters its searches pass over."""
+
+    def __init__(self, pattern: re.Pattern[str], counter: list[int]) -> None:
+        self._pattern = pattern
+        self._counter = counter
+
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        m = self._pattern.search(text, pos)
+        self._counter[0] += (m.end() if m else len(text)) - min(pos, len(text))
+        return m
+
+
+def _hostile_templates(n: int) -> dict[str, str]:
+    """Templates of about *n* characters that made the old search quadratic, and relatives."""
+    return {
+        "escaped-single": "{% '" + "\\'" * (n // 2) + " %} tools",
+        "escaped-double": '{{ "' + '\\"' * (n // 2) + " }} tools",
+        "both-unclosed": "{% '\"" + "\\'\\\"" * (n // 4) + " %} tools",
+        "many-closed": "{% " + "'a' \"b\" " * (n // 8) + "tools %}",
+        "many-blocks": "{{ 'x\\'y' }}" * (n // 12) + "{{ tools }}",
+        "backslashes": "{% '" + "\\" * n + " %} tools",
+    }
+
+
+@pytest.mark.parametrize("n", [1_000, 10_000, 100_000])
+def test_mentions_tools_reads_each_character_a_few_times(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Linear, counted: the searches inside blocks pass over at most a few characters per
+    # character of the template, at every size (the old regex passed over N^2 / 2 here).
+    counter = [0]
+    monkeypatch.setattr(_rules, "_QUOTES", {k: _CountingPattern(p, counter) for k, p in _rules._QUOTES.items()})
+    monkeypatch.setattr(
+        _rules, "_LITERAL_STOPS", {k: _CountingPattern(p, counter) for k, p in _rules._LITERAL_STOPS.items()}
+    )
+    for name, template in _hostile_templates(n).items():
+        counter[0] = 0
+        _rules.mentions_tools(template)
+        assert counter[0] <= 5 * len(template), (name, counter[0] / len(template))
+
+
+def test_mentions_tools_answers_on_hostile_templates() -> None:
+    want = {
+        "escaped-single": False,
+        "escaped-double": False,
+        "both-unclosed": False,
+        "many-closed": True,
+        "many-blocks": True,
+        "backslashes": False,
+    }
+    assert {name: _rules.mentions_tools(t) for name, t in _hostile_templates(1_000).items()} == want
+    assert {name: _reference_mentions_tools(t) for name, t in _hostile_templates(1_000).items()} == want
+
+
+_CPU_CHILD = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_CPU, (int(sys.argv[1]), int(sys.argv[1])))
+sys.path[:0] = ["tests"]
+from test_hostile_readers import _hostile_templates
+from modelscan import _rules
+for n in (64 << 10, (4 << 20) - 64):
+    for name, template in _hostile_templates(n).items():
+        _rules.mentions_tools(template)
+print("done")
+"""
+
+
+def test_mentions_tools_on_64k_and_4m_templates_under_a_cpu_limit() -> None:
+    # Linear: a few seconds of CPU for all of them. Quadratic: 49 s for one 64 KB template on the
+    # campaign's machine, hours for 4 MiB; the limit stops the child far before that.
+    proc = subprocess.run(
+        [sys.executable, "-c", _CPU_CHILD, "60"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert (proc.returncode, proc.stdout.strip()) == (0, "done"), proc.stderr[-2000:]
+
+
+_SCAN_CHILD = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
+import modelscan
+report = modelscan.scan_models(sys.argv[1], workers=1)
+print(json.dumps(sorted((m.format, m.trained_for_tool_use) for m in report.models)))
+"""
+
+
+def test_hostile_templates_through_mlx_and_gguf_under_a_cpu_limit(tmp_path: Path) -> None:
+    template = "{% '" + "\\'" * ((4 << 20) // 2 - 64) + " %} tools"
+    mlx = tmp_path / "acme" / "tiny-mlx"
+    mlx.mkdir(parents=True)
+    (mlx / "model.safetensors").write_bytes(st({"w": W4}, b"\0" * 16))
+    (mlx / "config.json").write_bytes(VALID_CONFIG)
+    (mlx / "chat_template.jinja").write_text(template, encoding="utf-8")
+    gguf_kv = {**GOOD_KV, "tokenizer.chat_template": template}
+    write_gguf(tmp_path / "acme" / "tiny-GGUF" / "tiny-Q4_0.gguf", "llama", gguf_kv, llm_tensors(Q4_0))
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCAN_CHILD, str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout) == [["gguf", False], ["mlx", False]]
