@@ -12,6 +12,7 @@ from __future__ import annotations
 import _thread
 import codecs
 import contextlib
+import functools
 import gc
 import json
 import operator
@@ -67,7 +68,7 @@ _SURROGATE_RUN = re.compile(r"(?<!\\)(\\+)u([dD][89a-fA-F][0-9a-fA-F]{2})")
 
 #: Frames a parse needs beyond the document's own nesting: our calls, json's and the checks'.
 _STACK_RESERVE = 100
-#: A stack at most this deep is fresh: a parse never hops from it (so a hop cannot repeat).
+#: A stack at most this deep never counts as low (see stack_is_low).
 _SHALLOW_STACK = 50
 
 #: Encodings ``json.detect_encoding`` may name, as a reader would say them in an error.
@@ -164,20 +165,20 @@ def parse_json(
     """
 
     def on_a_fresh_stack() -> dict[str, object]:
-        return on_fresh_stack(
-            lambda: parse_json(
-                data,
-                source=source,
-                what=what,
-                limits=limits,
-                utf8_only=utf8_only,
-                format=format,
-                offset=offset,
-                parse_int=parse_int,
-                check_depth=check_depth,
-                check_duplicates=check_duplicates,
-            )
+        again = functools.partial(  # not a lambda: a frame fewer on the fresh stack
+            parse_json,
+            data,
+            source=source,
+            what=what,
+            limits=limits,
+            utf8_only=utf8_only,
+            format=format,
+            offset=offset,
+            parse_int=parse_int,
+            check_depth=check_depth,
+            check_duplicates=check_duplicates,
         )
+        return on_fresh_stack(again, parse_at_base=True)
 
     if stack_is_low(limits.json_depth + _STACK_RESERVE):
         return on_a_fresh_stack()
@@ -212,12 +213,12 @@ def parse_json(
             )
     except RecursionError as exc:
         # More than json_depth levels (json_depth + _STACK_RESERVE frames were left, see above).
-        # What is refused must not depend on the caller's stack, so a parse that stopped short of
-        # what a fresh stack holds is done again on one (a caller may skip the depth walk).
-        if not stack_is_fresh():
-            recursed = True
-        else:
+        # What is refused must not depend on the caller's stack, so the parse is done again on a
+        # fresh one, which holds at least as many levels as any caller's: the answer is always
+        # the fresh stack's (a caller that skips the depth walk gets what json.loads built there).
+        if _FRESH.parse_at_base:
             raise _too_deep(source, what, limits, format, offset) from exc
+        recursed = True
     except _Reject as exc:
         raise invalid(str(exc)) from exc
     except json.JSONDecodeError as exc:
@@ -247,9 +248,32 @@ def parse_json(
     return obj
 
 
+class _FreshStack(threading.local):
+    """What this thread is, if :func:`on_fresh_stack` started it."""
+
+    #: Its stack is as fresh as any: no hop from it.
+    active = False
+    #: parse_json runs at its base: a parse that runs out of stack there would anywhere.
+    parse_at_base = False
+
+
+_FRESH = _FreshStack()
+
+
 def stack_is_low(need: int) -> bool:
-    """Whether fewer than *need* frames are left below the recursion limit, on a stack that is
-    not fresh (a stack at most 50 frames deep never counts as low, so a hop cannot repeat)."""
+    """Whether a parse that needs *need* frames should run on a fresh stack: fewer than that
+    are left below the recursion limit, or none of its caller's (the top of a stack holds one
+    level more than a fresh thread's, and the answer must be the same from everywhere).
+
+    Never on a fresh stack itself, nor on one at most 50 frames deep that is not the top: a
+    hop from there would gain nothing.
+    """
+    if _FRESH.active:
+        return False
+    try:
+        sys._getframe(3)  # this frame, the parse's, its caller's, and one above
+    except ValueError:
+        return True
     try:
         sys._getframe(max(sys.getrecursionlimit() - need, _SHALLOW_STACK))
     except ValueError:  # the stack is not that deep
@@ -257,27 +281,21 @@ def stack_is_low(need: int) -> bool:
     return True
 
 
-def stack_is_fresh() -> bool:
-    """Whether the stack is at most 50 frames deep (as a new thread's is)."""
-    try:
-        sys._getframe(_SHALLOW_STACK)
-    except ValueError:
-        return True
-    return False
-
-
-def on_fresh_stack(call: Callable[[], _T]) -> _T:
+def on_fresh_stack(call: Callable[[], _T], *, parse_at_base: bool = False) -> _T:
     """Run *call* in a new thread, whose stack is empty, and return or raise what it did.
 
     For a caller deep in its own recursion: ``json.loads`` recurses once per nesting level, and a
     parse must not fail, or be called too deep, because of frames that are not the document's.
     Only C calls are made here (``_thread``), so this works with a handful of frames left.
+    *parse_at_base* is for :func:`parse_json` only: *call* is a parse at the stack's base.
     """
     done = _thread.allocate_lock()
     done.acquire()
     outcome: list[tuple[bool, Any]] = []
 
     def run() -> None:
+        _FRESH.active = True
+        _FRESH.parse_at_base = parse_at_base
         try:
             outcome.append((True, call()))
         except BaseException as exc:  # handed back to the caller below, whatever it is

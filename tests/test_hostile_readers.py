@@ -118,25 +118,37 @@ def _outcome(call: Callable[[], object]) -> str:
     return "ok"
 
 
+def _outcome_and_field(call: Callable[[], object]) -> tuple[str, str | None]:
+    try:
+        call()
+    except ModelScanError as err:
+        return f"{err.code}:{err.limit}", err.field
+    return "ok", None
+
+
 def test_deep_extra_value_with_a_surrogate_pair_around_the_recursion_limit(tmp_path: Path) -> None:
     # The finding's window: json.loads got through, json.dumps needed a few frames more. Which
-    # depth fell in it depended on the caller's stack, so every pair of the two is tried.
+    # depth fell in it depended on the caller's stack, so every pair of the two is tried. The
+    # answer, down to the field it names, is the same from every stack: the value's field
+    # ("tensor[w].x") when json.loads can build it on a fresh stack, else the header's.
     paths = {}
     for depth in range(940, 1001):
         paths[depth] = tmp_path / f"d{depth}.safetensors"
         paths[depth].write_bytes(_nested_extra(depth))
-    seen = set()
+    seen: dict[int, set[tuple[str, str | None]]] = {depth: set() for depth in paths}
     for extra_frames in range(41):
-        for path in paths.values():
+        for depth, path in paths.items():
 
             def read(path: Path = path) -> object:
                 return read_safetensors_header(path)
 
-            seen.add(_with_extra_frames(extra_frames, lambda: _outcome(read)))
-    assert seen == {"limit_exceeded:json_depth"}
+            seen[depth].add(_with_extra_frames(extra_frames, lambda: _outcome_and_field(read)))
+    assert {outcome for answers in seen.values() for outcome, _ in answers} == {"limit_exceeded:json_depth"}
+    assert all(len(answers) == 1 for answers in seen.values()), {d: a for d, a in seen.items() if len(a) > 1}
+    assert seen[940] == {("limit_exceeded:json_depth", "tensor[w].x")}
 
 
-@pytest.mark.parametrize("depth", [DEEPEST_ALLOWED, DEEPEST_ALLOWED + 1, 900, 985, 1000, 5000, 100_000])
+@pytest.mark.parametrize("depth", [DEEPEST_ALLOWED, DEEPEST_ALLOWED + 1, 900, 985, 990, 995, 1000, 5000, 100_000])
 def test_same_answer_at_any_stack_depth(depth: int, tmp_path: Path) -> None:
     # The answer is the file's, not the caller's: the same from a fresh stack and from one with
     # only a few frames left (the reader then parses on a fresh thread's stack).
@@ -144,8 +156,63 @@ def test_same_answer_at_any_stack_depth(depth: int, tmp_path: Path) -> None:
     path.write_bytes(_nested_extra(depth))
     want = "ok" if depth <= DEEPEST_ALLOWED else "limit_exceeded:json_depth"
     lefts = [*range(8, 40), 60, 100, 165, 170, 200, 400, 700]
-    got = {left: _with_frames_left(left, lambda: _outcome(lambda: read_safetensors_header(path))) for left in lefts}
-    assert got == dict.fromkeys(lefts, want)
+    got = {
+        left: _with_frames_left(left, lambda: _outcome_and_field(lambda: read_safetensors_header(path)))
+        for left in lefts
+    }
+    assert {outcome for outcome, _ in got.values()} == {want}
+    assert len(set(got.values())) == 1, got  # the same field too
+
+
+def test_parse_json_depth_answer_is_the_same_from_every_stack() -> None:
+    # Without the depth walk, what json.loads can build on a fresh stack is returned, deeper is
+    # refused: the boundary is the same level from the top of a stack, from deep in one, and
+    # from a thread (the top of a stack holds one level more, so it parses on a fresh one too).
+    def deepest(call_at: Callable[[Callable[[], object]], object]) -> int:
+        low, high = 100, 5000
+        while low < high:
+            mid = (low + high + 1) // 2
+            doc = b'{"x":' + b"[" * mid + b"]" * mid + b"}"
+
+            def parse(doc: bytes = doc) -> object:
+                return parse_json(doc, source="c", what="c", limits=BATCH_LIMITS, check_depth=False)
+
+            if _outcome(lambda: call_at(parse)) == "ok":
+                low = mid
+            else:
+                high = mid - 1
+        return low
+
+    answers = {deepest(lambda call, k=k: _with_extra_frames(k, call)) for k in (0, 1, 3, 10, 45, 60, 300)}
+    answers |= {deepest(lambda call, left=left: _with_frames_left(left, call)) for left in (10, 30, 100)}
+    child = subprocess.run(
+        [sys.executable, "-c", _TOP_LEVEL_CHILD],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert answers == {int(child.stdout)}
+
+
+# parse_json called from the top of a script's stack, the shallowest a caller can be.
+_TOP_LEVEL_CHILD = """
+from modelscan import BATCH_LIMITS, ModelScanError
+from modelscan._json import parse_json
+low, high = 100, 5000
+while low < high:
+    mid = (low + high + 1) // 2
+    doc = b'{"x":' + b"[" * mid + b"]" * mid + b"}"
+    try:
+        parse_json(doc, source="c", what="c", limits=BATCH_LIMITS, check_depth=False)
+        low = mid
+    except ModelScanError:
+        high = mid - 1
+print(low)
+"""
 
 
 @pytest.mark.parametrize("check_depth", [True, False])
