@@ -286,7 +286,9 @@ def on_fresh_stack(call: Callable[[], _T], *, parse_at_base: bool = False) -> _T
 
     For a caller deep in its own recursion: ``json.loads`` recurses once per nesting level, and a
     parse must not fail, or be called too deep, because of frames that are not the document's.
-    Only C calls are made here (``_thread``), so this works with a handful of frames left.
+    Only C calls are made here (``_thread``), so this works with a handful of frames left. The
+    thread gets a C stack of its own size, 16 MiB (some platforms give threads 128 KiB, too
+    little for a thousand levels); where no thread can be had, *call* runs here, as if fresh.
     *parse_at_base* is for :func:`parse_json` only: *call* is a parse at the stack's base.
     """
     done = _thread.allocate_lock()
@@ -303,13 +305,41 @@ def on_fresh_stack(call: Callable[[], _T], *, parse_at_base: bool = False) -> _T
         finally:
             done.release()
 
-    _thread.start_new_thread(run, ())
+    try:
+        _start_thread(run)
+    except RuntimeError:  # "can't start new thread": a process or memory limit
+        was = _FRESH.active, _FRESH.parse_at_base
+        _FRESH.active, _FRESH.parse_at_base = True, parse_at_base
+        try:
+            return call()
+        finally:
+            _FRESH.active, _FRESH.parse_at_base = was
     done.acquire()
     ok, value = outcome[0]
     if not ok:
         raise value
     result: _T = value
     return result
+
+
+#: The C stack of a thread that on_fresh_stack starts.
+_FRESH_STACK_BYTES = 16 << 20
+_STACK_SIZE_LOCK = _thread.allocate_lock()
+
+
+def _start_thread(run: Callable[[], None]) -> None:
+    """Start *run* in a thread with a ``_FRESH_STACK_BYTES`` stack (the process's setting is
+    put back at once: threads others start keep theirs)."""
+    with _STACK_SIZE_LOCK:
+        try:
+            previous = _thread.stack_size(_FRESH_STACK_BYTES)
+        except (ValueError, RuntimeError):  # the platform sets no stack size: take its default
+            _thread.start_new_thread(run, ())
+            return
+        try:
+            _thread.start_new_thread(run, ())
+        finally:
+            _thread.stack_size(previous)
 
 
 class _GCPause:

@@ -33,11 +33,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 import modelscan
+import modelscan._json
 import modelscan.safetensors
 from fixtures.make_fixtures import Q4_0, llm_tensors, write_gguf
 from modelscan import BATCH_LIMITS, SERVER_LIMITS, _rules
 from modelscan._json import parse_json
-from modelscan.errors import ChangedDuringScan, InvalidField, ModelScanError
+from modelscan.errors import ChangedDuringScan, InvalidField, LimitExceeded, ModelScanError
 from modelscan.limits import Limits
 from modelscan.safetensors import parse_safetensors_header, read_safetensors_header
 
@@ -240,6 +241,51 @@ def test_lone_surrogate_is_still_refused_at_any_depth() -> None:
                 lambda: parse_json(doc, source="c.json", what="c", limits=BATCH_LIMITS, check_depth=False),
             )
         assert info.value.detail == "invalid unicode escape: lone surrogate U+D83D"
+
+
+_SMALL_THREAD_STACKS_CHILD = """
+import _thread, sys, threading
+threading.stack_size(128 * 1024)  # as musl gives every thread: too little for json.loads at 990 levels
+from modelscan import BATCH_LIMITS
+from modelscan._json import parse_json
+doc = b'{"x":' + b"[" * 985 + b"]" * 985 + b"}"
+def down(k):
+    return parse_json(doc, source="c", what="c", limits=BATCH_LIMITS, check_depth=False) if k == 0 else down(k - 1)
+down(900)  # too deep a caller: parsed on a fresh thread
+print(_thread.stack_size())
+"""
+
+
+def test_the_fresh_thread_has_a_stack_of_its_own_size() -> None:
+    # A process whose threads get 128 KiB stacks: the fresh thread still parses 985 levels (a
+    # 128 KiB thread dies of SIGSEGV there), and the process's setting is left as it was.
+    proc = subprocess.run(
+        [sys.executable, "-c", _SMALL_THREAD_STACKS_CHILD],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert (proc.returncode, proc.stdout.strip()) == (0, str(128 * 1024)), proc.stderr[-2000:]
+
+
+def test_without_threads_the_parse_stays_on_the_callers_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Where no thread can be started (a process limit), a parse that needed one runs in place:
+    # still only ModelScanErrors, and the same answers where the caller's stack is enough.
+    def no_thread(run: Callable[[], None]) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(modelscan._json, "_start_thread", no_thread)
+    deep = b'{"x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    flat = b'{"x":[[1]]}'
+    for left in (120, 200, 600):  # room for the error's own frames
+        with pytest.raises(LimitExceeded):
+            _with_frames_left(left, lambda: parse_json(deep, source="c", what="c", limits=BATCH_LIMITS))
+        assert _with_frames_left(left, lambda: parse_json(flat, source="c", what="c", limits=BATCH_LIMITS)) == {
+            "x": [[1]]
+        }
 
 
 def _folder_of_deep_models(root: Path, depths: range) -> None:
