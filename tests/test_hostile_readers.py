@@ -129,7 +129,7 @@ def _outcome_and_field(call: Callable[[], object]) -> tuple[str, str | None]:
 
 def test_deep_extra_value_with_a_surrogate_pair_around_the_recursion_limit(tmp_path: Path) -> None:
     # The finding's window: json.loads got through, json.dumps needed a few frames more. Which
-    # depth fell in it depended on the caller's stack, so every pair of the two is tried. The
+    # depth fell in it depended on the caller's stack (their sum did), so both are varied. The
     # answer, down to the field it names, is the same from every stack: the value's field
     # ("tensor[w].x") when json.loads can build it on a fresh stack, else the header's.
     paths = {}
@@ -137,7 +137,7 @@ def test_deep_extra_value_with_a_surrogate_pair_around_the_recursion_limit(tmp_p
         paths[depth] = tmp_path / f"d{depth}.safetensors"
         paths[depth].write_bytes(_nested_extra(depth))
     seen: dict[int, set[tuple[str, str | None]]] = {depth: set() for depth in paths}
-    for extra_frames in range(41):
+    for extra_frames in range(0, 41, 4):  # with every depth in a row, every sum of the two is tried
         for depth, path in paths.items():
 
             def read(path: Path = path) -> object:
