@@ -316,14 +316,14 @@ def _read_header_text(stream: BinaryIO, pending: bytes, n: int, source: str) -> 
 def _checked_text(stream: BinaryIO, pending: bytes, n: int, source: str) -> Iterator[str]:
     """The *n* header bytes decoded chunk by chunk, each checked before the next is read.
 
-    A byte that cannot be in JSON text is invalid UTF-8, a control character other than tab, LF
-    and CR (JSON allows them nowhere; inside strings only escaped), or a first byte after
+    What cannot be in a JSON object's text is invalid UTF-8, a control character other than tab,
+    LF and CR (JSON allows them nowhere; inside strings only escaped), or a first character after
     whitespace other than ``{``. Each makes a header the reference refuses too, and the first of
     them in the file is the one raised, whatever the chunk size.
     """
     tail = b""  # the start of a UTF-8 sequence that the next chunk completes
     done = 0  # header bytes read so far
-    opened = False  # the first byte after whitespace was seen (and was "{")
+    opened = False  # the first character after whitespace was seen (and was "{")
     while done < n:
         want = min(_CHUNK, n - done)
         chunk, pending = pending[:want], pending[want:]
