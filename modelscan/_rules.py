@@ -203,8 +203,12 @@ _TOOLS_NAME = re.compile(r"(?<![\w.])tools\b")
 #: Where a string literal may start, given the quotes that still can: after a quote of one kind
 #: was left unclosed, no later quote of that kind can close either (see _literal_end).
 _QUOTES = {"'\"": re.compile("['\"]"), "'": re.compile("'"), '"': re.compile('"')}
-#: Inside a literal opened by each quote: the next quote of its kind, or a backslash.
-_LITERAL_STOPS = {"'": re.compile(r"['\\]"), '"': re.compile(r'["\\]')}
+#: The rest of a literal opened by each quote, up to its closing quote: characters, and pairs of
+#: a backslash and whatever follows it. Possessive, so the match runs in C with no backtracking
+#: state, and fails in one pass when the literal never closes.
+_LITERAL_RESTS = {
+    quote: re.compile(f"[^{quote}\\\\]*+(?:\\\\.[^{quote}\\\\]*+)*+{quote}", re.DOTALL) for quote in "'\""
+}
 
 
 def mentions_tools(template: str) -> bool:
@@ -279,9 +283,5 @@ def _literal_end(body: str, pos: int, quote: str) -> int:
     literal). A literal opened by one of them reads on from the character after it, where this
     reading also stood: from there both take the same steps, so that one cannot close either.
     """
-    stop = _LITERAL_STOPS[quote]
-    while (m := stop.search(body, pos)) is not None:
-        if body[m.start()] == quote:
-            return m.end()
-        pos = m.start() + 2
-    return -1
+    m = _LITERAL_RESTS[quote].match(body, pos)
+    return -1 if m is None else m.end()

@@ -699,16 +699,22 @@ def test_string_literals_removed_as_the_regex_did(body: str) -> None:
 
 
 class _CountingPattern:
-    """A compiled pattern that adds up the characters its searches pass over."""
+    """A compiled pattern that adds up the characters its searches and matches may pass over:
+    up to the match's end, or to the end of the text when there is none."""
 
     def __init__(self, pattern: re.Pattern[str], counter: list[int]) -> None:
         self._pattern = pattern
         self._counter = counter
 
-    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
-        m = self._pattern.search(text, pos)
+    def _count(self, m: re.Match[str] | None, text: str, pos: int) -> re.Match[str] | None:
         self._counter[0] += (m.end() if m else len(text)) - min(pos, len(text))
         return m
+
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        return self._count(self._pattern.search(text, pos), text, pos)
+
+    def match(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        return self._count(self._pattern.match(text, pos), text, pos)
 
 
 def _hostile_templates(n: int) -> dict[str, str]:
@@ -730,7 +736,7 @@ def test_mentions_tools_reads_each_character_a_few_times(n: int, monkeypatch: py
     counter = [0]
     monkeypatch.setattr(_rules, "_QUOTES", {k: _CountingPattern(p, counter) for k, p in _rules._QUOTES.items()})
     monkeypatch.setattr(
-        _rules, "_LITERAL_STOPS", {k: _CountingPattern(p, counter) for k, p in _rules._LITERAL_STOPS.items()}
+        _rules, "_LITERAL_RESTS", {k: _CountingPattern(p, counter) for k, p in _rules._LITERAL_RESTS.items()}
     )
     for name, template in _hostile_templates(n).items():
         counter[0] = 0
