@@ -1483,3 +1483,162 @@ def iter_entries(*kinds: str, big: bool = True, dynamic: bool = False) -> Iterat
         if e.dynamic and not dynamic:
             continue
         yield e
+
+
+# --- issue 9, round two: the readers (findings 1, 2 and 8) ------------------------------------
+# An append-only block: its entries join ENTRIES and BY_ID here. Each note starts with "issue 9",
+# which marks an entry beyond HOSTILE.md section 7 (test_every_catalogue_entry_is_there). Finding
+# 7 (a file rewritten during the read) needs a hook: tests/test_hostile_readers.py tests it.
+
+
+def _deep_extra_with_pair(depth: int) -> bytes:
+    """Finding 1: an extra value *depth* lists deep in a tensor entry, and a surrogate pair."""
+    header = (
+        b'{"__metadata__":{"e":"\\ud83d\\ude00"},"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16],"x":'
+        + b"[" * depth
+        + b"]" * depth
+        + b"}}"
+    )
+    return st(raw=header, data=b"\0" * 16)
+
+
+def _claims_whole_file(size: int, content: bytes = b"") -> Writer:
+    """Finding 8: a file of *size* bytes whose header length claims all of it (N = size - 8):
+    *content* after the length, then zeros (sparse)."""
+
+    def write(path: Path) -> None:
+        with open(path, "wb") as f:
+            f.write(u64(size - 8) + content)
+            f.truncate(size)
+
+    return write
+
+
+def _over_tensor_data() -> bytes:
+    """Finding 8 in small: a valid header and 1 MiB of F32 data, N patched to claim it all."""
+    values = struct.pack("<262144f", *(i / 1000 for i in range(262_144)))
+    header = json.dumps({"w": {"dtype": "F32", "shape": [262_144], "data_offsets": [0, len(values)]}}).encode()
+    return u64(len(header) + len(values)) + header + values
+
+
+def _text_then_nul(path: Path) -> None:
+    """Finding 8: 60 MB that could be a metadata string, then a NUL, N claiming all of it."""
+    head = b'{"__metadata__":{"x":"'
+    with open(path, "wb") as f:
+        f.write(u64(len(head) + 60_000_000 + 1 + 1000) + head)
+        for _ in range(60):
+            f.write(b"a" * 1_000_000)
+        f.write(b"\0")
+        f.truncate(8 + len(head) + 60_000_000 + 1 + 1000)
+
+
+def _escaped_quotes_template(size: int) -> str:
+    """Finding 2: an unclosed literal of escaped quotes, *size* characters, then "tools" outside."""
+    return "{% '" + "\\'" * ((size - 12) // 2) + " %} tools"
+
+
+def _write_template_jinja(path: Path) -> None:
+    path.write_text(_escaped_quotes_template((4 << 20) - 64), encoding="utf-8")
+
+
+def _gguf_with_template(path: Path) -> None:
+    from fixtures.make_fixtures import Q4_0, llm_tensors, write_gguf  # noqa: PLC0415 - numpy only when needed
+
+    kv = {**GOOD_KV, "tokenizer.chat_template": _escaped_quotes_template((4 << 20) - 64)}
+    write_gguf(path, "llama", kv, llm_tensors(Q4_0))
+
+
+def _st_entry(
+    id: str, content: Content, field: str, *, limits: str = "batch", big: bool = False, note: str = ""
+) -> Entry:
+    """A safetensors header refused as InvalidField, written by a function when it is big."""
+    return Entry(
+        id,
+        "safetensors",
+        (("model.safetensors", content), ("config.json", VALID_CONFIG)),
+        "model.safetensors",
+        "fatal",
+        InvalidField,
+        "invalid_field",
+        field,
+        scan=_fatal_scan("model.safetensors", "invalid_field"),
+        limits=limits,
+        big=big,
+        note=note,
+    )
+
+
+_F1 = "issue 9, finding 1: json.dumps of the whole object for the surrogate check raised RecursionError"
+_F2 = "issue 9, finding 2: quadratic string-literal search (49 s for 64 KB before)"
+_F8 = "issue 9, finding 8: N = size - 8 was read and decoded whole"
+
+ROUND_TWO_READERS: list[Entry] = [
+    # The field is the value's while json.loads can build the header on a fresh stack (about 990
+    # levels on CPython 3.11, more on later versions), the header's beyond: not asserted there.
+    *[
+        safet(
+            f"S-40-deep-extra-with-pair-{depth}",
+            _deep_extra_with_pair(depth),
+            "fatal",
+            LimitExceeded,
+            "limit_exceeded",
+            "tensor[w].x" if depth <= 975 else None,
+            limit="json_depth",
+            note=_F1,
+        )
+        for depth in (900, 960, 975, 985, 990, 1000, 5000)
+    ],
+    _st_entry(
+        "S-41-n-claims-sparse-90MB",
+        _claims_whole_file(90_000_000),
+        "header",
+        big=True,
+        note=_F8 + " (172 MiB peak before)",
+    ),
+    _st_entry(
+        "S-41-n-claims-sparse-server",
+        _claims_whole_file(25_000_000 + 8),  # SERVER_LIMITS.safetensors_header_bytes + 8
+        "header",
+        limits="server",
+        big=True,
+        note=_F8,
+    ),
+    safet(
+        "S-41-n-claims-tensor-data",
+        _over_tensor_data(),
+        "fatal",
+        InvalidField,
+        "invalid_field",
+        "header",
+        note=_F8 + " (the real MiniLM file so: 260 MiB peak before)",
+    ),
+    _st_entry(
+        "S-41-n-claims-text-then-nul",
+        _text_then_nul,
+        "header",
+        big=True,
+        note=_F8 + ": the bytes are checked before they are kept",
+    ),
+    sidecar(
+        "T-01-escaped-quotes-jinja-4MiB",
+        _write_template_jinja,
+        "accept",
+        name="chat_template.jinja",
+        big=True,
+        note=_F2,
+    ),
+    Entry(
+        "T-02-escaped-quotes-gguf-4MiB",
+        "folder",
+        (("model.gguf", _gguf_with_template),),
+        None,
+        "accept",
+        scan=ScanExpect(models=1),
+        big=True,
+        note=_F2,
+    ),
+]
+
+ENTRIES.extend(ROUND_TWO_READERS)
+BY_ID.update((e.id, e) for e in ROUND_TWO_READERS)
+assert len(BY_ID) == len(ENTRIES), "entry ids must be unique"

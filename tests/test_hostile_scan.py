@@ -82,8 +82,10 @@ HOSTILE_MD = ROOT.parent / "shared" / "HOSTILE.md"
 def test_every_catalogue_entry_is_there() -> None:
     refs = {e.ref for e in ENTRIES}
     assert set(CATALOGUE_IDS) <= refs, sorted(set(CATALOGUE_IDS) - refs)
-    # Beyond sections 7.1-7.5: G-19 and G-21, which R4 and section 6 name.
-    assert refs - set(CATALOGUE_IDS) == {"G-19", "G-21"}
+    # Beyond sections 7.1-7.5: G-19 and G-21, which R4 and section 6 name, and the regressions
+    # of later issues, whose notes say which ("issue 9, finding 1: ...").
+    later = {e.ref for e in ENTRIES if e.note.startswith("issue ")}
+    assert refs - set(CATALOGUE_IDS) - later == {"G-19", "G-21"}
     for e in ENTRIES:
         assert e.outcome in ("fatal", "warn", "accept"), e.id
         if e.outcome == "fatal":
