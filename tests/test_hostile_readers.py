@@ -420,7 +420,11 @@ def _rewrite_during_read(monkeypatch: pytest.MonkeyPatch, new_content: bytes) ->
     opened: list[_RewrittenAfterFirstRead] = []
 
     def open_and_rewrite(
-        path: str | os.PathLike[str], *, nofollow: bool = False, expect: tuple[int, int] | None = None
+        path: str | os.PathLike[str],
+        *,
+        nofollow: bool = False,
+        expect: tuple[int, ...] | None = None,
+        source: str | None = None,
     ) -> tuple[io.FileIO, os.stat_result]:
         f = _RewrittenAfterFirstRead(path, new_content)
         opened.append(f)
