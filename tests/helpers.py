@@ -136,7 +136,7 @@ def _tail(out: str | bytes | None, n: int = 2000) -> str:
 # --- counting reads -------------------------------------------------------------------------------
 
 
-class ReadCapExceeded(BaseException):  # noqa: N818 - named for what happened, like KeyboardInterrupt
+class ReadCapExceeded(BaseException):
     """More bytes were read than the test allows. A ``BaseException``, so that no ``except
     Exception`` or ``except OSError`` of the code under test can take it for a read error."""
 
@@ -248,9 +248,7 @@ class _CountedScandir:
     def __enter__(self) -> _CountedScandir:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
     def close(self) -> None:
@@ -308,4 +306,3 @@ def response_models(response: Mapping[str, object]) -> list[dict[str, Any]]:
     models = response["models"]
     assert isinstance(models, list)
     return cast("list[dict[str, Any]]", models)
-
