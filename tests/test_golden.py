@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from helpers import run_python
 
 import modelscan
 from fixtures.make_fixtures import write_spec_example
@@ -95,12 +95,7 @@ def test_spec_example_sizes_are_sparse(tmp_path: Path) -> None:
 def test_spec_example_through_the_command_line(tmp_path: Path) -> None:
     write_spec_example(tmp_path / "models")
     (tmp_path / "loaded.json").write_text(json.dumps(LOADED))
-    proc = subprocess.run(
-        [sys.executable, "-m", "modelscan", str(tmp_path / "models"), "--loaded", str(tmp_path / "loaded.json")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = run_python("-m", "modelscan", str(tmp_path / "models"), "--loaded", str(tmp_path / "loaded.json"), text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == EXPECTED + "\n"
     assert proc.stderr == ""

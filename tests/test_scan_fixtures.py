@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -146,11 +145,8 @@ def test_same_output_every_time(report: modelscan.ScanReport) -> None:
     assert [str(p) for p in again.problems] == [str(p) for p in report.problems]
 
 
-def test_relative_and_absolute_paths_agree() -> None:
-    cwd = os.getcwd()
-    try:
-        os.chdir(FIXTURES)
+def test_relative_and_absolute_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as mp:
+        mp.chdir(FIXTURES)
         relative = modelscan.list_models(".")
-    finally:
-        os.chdir(cwd)
     assert relative == modelscan.list_models(FIXTURES)

@@ -55,7 +55,7 @@ def _lm_studio_name(member: gguf.LlamaFileType) -> str:
 
 def test_file_type_names_agree_with_gguf_py() -> None:
     theirs = {m.value: _lm_studio_name(m) for m in gguf.LlamaFileType}
-    assert LLAMA_FILE_TYPE_NAMES == theirs
+    assert theirs == LLAMA_FILE_TYPE_NAMES
 
 
 @pytest.mark.parametrize(

@@ -283,7 +283,7 @@ def test_mutated_valid_files(spec: Spec, mutations: list[tuple[str, int, Any]]) 
         parse_or_error(data)
 
 
-def test_mutations_reach_deep_into_the_header() -> None:
+def test_mutations_reach_deep_into_the_header(tmp_path: Path) -> None:
     # A sanity check of the fuzzer: a valid file has many positions whose mutation still parses
     # up to a later field, so errors come from every part of the header, not just the magic.
     spec = Spec(
@@ -292,10 +292,8 @@ def test_mutations_reach_deep_into_the_header() -> None:
         [("a", Value(VT.ARRAY, ["x", "yy"], VT.STRING)), ("b", Value(VT.UINT32, 5))],
         [Tensor("t", np.zeros((2, 4), np.float32), None)],
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "m.gguf"
-        write(spec, path)
-        data = path.read_bytes()
+    write(spec, tmp_path / "m.gguf")
+    data = (tmp_path / "m.gguf").read_bytes()
     fields = set()
     for at in range(len(data)):
         result = parse_or_error(mutate(data, "u64", at, 2**64 - 1))
