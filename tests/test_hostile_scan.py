@@ -123,7 +123,8 @@ def test_public_reader_on_the_entry(entry: Entry, tmp_path: Path) -> None:
         if entry.outcome == "warn":
             assert entry.code in [w.code for w in warnings]
             (w,) = [w for w in warnings if w.code == entry.code]
-            assert isinstance(w, entry.cls) and w.field == entry.field  # type: ignore[arg-type]
+            assert entry.cls is not None
+            assert isinstance(w, entry.cls) and w.field == entry.field
         else:
             assert list(warnings) == []
 
@@ -600,5 +601,5 @@ def test_fuzz_regressions(tmp_path: Path) -> None:
 
 def test_entry_dataclass_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
-        BY_ID["G-01-empty"].code = "x"  # type: ignore[misc]
+        BY_ID["G-01-empty"].code = "x"  # type: ignore[misc]  # the assignment a frozen dataclass refuses
     assert W4["shape"] == [4]

@@ -775,7 +775,9 @@ def test_c10_text_config_not_an_object_is_not_read(model: Path) -> None:
         # The SSTI payload of CVE-2024-34359 is searched as text, never rendered.
         (
             {
-                "chat_template.jinja": "{{ self.__init__.__globals__.__builtins__.__import__('os').system('touch pwned') }}"
+                "chat_template.jinja": (
+                    "{{ self.__init__.__globals__.__builtins__.__import__('os').system('touch pwned') }}"
+                )
             },
             True,
             False,
@@ -1334,14 +1336,14 @@ def _outcome(error: ModelScanError) -> tuple[object, ...]:
     return type(error), error.code, error.field
 
 
-def _whole(data: bytes) -> object:
+def _whole(data: bytes) -> tuple[object, ...]:
     try:
         return ("ok", list(parse_json(data, source="i", what=INDEX, limits=BATCH_LIMITS).items()))
     except ModelScanError as err:
         return _outcome(err)
 
 
-def _lean(data: bytes) -> tuple[object, bool]:
+def _lean(data: bytes) -> tuple[tuple[object, ...], bool]:
     """What mlx.py gets: the lean result, or the whole parse it falls back to; and whether it was lean."""
     try:
         found = parse_json_flat_member(data, "weight_map", source="i", what=INDEX, limits=BATCH_LIMITS)
@@ -1359,7 +1361,7 @@ def _lean(data: bytes) -> tuple[object, bool]:
     return ("ok", list(rest.items())), True
 
 
-def _agree(data: bytes, lean: bool | None = None) -> object:
+def _agree(data: bytes, lean: bool | None = None) -> tuple[object, ...]:
     assert len(data) > 1 << 20
     got, was_lean = _lean(data)
     assert got == _whole(data)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run_python
+from helpers import response_models, run_python
 
 import modelscan
 from modelscan import _rules
@@ -23,7 +23,7 @@ def test_real_gemma_entry_matches_its_header(gemma_gguf: Path, gemma_reader: Any
     root = gemma_gguf.parent.parent.parent
     report = modelscan.scan_models(root)
     assert report.problems == []
-    (entry,) = report.to_response()["models"]
+    (entry,) = response_models(report.to_response())
     arch = _field(gemma_reader, "general.architecture")
     # Every field, derived here from GGUFReader's view of the same header and the rulebook.
     assert entry == {

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from helpers import response_models
 
 from modelscan import UsageError
 from modelscan.facts import ModelFacts, assign_keys
@@ -84,7 +85,7 @@ def test_order_llms_then_embeddings_case_insensitive() -> None:
         facts("c", publisher="alpha"),
     ]
     assign_keys(models)
-    got = [(m["publisher"], m["key"]) for m in to_response(models)["models"]]  # type: ignore[index]
+    got = [(m["publisher"], m["key"]) for m in response_models(to_response(models))]
     assert got == [("alpha", "c"), ("zed", "a"), ("Zed", "b"), ("a", "text-embedding-e")]  # publisher ties: key
 
 
@@ -163,7 +164,7 @@ def test_loaded_is_validated(loaded: Any, message: str) -> None:
 
 def test_loaded_defaults_and_explicit_values() -> None:
     out = to_response(_one(), {"x": [{"id": "mine", "config": {"num_experts": 4}}, {}]})
-    (llm,) = [m for m in out["models"] if m["key"] == "x"]  # type: ignore[union-attr]
+    (llm,) = [m for m in response_models(out) if m["key"] == "x"]
     assert json.dumps(llm["loaded_instances"]) == json.dumps(
         [
             {

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import safetensors
 import safetensors.numpy
-from helpers import minilm_files, python_code, run_python
+from helpers import Trickle, minilm_files, python_code, run_python
 from hostile_catalogue import VALID_ST, W4, st  # the HOSTILE.md 7.0 builders, kept in one place
 
 import modelscan.safetensors as mst
@@ -63,7 +63,7 @@ def fail(data: bytes, limits: Limits = BATCH_LIMITS) -> ModelScanError:
 def reference_accepts(data: bytes) -> bool:
     """What safetensors 0.8.0 says: ``deserialize`` validates any dtype, no framework needed."""
     try:
-        safetensors.deserialize(data)  # type: ignore[no-untyped-call]
+        safetensors.deserialize(data)  # type: ignore[no-untyped-call]  # unannotated in safetensors 0.8.0
     except Exception:  # SafetensorError, and nothing else is expected
         return False
     return True
@@ -181,18 +181,8 @@ def test_huge_dims_with_a_zero_are_python_ints() -> None:
 def test_one_byte_at_a_time() -> None:
     """h11's test: a stream that hands out one byte per read gives the same header."""
 
-    class Trickle(io.RawIOBase):
-        def __init__(self, data: bytes) -> None:
-            self._data = io.BytesIO(data)
-
-        def readable(self) -> bool:
-            return True
-
-        def read(self, n: int = -1) -> bytes:
-            return self._data.read(min(n, 1) if n >= 0 else 1)
-
     data = safetensors.numpy.save(NUMPY_TENSORS, metadata={"k": "v"})
-    header = parse_safetensors_header(Trickle(data), source=SOURCE, file_size=len(data))  # type: ignore[arg-type]
+    header = parse_safetensors_header(Trickle(data), source=SOURCE, file_size=len(data))
     assert summary(header) == summary(parse(data))
 
 
@@ -207,8 +197,9 @@ def test_reads_only_the_header() -> None:
 
 
 def test_dtype_names_match_the_library() -> None:
+    bad_dtype = st({"w": {"dtype": "NOPE", "shape": [], "data_offsets": [0, 0]}})
     with pytest.raises(Exception, match="unknown variant") as info:
-        safetensors.deserialize(st({"w": {"dtype": "NOPE", "shape": [], "data_offsets": [0, 0]}}))  # type: ignore[no-untyped-call]
+        safetensors.deserialize(bad_dtype)  # type: ignore[no-untyped-call]  # unannotated in safetensors 0.8.0
     expected = re.search(r"expected one of (.*) at line", str(info.value))
     assert expected is not None
     names = re.findall(r"`([A-Z0-9_]+)`", expected.group(1))
@@ -906,4 +897,4 @@ def test_tensor_dataclass() -> None:
     assert built == tensor and hash(built) == hash(tensor)
     assert pickle.loads(pickle.dumps(built)) == tensor
     with pytest.raises(AttributeError):
-        built.name = "x"  # type: ignore[misc]
+        built.name = "x"  # type: ignore[misc]  # the assignment a frozen dataclass refuses

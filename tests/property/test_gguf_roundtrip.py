@@ -256,19 +256,21 @@ def mutate(data: bytes, op: str, at: int, arg: Any) -> bytes:
     if not data:
         return data
     at %= len(data)
+    # Each operation as the bytes it puts at *at* and where the original resumes after them.
     if op == "flip":
-        return data[:at] + bytes([data[at] ^ arg]) + data[at + 1 :]
-    if op == "cut":
-        return data[:at]
-    if op == "insert":
-        return data[:at] + bytes(arg) + data[at:]
-    if op == "delete":
-        return data[:at] + data[at + arg :]
-    if op == "dup":
-        return data[:at] + data[at : at + arg] + data[at:]
-    width = 4 if op == "u32" else 8
-    value = int(arg) & ((1 << (8 * width)) - 1)
-    return data[:at] + value.to_bytes(width, "little") + data[at + width :]
+        middle, resume = bytes([data[at] ^ arg]), at + 1
+    elif op == "cut":
+        middle, resume = b"", len(data)
+    elif op == "insert":
+        middle, resume = bytes(arg), at
+    elif op == "delete":
+        middle, resume = b"", at + arg
+    elif op == "dup":
+        middle, resume = data[at : at + arg], at
+    else:
+        width = 4 if op == "u32" else 8
+        middle, resume = (int(arg) & ((1 << (8 * width)) - 1)).to_bytes(width, "little"), at + width
+    return data[:at] + middle + data[resume:]
 
 
 @SETTINGS
