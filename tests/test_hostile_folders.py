@@ -668,13 +668,19 @@ def test_scan_refuses_a_file_swapped_for_a_link_after_the_walk(
     assert report.problems[0].retryable
 
 
-def test_scan_refuses_mlx_weights_swapped_for_a_link_after_the_walk(
-    tmp_path: Path, m: Path, r: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _mlx_model_and_secret(m: Path, tmp_path: Path) -> Path:
+    """An MLX model in *m*, and a valid safetensors file outside the root to swap in for its weights."""
     (m / "config.json").write_bytes(VALID_CONFIG)
     (m / "model.safetensors").write_bytes(VALID_ST)
     secret = tmp_path / "secret.safetensors"
     secret.write_bytes(VALID_ST)
+    return secret
+
+
+def test_scan_refuses_mlx_weights_swapped_for_a_link_after_the_walk(
+    tmp_path: Path, m: Path, r: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = _mlx_model_and_secret(m, tmp_path)
     _swap_after_walk(monkeypatch, secret, "model.safetensors")
     report = modelscan.scan_models(r)
     assert report.models == []
@@ -685,10 +691,7 @@ def test_scan_refuses_mlx_weights_swapped_for_a_link_after_the_walk(
 def test_mlx_reader_refuses_weights_swapped_after_its_own_listing(
     tmp_path: Path, m: Path, r: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (m / "config.json").write_bytes(VALID_CONFIG)
-    (m / "model.safetensors").write_bytes(VALID_ST)
-    secret = tmp_path / "secret.safetensors"
-    secret.write_bytes(VALID_ST)
+    secret = _mlx_model_and_secret(m, tmp_path)
     real_walk = mlx._walk_folder
 
     def walk_then_swap(*args: Any, **kwargs: Any) -> Any:

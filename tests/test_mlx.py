@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import response_models
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save_file
@@ -1185,8 +1186,7 @@ def test_list_models_entry(tmp_path: Path) -> None:
         {"m.weight": u32(8, 8), "m.scales": f16(8, 1), "m.biases": f16(8, 1)},
         files={"chat_template.jinja": TOOLS},
     )
-    models = modelscan.list_models(tmp_path / "models")["models"]
-    assert isinstance(models, list)
+    models = response_models(modelscan.list_models(tmp_path / "models"))
     assert models == [
         {
             "type": "llm",

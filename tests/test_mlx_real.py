@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import MINILM_PACKAGE, minilm_files
+from helpers import MINILM_PACKAGE, minilm_files, response_models
 from safetensors import safe_open
 
 import modelscan
@@ -84,8 +84,7 @@ def test_minilm_size_leaves_out_the_cache(minilm: Path) -> None:
 
 
 def test_minilm_entry(minilm: Path) -> None:
-    models = modelscan.list_models(minilm.parent.parent)["models"]
-    assert isinstance(models, list)
+    models = response_models(modelscan.list_models(minilm.parent.parent))
     assert models == [
         {
             "type": "embedding",
@@ -173,8 +172,8 @@ def test_real_mlx_quantization(
 def test_real_4bit_entry(minilm: Path, tmp_path: Path) -> None:
     folder = tmp_path / "models" / "mlx-community" / f"{REPO}-4bit"
     _quantize(minilm, folder, "affine", 4, 64)
-    models = modelscan.list_models(tmp_path / "models")["models"]
-    assert isinstance(models, list) and len(models) == 1
+    models = response_models(modelscan.list_models(tmp_path / "models"))
+    assert len(models) == 1
     entry = models[0]
     assert entry["key"] == "text-embedding-all-minilm-l6-v2"  # the bits token is not part of the key
     assert entry["display_name"] == "All MiniLM L6 v2"
