@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
-#: CPU-seconds a child may use before it is called a hang. The children here take well under a
-#: CPU-second each (the hostile guard sets its own, larger, allowance).
+#: CPU-seconds a child may use before it is called a hang. The children here use a few CPU-seconds
+#: at most (the hostile guard sets its own, larger, allowance).
 CHILD_CPU_SECONDS = 120
 
 #: Wall-clock seconds after which a child is killed: only against a child that is blocked without

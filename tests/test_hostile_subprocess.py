@@ -10,8 +10,8 @@ a second pass; ``ru_maxrss`` growth is recorded too).
 A hang is judged by CPU time, never by the wall clock (a busy machine slows every entry alike):
 before each entry the child lowers its soft ``RLIMIT_CPU`` to the CPU time used so far plus
 :data:`ENTRY_CPU_SECONDS`, and an entry that reaches it gets ``SIGXCPU``, caught and reported as
-``HANG``. The costliest entry needs a few CPU-seconds under ``tracemalloc``, so the allowance is
-tens of times what any working entry uses. The whole child has :data:`TOTAL_CPU_SECONDS`;
+``HANG``. The costliest entry (C-14 under ``tracemalloc``) needs about 9 CPU-seconds, so the
+allowance is more than ten times what any working entry uses. The whole child has :data:`TOTAL_CPU_SECONDS`;
 :func:`helpers.run_python` kills it after half an hour only if it is blocked without using CPU.
 
 The per-entry milliseconds, CPU-seconds and bytes are written to ``hostile_guard.json`` under
