@@ -24,6 +24,7 @@ import os
 import stat
 import struct
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from modelscan.errors import (
@@ -40,7 +41,6 @@ from modelscan.errors import (
 )
 
 # --- HOSTILE.md 7.0 builders (as published, with types) -------------------------------------
-# ruff: noqa: E702
 
 
 def u8(x: int) -> bytes:
@@ -136,7 +136,7 @@ class ScanExpect:
     that must be among the listed models'.
     """
 
-    def matches(self, problems: list[tuple[str, str]], models: int, warnings: set[str]) -> bool:
+    def matches(self, problems: list[tuple[str, str]], models: int, warnings: AbstractSet[str]) -> bool:
         """Whether a scan's sorted ``(relative path, code)`` problems, model count and warning
         codes are these."""
         if models != self.models or not set(self.warnings) <= warnings or len(problems) != len(self.problems):
@@ -185,6 +185,11 @@ class Entry:
         assert isinstance(content, bytes), f"{self.id}: target is written by a function"
         return content
 
+    def target_bytes(self, folder: Path) -> bytes:
+        """The target's bytes: as given, or written into *folder* by the entry and read back."""
+        content = dict(self.files)[self.target or ""]
+        return content if isinstance(content, bytes) else self.write(folder).read_bytes()
+
     def write(self, folder: Path) -> Path:
         """Create *folder* and write the entry's files into it; return the target (or folder)."""
         folder.mkdir(parents=True, exist_ok=True)
@@ -202,11 +207,11 @@ def _fatal_scan(target: str, code: str) -> ScanExpect:
     return ScanExpect(problems=((target, code),))
 
 
-def gguf(
+def gguf(  # noqa: PLR0917 - the catalogue's rows give their six fields by position
     id: str,
     data: bytes,
     outcome: str,
-    cls: type[ModelScanError] | None = None,  # noqa: PLR0917 - table rows
+    cls: type[ModelScanError] | None = None,
     code: str | None = None,
     field: str | None = None,
     *,
@@ -220,11 +225,11 @@ def gguf(
     return Entry(id, "gguf", ((name, data),), name, outcome, cls, code, field, limit, scan, note=note)
 
 
-def safet(
+def safet(  # noqa: PLR0917 - the catalogue's rows give their six fields by position
     id: str,
     data: bytes,
     outcome: str,
-    cls: type[ModelScanError] | None = None,  # noqa: PLR0917 - table rows
+    cls: type[ModelScanError] | None = None,
     code: str | None = None,
     field: str | None = None,
     *,
@@ -353,6 +358,7 @@ GGUF: list[Entry] = [
     ),
     gguf("G-06-counts-truncated", b"GGUF" + u32(3) + b"\0" * 4, "fatal", Truncated, "truncated", "header.n_tensors"),
     gguf("G-08-n_kv-2^64-1", hdr(0, 2**64 - 1), "fatal", Truncated, "truncated", "header.n_kv"),
+    gguf("G-08-n_tensors-2^64-1", hdr(2**64 - 1, 0), "fatal", Truncated, "truncated", "header.n_tensors"),
     gguf(
         "G-08-n_kv-70000",
         hdr(0, 70_000) + b"".join(kv_u32(f"k{i}", 1) for i in range(70_000)),
@@ -469,6 +475,18 @@ GGUF: list[Entry] = [
         scan=ScanExpect(models=1, warnings=("unexpected_type",)),
     ),
     gguf(
+        "G-23-scores-count-mismatch",
+        hdr(0, 3)
+        + ARCH
+        + kv_arr("tokenizer.ggml.tokens", T_STR, 8, _tokens(8))
+        + kv_arr("tokenizer.ggml.scores", T_F32, 7, b"\0" * 28),
+        "warn",
+        InvalidField,
+        "count_mismatch",
+        "kv[2:tokenizer.ggml.scores].count",
+        scan=ScanExpect(models=1, warnings=("count_mismatch",)),
+    ),
+    gguf(
         "G-24-alignment-0",
         _g24(kv_u32("general.alignment", 0)),
         "fatal",
@@ -493,12 +511,37 @@ GGUF: list[Entry] = [
         "kv[1:general.alignment].value",
     ),
     gguf(
+        "G-24-alignment-2^21",
+        _g24(kv_u32("general.alignment", 1 << 21)),
+        "fatal",
+        InvalidField,
+        "invalid_field",
+        "kv[1:general.alignment].value",
+    ),
+    gguf(
         "G-24-alignment-string",
         _g24(kv("general.alignment", T_STR, gstr("32"))),
         "fatal",
         InvalidField,
         "invalid_field",
         "kv[1:general.alignment].type",
+    ),
+    gguf(
+        "G-24-alignment-int32",
+        _g24(kv("general.alignment", T_I32, u32(32))),
+        "fatal",
+        InvalidField,
+        "invalid_field",
+        "kv[1:general.alignment].type",
+    ),
+    gguf(
+        "G-24-alignment-4-not-multiple-of-8",
+        pad(hdr(1, 2) + ARCH + kv_u32("general.alignment", 4) + tinfo("w", [4]), 4) + b"\0" * 16,
+        "warn",
+        InvalidField,
+        "alignment_not_multiple_of_8",
+        "kv[1:general.alignment].value",
+        scan=ScanExpect(models=1, warnings=("alignment_not_multiple_of_8",)),
     ),
     gguf(
         "G-25-tensor-name-64-bytes",
@@ -574,6 +617,14 @@ GGUF: list[Entry] = [
         "fatal",
         LayoutError,
         "overlap",
+        "tensor[1:b].offset",
+    ),
+    gguf(
+        "G-35-hole",
+        pad(hdr(2, 1) + ARCH + tinfo("a", [8], 0, 0) + tinfo("b", [8], 0, 64)) + b"\0" * 128,
+        "fatal",
+        LayoutError,
+        "hole",
         "tensor[1:b].offset",
     ),
     gguf(
@@ -1289,7 +1340,7 @@ def remove_tree(top: Path) -> None:
 # --- 7.5 performance --------------------------------------------------------------------------
 
 
-def _p01(n: int) -> Writer:
+def write_p01(n: int) -> Writer:
     def write(path: Path) -> None:
         with open(path, "wb") as f:
             f.write(hdr(0, 4) + ARCH)
@@ -1300,7 +1351,7 @@ def _p01(n: int) -> Writer:
     return write
 
 
-def _p03(path: Path, n: int = 5_000_000) -> None:
+def write_p03(path: Path, n: int = 5_000_000) -> None:
     """``hdr(0, n) + b''.join(kv_u32('k%d' % i, 1) for i in range(n))``, written by groups of
     equal key length (about 110 MB)."""
     value = u32(T_U32) + u32(1)
@@ -1322,7 +1373,9 @@ def _p03(path: Path, n: int = 5_000_000) -> None:
 def _p04_index(path: Path) -> None:
     """A shard index of about 17 MB: 300,000 tensors over 40 shards."""
     weight_map = {
-        f"model.layers.{i // 1000}.mlp.experts.{i % 1000}.down_proj.weight": f"model-{i % 40 + 1:05d}-of-00040.safetensors"
+        f"model.layers.{i // 1000}.mlp.experts.{i % 1000}.down_proj.weight": (
+            f"model-{i % 40 + 1:05d}-of-00040.safetensors"
+        )
         for i in range(300_000)
     }
     path.write_bytes(json.dumps({"metadata": {"total_size": 1 << 40}, "weight_map": weight_map}).encode())
@@ -1334,7 +1387,7 @@ PERF: list[Entry] = [
     Entry(
         "P-01-qwen2-151936",
         "perf",
-        (("model.gguf", _p01(151_936)),),
+        (("model.gguf", write_p01(151_936)),),
         "model.gguf",
         "accept",
         scan=_NO_CONTEXT,
@@ -1343,7 +1396,7 @@ PERF: list[Entry] = [
     Entry(
         "P-01-gemma3-262144",
         "perf",
-        (("model.gguf", _p01(262_144)),),
+        (("model.gguf", write_p01(262_144)),),
         "model.gguf",
         "accept",
         scan=_NO_CONTEXT,
@@ -1352,7 +1405,7 @@ PERF: list[Entry] = [
     Entry(
         "P-03-5M-tiny-kvs",
         "perf",
-        (("model.gguf", _p03),),
+        (("model.gguf", write_p03),),
         "model.gguf",
         "fatal",
         LimitExceeded,

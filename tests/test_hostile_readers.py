@@ -13,6 +13,7 @@ bounded by a CPU-time limit in a child process far above the expected cost.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import io
 import json
@@ -184,8 +185,8 @@ def test_parse_json_depth_answer_is_the_same_from_every_stack() -> None:
                 high = mid - 1
         return low
 
-    answers = {deepest(lambda call, k=k: _with_extra_frames(k, call)) for k in (0, 1, 3, 10, 45, 60, 300)}
-    answers |= {deepest(lambda call, left=left: _with_frames_left(left, call)) for left in (10, 30, 100)}
+    answers = {deepest(functools.partial(_with_extra_frames, k)) for k in (0, 1, 3, 10, 45, 60, 300)}
+    answers |= {deepest(functools.partial(_with_frames_left, left)) for left in (10, 30, 100)}
     child = subprocess.run(
         [sys.executable, "-c", _TOP_LEVEL_CHILD],
         check=False,
