@@ -68,10 +68,14 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
             models.append((files, headers))
     projectors.sort(key=lambda p: p[0].name)
     projector = projectors[0][1] if projectors else None
+    projector_mtime = projectors[0][0].mtime_ns if projectors else 0
     facts: list[ModelFacts] = []
     for files, group in models:
+        mtime_ns = max(projector_mtime, *(f.mtime_ns for f in files))
         try:
-            facts.append(derive_gguf_facts(group, [f.name for f in files], record.candidate.origin, projector))
+            facts.append(
+                derive_gguf_facts(group, [f.name for f in files], record.candidate.origin, projector, mtime_ns=mtime_ns)
+            )
         except ModelScanError as err:
             problems.append(err)
     return facts, problems
@@ -180,11 +184,14 @@ def derive_gguf_facts(
     file_names: Sequence[str],
     origin: Origin,
     projector: GGUFHeader | None = None,
+    *,
+    mtime_ns: int = 0,
 ) -> ModelFacts:
     """Facts of one GGUF model from the headers of its shards (shard 1 first).
 
     *projector* is the header of the projector used for vision, if any. Sizes are the files'
-    sizes when their headers were read. Reads ``general.architecture``, ``general.name``,
+    sizes when their headers were read; *mtime_ns* is the newest modification time of those
+    files, as the walk saw them. Reads ``general.architecture``, ``general.name``,
     ``general.size_label``, ``general.file_type``, ``{arch}.context_length``,
     ``{arch}.pooling_type``, ``{arch}.attention.causal``, ``{arch}.vision.*``,
     ``{arch}.expert_count``, ``{arch}.expert_used_count`` and the chat templates.
@@ -264,4 +271,5 @@ def derive_gguf_facts(
         source=origin.source,
         source_name=origin.name,
         display_name=_rules.display_name(name_source),
+        mtime_ns=mtime_ns,
     )
