@@ -170,8 +170,10 @@ class ModelsApp:
         self._stale = True
         self._pending: dict[asyncio.AbstractEventLoop, asyncio.Future[_Snapshot]] = {}
         self._warned: set[str] = set()
-        #: How many times the app scanned its paths (the walk that revalidates the listing).
+        #: How many times the app scanned its paths (the walk that revalidates the listing), and
+        #: how many times it rendered the views' bytes (only when what they show changed).
         self.scans = 0
+        self.renders = 0
 
     # --- the listing ------------------------------------------------------------------------
 
@@ -272,6 +274,7 @@ class ModelsApp:
         problem_ids: tuple[tuple[str, str, str], ...],
         loaded: Mapping[str, list[LoadedInstance]],
     ) -> _Snapshot:
+        self.renders += 1
         ordered = sort_models(models)
         v0_items = {m.key: to_v0_item(m, loaded.get(m.key, ())) for m in ordered}
         bodies = {
@@ -386,8 +389,8 @@ class ModelsApp:
             return
         try:
             doc = json.loads(body)
-        except (ValueError, RecursionError) as exc:
-            await _error(send, 400, f"invalid JSON body: {type(exc).__name__}", cors)
+        except (ValueError, RecursionError):  # RecursionError: deeply nested brackets
+            await _error(send, 400, "invalid JSON body", cors)
             return
         name = (doc.get("model") or doc.get("name")) if isinstance(doc, dict) else None  # "name": Ollama's old field
         if not isinstance(name, str) or not name:
