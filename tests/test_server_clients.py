@@ -101,7 +101,7 @@ def test_openai_client_lists_every_key(url: str, report: modelscan.ScanReport) -
     client.close()
 
 
-def test_openai_strict_body_validates_and_lm_studios_does_not(url: str, roots: list[Path]) -> None:
+def test_openai_strict_body_validates_and_lm_studios_does_not(url: str, roots: list[Path], gemma_gguf: Path) -> None:
     lmstudio_body = httpx.get(url + "/v1/models").json()
     with pytest.raises(pydantic.ValidationError, match="created"):
         openai.types.Model.model_validate(lmstudio_body["data"][0])  # why the strict body exists
@@ -110,9 +110,7 @@ def test_openai_strict_body_validates_and_lm_studios_does_not(url: str, roots: l
         parsed = [openai.types.Model.model_validate(item) for item in items]
         assert [m.id for m in parsed] == [i["id"] for i in lmstudio_body["data"]]
         gemma = next(m for m in parsed if m.id == "gemma-3-270m")
-        assert gemma.created == int(
-            roots[1].joinpath("ggml-org/gemma-3-270m-GGUF").iterdir().__next__().stat().st_mtime
-        )
+        assert gemma.created == gemma_gguf.stat().st_mtime_ns // 10**9
         client = openai.OpenAI(base_url=strict_url + "/v1", api_key="x")
         assert [m.created for m in client.models.list()] == [m.created for m in parsed]
         client.close()
