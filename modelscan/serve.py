@@ -16,6 +16,7 @@ Studio models folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -230,7 +231,8 @@ def main(argv: Sequence[str]) -> int:
             proxy_headers=False,
             server_header=False,
         )
-        uvicorn.Server(config).run(sockets=[sock])
+        with contextlib.suppress(KeyboardInterrupt):  # uvicorn shuts down, then raises the SIGINT it caught
+            uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 

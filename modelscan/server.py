@@ -51,7 +51,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequen
 from typing import Any
 
 from .cache import ScanCache
-from .errors import ModelScanError, UsageError
+from .errors import ModelScanError, UsageError, display_path
 from .facts import ModelFacts
 from .limits import SERVER_LIMITS, Limits
 from .response import check_loaded, sort_models
@@ -229,10 +229,11 @@ class ModelsApp:
             snap = dataclasses.replace(old, checked=now)
         else:
             snap = self._render(now, models, problems, problem_ids, loaded)
+            counts = f"{_plural(len(models), 'model')}, {_plural(len(problems), 'problem')}"
             if old is None:
-                logger.info("%d models, %d problems in %s", len(models), len(problems), _shown_paths(self.paths))
+                logger.info("%s in %s", counts, _shown_paths(self.paths))
             else:
-                logger.info("the listing changed: %d models, %d problems", len(models), len(problems))
+                logger.info("the listing changed: %s", counts)
         self._snap = snap
         return snap
 
@@ -509,8 +510,12 @@ def _ollama_lookup(by_name: Mapping[str, ModelFacts], name: str) -> ModelFacts |
     return found
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _shown_paths(paths: Sequence[str | os.PathLike[str]]) -> str:
-    return ", ".join(os.fspath(p) for p in paths)
+    return ", ".join(display_path(os.fspath(p)) for p in paths)
 
 
 async def _respond(
