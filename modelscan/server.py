@@ -16,14 +16,17 @@ Every ``GET`` route answers ``HEAD`` too; ``OPTIONS`` answers with ``Allow`` (an
 preflight headers for an allowed origin).
 
 **Fresh and cheap.** The listing is a snapshot: the models of one scan and the response bytes of
-every list view, rendered once. A request uses the snapshot while it is younger than
-``revalidate_ms`` (by the injectable ``clock``); the first request after that rescans with the
-app's :class:`~modelscan.ScanCache` (a walk and one ``stat`` per file; headers are read again
-only for files that changed) and every request arriving meanwhile waits for that one scan. When
-the rescan finds the same models, problems and loaded instances, the bytes are kept; otherwise
-they are rendered again. A change on disk is served at most ``revalidate_ms`` plus one scan
-after it happened. ``invalidate()`` makes the next request rescan (a server that loads a model
-calls it).
+each view, rendered once (by the rescan for the views asked for before, else on the first request).
+A request uses the snapshot while it is younger than ``revalidate_ms`` (by the injectable
+``clock``); the first request after that rescans with the app's :class:`~modelscan.ScanCache` (a
+walk and one ``stat`` per file; headers are read again only for files that changed) and every
+request arriving meanwhile waits for that one scan. When the rescan finds the same models,
+problems and loaded instances, the bytes are kept; otherwise they are rendered again. A change on
+disk is served at most ``revalidate_ms`` plus one rescan after it happened; on a tree so large
+that a rescan takes longer than a fifth of ``revalidate_ms``, rescans are spaced five times their
+duration instead, so that they never take more than a fifth of the server's time
+(``revalidate_ms=0``: every request rescans, whatever it costs). ``invalidate()`` makes the next
+request rescan (a server that loads a model calls it).
 
 **Safe by default.** No filesystem path is ever taken from a request: ids and names are looked
 up in the listing. With ``api_key`` every request but ``OPTIONS`` needs ``Authorization: Bearer
@@ -92,21 +95,25 @@ _ROUTES: Mapping[str, _Route] = {
 _V0_ITEM_PREFIX = "/api/v0/models/"
 _V0_ITEM = _Route(_GET, False, "v0-item")
 _WARNED_MAX = 1000  # distinct warnings remembered, so that each is logged once
+#: At most this share of the time goes to rescans: a listing is revalidated at most every
+#: ``revalidate_ms``, or every ``last rescan's duration / _SCAN_SHARE`` when that is longer (a
+#: tree so large that a walk takes 300 ms is rescanned every 1.5 s, not all the time).
+_SCAN_SHARE = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
 class _Snapshot:
-    """One scan's models and the response bytes of every view, rendered once."""
+    """One scan's models, and the response bytes of each view, rendered at most once."""
 
     checked: float  # the clock when the scan started
     models: tuple[ModelFacts, ...]
     problems: tuple[ModelScanError, ...]
     problem_ids: tuple[tuple[str, str, str], ...]
     loaded: Mapping[str, list[LoadedInstance]]
-    bodies: Mapping[str, bytes]  # route view -> body
-    v0_items: Mapping[str, V0Model]
     by_name: Mapping[str, ModelFacts]
-    rendered: dict[str, bytes]  # lazily rendered single items, by route view and id
+    #: Bodies rendered so far, by route view (``v1``...) or ``<view>:<key>`` for one model; a
+    #: snapshot whose listing did not change hands the same dict on.
+    bodies: dict[str, bytes] = dataclasses.field(default_factory=dict)
 
 
 class ModelsApp:
@@ -168,6 +175,8 @@ class ModelsApp:
         self._parallel = parallel
         self._snap: _Snapshot | None = None
         self._stale = True
+        self._scan_seconds = 0.0  # how long the last rescan took, by the app's clock
+        self._wanted = frozenset({"v1", "health"})  # views each rescan renders (others: once asked for)
         self._pending: dict[asyncio.AbstractEventLoop, asyncio.Future[_Snapshot]] = {}
         self._warned: set[str] = set()
         #: How many times the app scanned its paths (the walk that revalidates the listing), and
@@ -188,7 +197,10 @@ class ModelsApp:
         return ScanReport(list(snap.models), list(snap.problems))
 
     def _fresh(self, snap: _Snapshot | None, now: float) -> bool:
-        return snap is not None and not self._stale and now - snap.checked < self._interval
+        if snap is None or self._stale:
+            return False
+        window = self._interval and max(self._interval, self._scan_seconds / _SCAN_SHARE)
+        return now - snap.checked < window
 
     async def _snapshot(self) -> _Snapshot:
         snap = self._snap
@@ -213,28 +225,35 @@ class ModelsApp:
             return old
         self._stale = False
         try:
-            report = scan_models(*self.paths, limits=self._limits, cache=self.cache, workers=self._workers)
+            snap = self._scanned(now, old)
         except Exception:
             if old is None:
                 raise
             logger.exception("rescan of %s failed; serving the previous listing", _shown_paths(self.paths))
-            self._snap = dataclasses.replace(old, checked=now)
-            return self._snap
+            snap = dataclasses.replace(old, checked=now)
+        self._scan_seconds = max(0.0, self._clock() - now)
+        self._snap = snap
+        return snap
+
+    def _scanned(self, now: float, old: _Snapshot | None) -> _Snapshot:
+        """A snapshot of the listing now: *old* again (its bodies kept) when nothing it shows changed."""
+        report = scan_models(*self.paths, limits=self._limits, cache=self.cache, workers=self._workers)
         self.scans += 1
         models = tuple(report.models)
         problems = tuple(report.problems)
         problem_ids = tuple((p.path, p.code, p.detail) for p in problems)
         loaded = self._current_loaded(models)
         if old is not None and (old.models, old.problem_ids, old.loaded) == (models, problem_ids, loaded):
-            snap = dataclasses.replace(old, checked=now)
+            return dataclasses.replace(old, checked=now)
+        self.renders += 1
+        snap = _Snapshot(now, models, problems, problem_ids, loaded, {m.key: m for m in models})
+        for view in self._wanted:
+            self._body(snap, view)
+        counts = f"{_plural(len(models), 'model')}, {_plural(len(problems), 'problem')}"
+        if old is None:
+            logger.info("%s in %s", counts, _shown_paths(self.paths))
         else:
-            snap = self._render(now, models, problems, problem_ids, loaded)
-            counts = f"{_plural(len(models), 'model')}, {_plural(len(problems), 'problem')}"
-            if old is None:
-                logger.info("%s in %s", counts, _shown_paths(self.paths))
-            else:
-                logger.info("the listing changed: %s", counts)
-        self._snap = snap
+            logger.info("the listing changed: %s", counts)
         return snap
 
     def _warn_once(self, message: str) -> None:
@@ -267,26 +286,27 @@ class ModelsApp:
                 self._warn_once(f"loaded instances: {exc}; left out")
         return out
 
-    def _render(
-        self,
-        now: float,
-        models: tuple[ModelFacts, ...],
-        problems: tuple[ModelScanError, ...],
-        problem_ids: tuple[tuple[str, str, str], ...],
-        loaded: Mapping[str, list[LoadedInstance]],
-    ) -> _Snapshot:
-        self.renders += 1
-        ordered = sort_models(models)
-        v0_items = {m.key: to_v0_item(m, loaded.get(m.key, ())) for m in ordered}
-        bodies = {
-            "v1": dumps(to_v1(models, loaded, parallel=self._parallel, variants=self._variants)),
-            "v0": dumps({"object": "list", "data": list(v0_items.values())}),
-            "openai": dumps(to_openai(models, strict=self._strict)),
-            "tags": dumps(to_ollama_tags(models)),
-            "health": dumps({"status": "ok", "models": len(models), "problems": len(problems)}),
-        }
-        by_name = {m.key: m for m in models}
-        return _Snapshot(now, models, problems, problem_ids, loaded, bodies, v0_items, by_name, {})
+    def _body(self, snap: _Snapshot, view: str) -> bytes:
+        """The body of a list view (``v1``, ``v0``, ``openai``, ``tags``, ``health``), rendered once per snapshot."""
+        body = snap.bodies.get(view)
+        if body is not None:
+            return body
+        models = snap.models
+        if view == "v1":
+            doc: object = to_v1(models, snap.loaded, parallel=self._parallel, variants=self._variants)
+        elif view == "v0":
+            doc = {"object": "list", "data": [self._v0_item(snap, m) for m in sort_models(models)]}
+        elif view == "openai":
+            doc = to_openai(models, strict=self._strict)
+        elif view == "tags":
+            doc = to_ollama_tags(models)
+        else:
+            doc = {"status": "ok", "models": len(models), "problems": len(snap.problems)}
+        body = snap.bodies[view] = dumps(doc)
+        return body
+
+    def _v0_item(self, snap: _Snapshot, model: ModelFacts) -> V0Model:
+        return to_v0_item(model, snap.loaded.get(model.key, ()))
 
     # --- HTTP -------------------------------------------------------------------------------
 
@@ -347,24 +367,31 @@ class ModelsApp:
             return
         if route.view == "show":
             await self._show(receive, send, headers, cors)
-            return
+        else:
+            await self._get(send, route, path, cors, head=method == "HEAD")
+
+    async def _get(self, send: Send, route: _Route, path: str, cors: list[tuple[bytes, bytes]], head: bool) -> None:
+        """A GET (or HEAD) route: the snapshot's bytes."""
         try:
             snap = await self._snapshot()
         except Exception:
             logger.exception("scan of %s failed", _shown_paths(self.paths))
             await _error(send, 500, "the models could not be listed; see the server's log", cors)
             return
-        head = method == "HEAD"
         if route.view == "v0-item":
-            await self._v0_item(send, snap, path[len(_V0_ITEM_PREFIX) :], cors, head)
-        else:
-            await _respond(send, 200, snap.bodies[route.view], cors, head)
+            await self._send_v0_item(send, snap, path[len(_V0_ITEM_PREFIX) :], cors, head)
+            return
+        body = snap.bodies.get(route.view)
+        if body is None:  # the first request for this view: rendered aside, and by every rescan from now on
+            self._wanted = self._wanted | {route.view}
+            body = await asyncio.get_running_loop().run_in_executor(None, self._body, snap, route.view)
+        await _respond(send, 200, body, cors, head)
 
-    async def _v0_item(
+    async def _send_v0_item(
         self, send: Send, snap: _Snapshot, model_id: str, cors: list[tuple[bytes, bytes]], head: bool
     ) -> None:
-        item = snap.v0_items.get(model_id)
-        if item is None:
+        model = snap.by_name.get(model_id)
+        if model is None:
             body = dumps(
                 {
                     "error": {
@@ -377,19 +404,19 @@ class ModelsApp:
             )
             await _respond(send, 404, body, cors, head)
             return
-        cached = snap.rendered.get("v0:" + model_id)
+        cached = snap.bodies.get("v0:" + model_id)
         if cached is None:
-            cached = snap.rendered["v0:" + model_id] = dumps(item)
+            cached = snap.bodies["v0:" + model_id] = dumps(self._v0_item(snap, model))
         await _respond(send, 200, cached, cors, head)
 
     async def _show(
         self, receive: Receive, send: Send, headers: Mapping[bytes, bytes], cors: list[tuple[bytes, bytes]]
     ) -> None:
-        body = await self._body(receive, send, headers, cors)
-        if body is None:
+        request = await self._request_body(receive, send, headers, cors)
+        if request is None:
             return
         try:
-            doc = json.loads(body)
+            doc = json.loads(request)
         except (ValueError, RecursionError):  # RecursionError: deeply nested brackets
             await _error(send, 400, "invalid JSON body", cors)
             return
@@ -407,12 +434,12 @@ class ModelsApp:
         if model is None:
             await _error(send, 404, f"model '{name}' not found", cors)
             return
-        cached = snap.rendered.get("show:" + model.key)
+        cached = snap.bodies.get("show:" + model.key)
         if cached is None:
-            cached = snap.rendered["show:" + model.key] = dumps(to_ollama_show(model))
+            cached = snap.bodies["show:" + model.key] = dumps(to_ollama_show(model))
         await _respond(send, 200, cached, cors)
 
-    async def _body(
+    async def _request_body(
         self, receive: Receive, send: Send, headers: Mapping[bytes, bytes], cors: list[tuple[bytes, bytes]]
     ) -> bytes | None:
         """The request body, at most ``max_body_bytes``; ``None`` once an error was sent (or the client left)."""

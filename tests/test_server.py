@@ -460,3 +460,31 @@ def test_importing_modelscan_imports_no_server() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code, str(FIXTURES)], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False", "False", "False", "True"]
+
+
+def test_a_slow_rescan_spaces_the_next_ones(root: Path) -> None:
+    """Rescans take at most a fifth of the time: after a 1 s rescan, the next one waits 5 s."""
+    clock = FakeClock()
+    slow = {"on": False}
+
+    def loaded() -> dict[str, object]:
+        if slow["on"]:
+            clock.advance(1.0)  # this rescan "took" one second
+        return {}
+
+    app = ModelsApp(root, clock=clock, loaded=loaded, revalidate_ms=500)
+    with running(app) as url, httpx.Client(base_url=url) as client:
+        slow["on"] = True
+        clock.advance(0.5)
+        client.get("/api/tags")
+        assert app.scans == 2
+        slow["on"] = False
+        clock.advance(3.9)  # 4.9 s after the slow rescan started
+        client.get("/api/tags")
+        assert app.scans == 2
+        clock.advance(0.1)
+        client.get("/api/tags")
+        assert app.scans == 3  # back to every 500 ms: that rescan took no time
+        clock.advance(0.5)
+        client.get("/api/tags")
+        assert app.scans == 4
