@@ -16,17 +16,21 @@ Every ``GET`` route answers ``HEAD`` too; ``OPTIONS`` answers with ``Allow`` (an
 preflight headers for an allowed origin).
 
 **Fresh and cheap.** The listing is a snapshot: the models of one scan and the response bytes of
-each view, rendered once (by the rescan for the views asked for before, else on the first request).
-A request uses the snapshot while it is younger than ``revalidate_ms`` (by the injectable
-``clock``); the first request after that rescans with the app's :class:`~modelscan.ScanCache` (a
-walk and one ``stat`` per file; headers are read again only for files that changed) and every
-request arriving meanwhile waits for that one scan. When the rescan finds the same models,
-problems and loaded instances, the bytes are kept; otherwise they are rendered again. A change on
-disk is served at most ``revalidate_ms`` plus one rescan after it happened; on a tree so large
-that a rescan takes longer than a fifth of ``revalidate_ms``, rescans are spaced five times their
-duration instead, so that they never take more than a fifth of the server's time
-(``revalidate_ms=0``: every request rescans, whatever it costs). ``invalidate()`` makes the next
-request rescan (a server that loads a model calls it).
+each view, rendered once (by the rescan for the views asked for before, else on the first
+request). A rescan walks the paths with the app's :class:`~modelscan.ScanCache` (one ``stat`` per
+file; headers are read again only for files that changed); when it finds the same models,
+problems and loaded instances, the bytes are kept. Ages are measured by the injectable ``clock``:
+
+- a listing younger than ``revalidate_ms`` is served as it is;
+- from ``revalidate_ms`` on, a request starts a rescan in the background (one at a time) and is
+  answered from the listing; on a tree so large that a rescan takes more than a quarter of
+  ``revalidate_ms``, background rescans are spaced four times their duration instead;
+- from ``2 * revalidate_ms`` on (or after ``invalidate()``), a request waits for a rescan, and so
+  does every request arriving meanwhile: one scan for all of them.
+
+So a response never shows the disk as it was more than ``2 * revalidate_ms`` before (1 s by
+default), and a busy server does not stall on its rescans. ``revalidate_ms=0``: every request
+waits for a rescan of its own. A server that loads a model calls ``invalidate()``.
 
 **Safe by default.** No filesystem path is ever taken from a request: ids and names are looked
 up in the listing. With ``api_key`` every request but ``OPTIONS`` needs ``Authorization: Bearer
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hmac
 import json
 import logging
@@ -95,10 +100,10 @@ _ROUTES: Mapping[str, _Route] = {
 _V0_ITEM_PREFIX = "/api/v0/models/"
 _V0_ITEM = _Route(_GET, False, "v0-item")
 _WARNED_MAX = 1000  # distinct warnings remembered, so that each is logged once
-#: At most this share of the time goes to rescans: a listing is revalidated at most every
-#: ``revalidate_ms``, or every ``last rescan's duration / _SCAN_SHARE`` when that is longer (a
-#: tree so large that a walk takes 300 ms is rescanned every 1.5 s, not all the time).
-_SCAN_SHARE = 0.2
+#: Rescans in the background take at most this share of the time: one starts once the listing is
+#: ``revalidate_ms`` old, or ``last rescan's duration / _SCAN_SHARE`` old when that is longer (a
+#: tree whose walk takes 300 ms is not rescanned all the time).
+_SCAN_SHARE = 0.25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,23 +201,42 @@ class ModelsApp:
         snap = self._refresh()
         return ScanReport(list(snap.models), list(snap.problems))
 
+    def _windows(self) -> tuple[float, float]:
+        """How old the listing may get: past the first age a request starts a rescan in the
+        background and is answered from the listing; past the second it waits for a rescan."""
+        if not self._interval:
+            return 0.0, 0.0
+        return max(self._interval, self._scan_seconds / _SCAN_SHARE), 2 * self._interval
+
     def _fresh(self, snap: _Snapshot | None, now: float) -> bool:
-        if snap is None or self._stale:
-            return False
-        window = self._interval and max(self._interval, self._scan_seconds / _SCAN_SHARE)
-        return now - snap.checked < window
+        return snap is not None and not self._stale and now - snap.checked < self._windows()[0]
 
     async def _snapshot(self) -> _Snapshot:
         snap = self._snap
-        if snap is not None and self._fresh(snap, self._clock()):
-            return snap
+        if snap is not None and not self._stale:
+            soft, hard = self._windows()
+            age = self._clock() - snap.checked
+            if age < soft:
+                return snap
+            if age < hard:
+                self._rescan_soon()
+                return snap
+        return await asyncio.shield(self._rescan_soon())
+
+    def _rescan_soon(self) -> asyncio.Future[_Snapshot]:
+        """The rescan under way in this loop, or a new one (``ScanCache.shared`` coalesces across loops)."""
         loop = asyncio.get_running_loop()
         pending = self._pending.get(loop)
-        if pending is None:  # one rescan per loop; ScanCache.shared coalesces across loops
+        if pending is None:
             pending = loop.run_in_executor(None, self._refresh)
             self._pending[loop] = pending
-            pending.add_done_callback(lambda _done: self._pending.pop(loop, None))
-        return await asyncio.shield(pending)
+            pending.add_done_callback(functools.partial(self._rescanned, loop))
+        return pending
+
+    def _rescanned(self, loop: asyncio.AbstractEventLoop, done: asyncio.Future[_Snapshot]) -> None:
+        self._pending.pop(loop, None)
+        if not done.cancelled():
+            done.exception()  # seen here: a failed rescan nobody waited for is in the log already
 
     def _refresh(self) -> _Snapshot:
         return self.cache.shared(("modelscan.server", id(self)), self._rescan)

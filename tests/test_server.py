@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -283,6 +283,14 @@ def _add_model(folder: Path, name: str = "fresh-Q8_0.gguf") -> Path:
     return write_gguf(folder / name, "gemma3", gemma_270m_kv(), llm_tensors(Q8_0))
 
 
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Until a background rescan is done (a hang guard, not a judgement of time)."""
+    deadline = time.monotonic() + GUARD_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "the background rescan never ended"
+        time.sleep(0.002)
+
+
 def test_unchanged_folders_are_neither_rescanned_nor_reread(root: Path) -> None:
     clock = FakeClock()
     app = ModelsApp(root, clock=clock, revalidate_ms=500)
@@ -293,17 +301,22 @@ def test_unchanged_folders_are_neither_rescanned_nor_reread(root: Path) -> None:
         for _ in range(5):
             assert client.get("/api/v1/models").content == first
         assert app.scans == 1  # within 500 ms: no walk at all
-        clock.advance(0.499)
+        clock.advance(0.4921875)  # 500 ms less 1/128 s (binary fractions: exact floats)
         client.get("/api/tags")
         assert app.scans == 1
-        clock.advance(0.001)
+        clock.advance(0.0078125)  # 500 ms: answered at once, and a rescan starts in the background
         assert client.get("/api/v1/models").content == first
-        assert app.scans == 2  # revalidated: one walk...
-        assert app.cache.misses == misses  # ...and no header read again
+        wait_until(lambda: app.scans == 2)
+        clock.advance(1.0)  # 1 s (twice revalidate_ms): the request waits for its rescan
+        assert client.get("/api/v1/models").content == first
+        assert app.scans == 3
+        assert app.cache.misses == misses  # two walks, and no header read again
         assert app.renders == 1  # same models: the bytes were kept
 
 
-def test_added_replaced_and_deleted_files_show_after_the_interval(root: Path) -> None:
+def test_added_replaced_and_deleted_files_show_within_the_bound(root: Path) -> None:
+    """A change is in every response from 2 * revalidate_ms after it on, and from the background
+    rescan that a request after revalidate_ms started."""
     clock = FakeClock()
     app = ModelsApp(root, clock=clock, revalidate_ms=500)
     folder = root / "new-pub" / "Fresh-GGUF"
@@ -312,18 +325,22 @@ def test_added_replaced_and_deleted_files_show_after_the_interval(root: Path) ->
         assert "fresh" not in before
         path = _add_model(folder)
         assert keys(client.get("/api/v1/models")) == before  # not yet: the listing is 0 ms old
-        clock.advance(0.5)
+        clock.advance(1.0)
         assert "fresh" in keys(client.get("/api/v1/models"))
         # Replaced by another file (a new inode, another size and quant).
         replacement = folder / "tmp"
         write_gguf(replacement, "gemma3", {**gemma_270m_kv(), "general.file_type": 7}, llm_tensors(Q8_0, layers=2))
         os.replace(replacement, path)
-        clock.advance(0.5)
+        clock.advance(1.0)
         (entry,) = [m for m in client.get("/api/v1/models").json()["models"] if m["key"] == "fresh"]
         assert entry["size_bytes"] == path.stat().st_size
+        # Deleted, seen through a background rescan.
         path.unlink()
+        scans = app.scans
         clock.advance(0.5)
-        assert keys(client.get("/api/v1/models")) == before
+        assert "fresh" in keys(client.get("/api/v1/models"))  # answered from the listing...
+        wait_until(lambda: app.scans == scans + 1)
+        assert keys(client.get("/api/v1/models")) == before  # ...which the rescan it started replaced
         assert client.get("/api/v0/models/fresh").status_code == 404
 
 
@@ -462,29 +479,30 @@ def test_importing_modelscan_imports_no_server() -> None:
     assert out.stdout.split() == ["False", "False", "False", "False", "True"]
 
 
-def test_a_slow_rescan_spaces_the_next_ones(root: Path) -> None:
-    """Rescans take at most a fifth of the time: after a 1 s rescan, the next one waits 5 s."""
+def test_a_slow_rescan_spaces_the_background_ones(root: Path) -> None:
+    """Background rescans take at most a quarter of the time: after a rescan of 187.5 ms, the
+    next one starts 750 ms after it, not 500 ms. (Times are binary fractions: exact floats.)"""
     clock = FakeClock()
     slow = {"on": False}
 
     def loaded() -> dict[str, object]:
         if slow["on"]:
-            clock.advance(1.0)  # this rescan "took" one second
+            clock.advance(0.1875)  # this rescan "took" 187.5 ms
         return {}
 
     app = ModelsApp(root, clock=clock, loaded=loaded, revalidate_ms=500)
     with running(app) as url, httpx.Client(base_url=url) as client:
         slow["on"] = True
-        clock.advance(0.5)
-        client.get("/api/tags")
+        clock.advance(1.0)
+        client.get("/api/tags")  # waits for a rescan, which takes 187.5 ms
         assert app.scans == 2
         slow["on"] = False
-        clock.advance(3.9)  # 4.9 s after the slow rescan started
+        clock.advance(0.5)  # 687.5 ms after it started
         client.get("/api/tags")
         assert app.scans == 2
-        clock.advance(0.1)
+        clock.advance(0.0625)  # 750 ms: a rescan in the background, which takes no time
         client.get("/api/tags")
-        assert app.scans == 3  # back to every 500 ms: that rescan took no time
-        clock.advance(0.5)
+        wait_until(lambda: app.scans == 3)
+        clock.advance(0.5)  # back to every 500 ms
         client.get("/api/tags")
-        assert app.scans == 4
+        wait_until(lambda: app.scans == 4)
