@@ -181,6 +181,7 @@ class ModelsApp:
         self._snap: _Snapshot | None = None
         self._stale = True
         self._scan_seconds = 0.0  # how long the last rescan took, by the app's clock
+        self._generation = 0  # rescans ended
         self._wanted = frozenset({"v1", "health"})  # views each rescan renders (others: once asked for)
         self._pending: dict[asyncio.AbstractEventLoop, asyncio.Future[_Snapshot]] = {}
         self._warned: set[str] = set()
@@ -208,18 +209,14 @@ class ModelsApp:
             return 0.0, 0.0
         return max(self._interval, self._scan_seconds / _SCAN_SHARE), 2 * self._interval
 
-    def _fresh(self, snap: _Snapshot | None, now: float) -> bool:
-        return snap is not None and not self._stale and now - snap.checked < self._windows()[0]
-
     async def _snapshot(self) -> _Snapshot:
         snap = self._snap
         if snap is not None and not self._stale:
             soft, hard = self._windows()
             age = self._clock() - snap.checked
-            if age < soft:
-                return snap
             if age < hard:
-                self._rescan_soon()
+                if age >= soft:
+                    self._rescan_soon()
                 return snap
         return await asyncio.shield(self._rescan_soon())
 
@@ -239,14 +236,14 @@ class ModelsApp:
             done.exception()  # seen here: a failed rescan nobody waited for is in the log already
 
     def _refresh(self) -> _Snapshot:
-        return self.cache.shared(("modelscan.server", id(self)), self._rescan)
+        seen = self._generation
+        return self.cache.shared(("modelscan.server", id(self)), lambda: self._rescan(seen))
 
-    def _rescan(self) -> _Snapshot:
-        now = self._clock()
+    def _rescan(self, seen: int) -> _Snapshot:
         old = self._snap
-        if self._fresh(old, now):  # another thread rescanned while this one waited
-            assert old is not None
-            return old
+        if old is not None and self._generation != seen and not self._stale:
+            return old  # a rescan ended while this one waited for its turn: no need for another
+        now = self._clock()
         self._stale = False
         try:
             snap = self._scanned(now, old)
@@ -255,8 +252,10 @@ class ModelsApp:
                 raise
             logger.exception("rescan of %s failed; serving the previous listing", _shown_paths(self.paths))
             snap = dataclasses.replace(old, checked=now)
-        self._scan_seconds = max(0.0, self._clock() - now)
+        if old is not None:  # the first scan is cold (every header read): it does not space rescans
+            self._scan_seconds = max(0.0, self._clock() - now)
         self._snap = snap
+        self._generation += 1
         return snap
 
     def _scanned(self, now: float, old: _Snapshot | None) -> _Snapshot:

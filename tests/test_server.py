@@ -506,3 +506,22 @@ def test_a_slow_rescan_spaces_the_background_ones(root: Path) -> None:
         clock.advance(0.5)  # back to every 500 ms
         client.get("/api/tags")
         wait_until(lambda: app.scans == 4)
+
+
+def test_the_freshness_bound_holds_however_slow_the_rescans(root: Path) -> None:
+    """Rescans of 500 ms space the background ones 2 s apart, but a listing 1 s old is never served."""
+    clock = FakeClock()
+    slow = {"on": False}
+
+    def loaded() -> dict[str, object]:
+        if slow["on"]:
+            clock.advance(0.5)
+        return {}
+
+    app = ModelsApp(root, clock=clock, loaded=loaded, revalidate_ms=500)
+    with running(app) as url, httpx.Client(base_url=url) as client:
+        slow["on"] = True
+        for expected in (2, 3, 4):
+            clock.advance(0.5)  # 1 s after the last rescan started (it took the first 500 ms)
+            client.get("/api/tags")
+            assert app.scans == expected  # waited for: 2 * revalidate_ms is the bound
