@@ -4,11 +4,12 @@ Argument parsing, logging and the listening socket only; the application is
 :class:`modelscan.server.ModelsApp`. The socket is bound here, before uvicorn starts, so that the
 startup log can name the real URL (``--port 0`` picks a free port) after the first scan:
 
-    INFO:     modelscan: scanning /home/me/.lmstudio/models (rescanned at most every 500 ms)
+    INFO:     modelscan: scanning /home/me/.lmstudio/models (listings revalidated after 500 ms, never ...)
     INFO:     modelscan: 12 models, 0 problems in /home/me/.lmstudio/models
     INFO:     modelscan: serving on http://127.0.0.1:1234 (GET /api/v1/models, ...)
 
-Exit status: 0 after a clean shutdown (Ctrl+C); 1 when the address cannot be bound; 2 for a
+Exit status: 0 after Ctrl+C (SIGTERM: the same shutdown, then uvicorn ends the process by that
+signal); 1 when the address cannot be bound; 2 for a
 usage error, a missing uvicorn, a ``--loaded`` file that cannot be read, or no PATH and no LM
 Studio models folder.
 """
@@ -75,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=500,
         metavar="MS",
-        help="rescan at most this often, on a request (default: 500; 0: on every request)",
+        help="a request finding the listing this old starts a rescan in the background; twice as old, it waits "
+        "for one (default: 500; 0: every request waits for a rescan)",
     )
     p.add_argument(
         "--workers",
@@ -216,9 +218,12 @@ def main(argv: Sequence[str]) -> int:
         print(f"modelscan serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     with sock:
-        logger.info(
-            "scanning %s (rescanned at most every %d ms)", ", ".join(map(display_path, paths)), args.revalidate_ms
+        every = (
+            f"listings revalidated after {args.revalidate_ms} ms, never served older than {2 * args.revalidate_ms} ms"
+            if args.revalidate_ms
+            else "rescanned on every request"
         )
+        logger.info("scanning %s (%s)", ", ".join(map(display_path, paths)), every)
         app.refresh()
         logger.info("serving on %s (%s)", _url(sock), _ROUTES)
         if api_key is None and not _loopback(sock):

@@ -91,6 +91,20 @@ def test_cli_md_options_all_exist() -> None:
     assert set(documented) <= known, set(documented) - known
 
 
+def test_every_serve_option_is_in_cli_md_and_no_other() -> None:
+    from modelscan.serve import _parser as serve_parser  # noqa: PLC0415 -- the subcommand's own parser
+
+    options = _section(_page("cli.md"), "### Serve options")
+    actions = serve_parser()._actions
+    names = [s for a in actions for s in a.option_strings] + [a.metavar for a in actions if not a.option_strings]
+    assert "--api-key" in names and "PATH" in names
+    for name in names:
+        assert isinstance(name, str)
+        assert re.search(rf"`{re.escape(name)}[` ]", options), f"{name} is not in docs/cli.md's serve options"
+    documented = re.findall(r"^\| `(-[-\w]+|PATH)\b", options, re.MULTILINE)
+    assert set(documented) <= set(names), set(documented) - set(names)
+
+
 def _fixture_table() -> list[list[str]]:
     section = _section(_page("cli.md"), "### List the fixtures")
     return [_cells(line) for line in section.splitlines() if re.match(r"\| (llm|embedding) \|", line)]

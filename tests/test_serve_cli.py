@@ -123,7 +123,10 @@ def test_startup_log_routes_and_a_clean_exit(served: Served, clean_root: Path) -
     assert listed == cli.stdout
     assert served.stop() == 0
     log = served.lines
-    assert log[0] == f"INFO:     modelscan: scanning {clean_root} (rescanned at most every 500 ms)"
+    assert log[0] == (
+        f"INFO:     modelscan: scanning {clean_root} "
+        "(listings revalidated after 500 ms, never served older than 1000 ms)"
+    )
     assert log[1] == f"INFO:     modelscan: 1 model, 0 problems in {clean_root}"
     assert log[2].startswith(f"INFO:     modelscan: serving on {served.url} (GET /api/v1/models, ")
     assert not [line for line in log if not line.startswith("INFO:")], log  # a problem-free log
