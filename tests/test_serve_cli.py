@@ -235,3 +235,15 @@ def test_help() -> None:
     assert proc.stdout.startswith("usage: modelscan serve [-h] [--host HOST] [--port PORT]")
     top = subprocess.run([sys.executable, "-m", "modelscan", "--help"], check=False, capture_output=True, text=True)
     assert "modelscan serve [PATH ...]" in top.stdout
+
+
+def test_without_uvicorn_it_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], clean_root: Path
+) -> None:
+    from modelscan import serve  # noqa: PLC0415 -- the module under test, imported with uvicorn hidden
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn raises ImportError
+    assert serve.main([str(clean_root)]) == 2
+    assert capsys.readouterr().err == (
+        "modelscan serve: uvicorn is not installed: pip install 'modelscan-lms[serve]'\n"
+    )
