@@ -128,7 +128,8 @@ class ModelsApp:
     ``list_models(loaded=)``), called at each rescan; a key no model has or a malformed instance
     is logged once and left out. *api_key*: the bearer token every request must carry.
     *cors_origins*: origins that may read responses from a browser (``"*"`` for any).
-    *revalidate_ms*: how old a listing may get before a request rescans (0: every request).
+    *revalidate_ms*: from this age on a request starts a rescan in the background, from twice
+    this age it waits for one (0: every request waits for a rescan of its own).
     *clock*: seconds, monotonic (tests pass a fake one). *limits*, *cache*, *workers*: as
     :func:`~modelscan.scan_models` takes them (default ``SERVER_LIMITS`` and a cache of its own).
     *openai_strict*: ``/v1/models`` items carry ``created``. *variants*, *parallel*: the later
@@ -373,7 +374,7 @@ class ModelsApp:
         else:
             route = _ROUTES.get(path.rstrip("/")) if path.endswith("/") else None
         if method == "OPTIONS":
-            await self._options(send, route, cors, headers)
+            await self._options(send, route, path, cors, headers)
             return
         if self._key is not None and not self._authorized(headers):
             await self._unauthorized(send, route, cors)
@@ -525,10 +526,15 @@ class ModelsApp:
         return []
 
     async def _options(
-        self, send: Send, route: _Route | None, cors: list[tuple[bytes, bytes]], headers: Mapping[bytes, bytes]
+        self,
+        send: Send,
+        route: _Route | None,
+        path: str,
+        cors: list[tuple[bytes, bytes]],
+        headers: Mapping[bytes, bytes],
     ) -> None:
         if route is None:
-            await _error(send, 404, "Unexpected endpoint or method. (OPTIONS)", cors)
+            await _error(send, 404, f"Unexpected endpoint or method. (OPTIONS {path})", cors)
             return
         allow = ", ".join((*route.methods, "OPTIONS")).encode("ascii")
         out = [(b"allow", allow), *cors]

@@ -525,3 +525,9 @@ def test_the_freshness_bound_holds_however_slow_the_rescans(root: Path) -> None:
             clock.advance(0.5)  # 1 s after the last rescan started (it took the first 500 ms)
             client.get("/api/tags")
             assert app.scans == expected  # waited for: 2 * revalidate_ms is the bound
+
+
+def test_options_of_an_unknown_route(served: tuple[str, ModelsApp]) -> None:
+    url, _ = served
+    response = httpx.options(url + "/nope")
+    assert (response.status_code, response.json()) == (404, {"error": "Unexpected endpoint or method. (OPTIONS /nope)"})
