@@ -246,8 +246,10 @@ class ModelsApp:
             return old  # a rescan ended while this one waited for its turn: no need for another
         now = self._clock()
         self._stale = False
+        scanned = False
         try:
             snap = self._scanned(now, old)
+            scanned = True
         except Exception:
             if old is None:
                 raise
@@ -257,12 +259,13 @@ class ModelsApp:
             self._scan_seconds = max(0.0, self._clock() - now)
         self._snap = snap
         self._generation += 1
+        if scanned:  # counted once its snapshot is the one served
+            self.scans += 1
         return snap
 
     def _scanned(self, now: float, old: _Snapshot | None) -> _Snapshot:
         """A snapshot of the listing now: *old* again (its bodies kept) when nothing it shows changed."""
         report = scan_models(*self.paths, limits=self._limits, cache=self.cache, workers=self._workers)
-        self.scans += 1
         models = tuple(report.models)
         problems = tuple(report.problems)
         problem_ids = tuple((p.path, p.code, p.detail) for p in problems)
