@@ -9,9 +9,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from safetensors.numpy import save_file
 
 import modelscan
 from fixtures.make_fixtures import Q4_0, gemma_270m_kv, llm_tensors, write_gguf
@@ -380,3 +384,21 @@ def _facts(
         trained_for_tool_use=False,
         display_name=repo,
     )
+
+
+def test_mtime_is_the_newest_file_that_the_size_counts(tmp_path: Path) -> None:
+    root = tmp_path / "models"
+    shutil.copytree(FIXTURES / "lmstudio-community" / "gemma-3-4b-it-GGUF", root / "lmstudio-community" / "g-GGUF")
+    shutil.copytree(FIXTURES / "unsloth", root / "unsloth")
+    mlx = root / "mlx-community" / "Tiny-4bit"
+    mlx.mkdir(parents=True)
+    (mlx / "config.json").write_text(json.dumps({"model_type": "llama", "max_position_embeddings": 2048}))
+    save_file({"model.embed_tokens.weight": np.zeros((4, 4), dtype=np.float32)}, str(mlx / "model.safetensors"))
+    (mlx / "tokenizer.json").write_text("{}")
+    later = 2_000_000_000_000_000_000
+    projector = next((root / "lmstudio-community" / "g-GGUF").glob("mmproj*"))
+    shard2 = next((root / "unsloth").rglob("*-00002-of-00002.gguf"))
+    for path, ns in ((projector, later), (shard2, later + 1), (mlx / "tokenizer.json", later + 2)):
+        os.utime(path, ns=(ns, ns))
+    mtimes = {m.format + ":" + m.publisher: m.mtime_ns for m in modelscan.scan_models(root).models}
+    assert mtimes == {"gguf:lmstudio-community": later, "gguf:unsloth": later + 1, "mlx:mlx-community": later + 2}
