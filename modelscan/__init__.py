@@ -7,6 +7,7 @@ Only headers and small JSON files are read; no weights are loaded, no numpy is i
 {'models': [...]}
 >>> report = modelscan.scan_models("fixtures/models")  # doctest: +SKIP
 >>> report.models[0].n_params, report.problems          # doctest: +SKIP
+>>> modelscan.scan_models(*modelscan.default_roots())   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ _LAZY = {
     "BATCH_LIMITS": "limits",
     "SERVER_LIMITS": "limits",
     "Limits": "limits",
+    "ArchNumbers": "facts",
     "ModelFacts": "facts",
     "TensorTypeStat": "facts",
+    "estimate_memory": "estimate",
     "GGUFHeader": "gguf",
     "GGUFTensorInfo": "gguf",
     "read_gguf_header": "gguf",
@@ -50,11 +53,15 @@ _LAZY = {
     "list_models": "scan",
     "scan_models": "scan",
     "lmstudio_models_folder": "sources.lmstudio",
+    "default_locations": "sources",
+    "default_roots": "sources",
+    "ArchRecord": "shapes",
     "Capabilities": "shapes",
     "ErrorRecord": "shapes",
     "FactsRecord": "shapes",
     "FactsResponse": "shapes",
     "LoadedInstance": "shapes",
+    "MemoryEstimate": "shapes",
     "ModelEntry": "shapes",
     "ModelsResponse": "shapes",
     "Quantization": "shapes",
@@ -62,21 +69,25 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .cache import ScanCache
-    from .facts import ModelFacts, TensorTypeStat
+    from .estimate import estimate_memory
+    from .facts import ArchNumbers, ModelFacts, TensorTypeStat
     from .gguf import GGUFHeader, GGUFTensorInfo, read_gguf_header
     from .limits import BATCH_LIMITS, SERVER_LIMITS, Limits
     from .safetensors import SafetensorsHeader, read_safetensors_header
     from .scan import ScanReport, list_models, scan_models
     from .shapes import (
+        ArchRecord,
         Capabilities,
         ErrorRecord,
         FactsRecord,
         FactsResponse,
         LoadedInstance,
+        MemoryEstimate,
         ModelEntry,
         ModelsResponse,
         Quantization,
     )
+    from .sources import default_locations, default_roots
     from .sources.lmstudio import lmstudio_models_folder
 
 
@@ -97,6 +108,8 @@ __all__ = [
     "BATCH_LIMITS",
     "ERROR_CODES",
     "SERVER_LIMITS",
+    "ArchNumbers",
+    "ArchRecord",
     "Capabilities",
     "ChangedDuringScan",
     "DuplicateKey",
@@ -112,6 +125,7 @@ __all__ = [
     "LimitExceeded",
     "Limits",
     "LoadedInstance",
+    "MemoryEstimate",
     "ModelEntry",
     "ModelFacts",
     "ModelScanError",
@@ -126,6 +140,9 @@ __all__ = [
     "Unsupported",
     "UsageError",
     "__version__",
+    "default_locations",
+    "default_roots",
+    "estimate_memory",
     "list_models",
     "lmstudio_models_folder",
     "read_gguf_header",

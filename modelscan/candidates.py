@@ -1,7 +1,7 @@
 """The seam between sources and readers: what a source found, before anything is read.
 
-A source (LM Studio's folder layout today; the Hugging Face cache, llama.cpp's caches, Ollama's
-store and remote repos next) walks its roots and yields candidates. A candidate says which
+A source (LM Studio's folder layout, the Hugging Face hub cache, llama.cpp's flat cache, Ollama's
+store; remote repos next) walks its roots and yields candidates. A candidate says which
 format it is, where its model comes from and how that place names it (:class:`Origin`), and
 which files make it, each with the identity the walk saw (:class:`~modelscan._walk.FileEntry`).
 Readers read a candidate; derivation turns what was read into facts. Nothing here does I/O.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
 from ._walk import FileEntry
 from .errors import FileAccessError
@@ -30,8 +30,7 @@ __all__ = ["Candidate", "GGUFCandidate", "MLXCandidate", "Origin", "SourceName"]
 SourceName: TypeAlias = Literal["lmstudio", "hf-cache", "llama.cpp", "ollama", "remote"]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Origin:
+class Origin(NamedTuple):
     """Where a model comes from, and how that place names it (FIELDS.md sections 1 and 3).
 
     ``folder`` is the model folder: the models of one folder share it, and several models of one
@@ -52,24 +51,48 @@ class GGUFCandidate:
 
     ``models`` holds each model's files: one file, or every shard of a split model, shard 1
     first (a split model with a shard missing is not a candidate: the source reports it).
-    ``projectors`` are files named like projectors (``*mmproj*``); a projector counts only once
-    its header was read and says it is one, as does any file of ``models`` whose header says so.
+    ``projectors`` are files named like projectors (``*mmproj*``), or an Ollama manifest's
+    projector layers; a projector counts only once its header was read and says it is one, as
+    does any file of ``models`` whose header says so.
+
+    Two fields serve sources whose files have no telling names (Ollama's blobs):
+    ``quant_source`` is the name the quant token is taken from in place of each model's file
+    name (``""``: none, so ``general.file_type`` decides); ``template`` is a chat template file
+    beside the weights (Ollama's template layer, a Go text/template) that decides tool use
+    instead of the GGUF's own template. ``digest`` is the source's own digest of the model, 64 hex
+    digits (Ollama's: the sha256 of its manifest), which Ollama's views show; ``manifest`` is the
+    file it was computed from, as the walk saw it.
     """
 
     format: ClassVar[Literal["gguf"]] = "gguf"
     origin: Origin
     models: tuple[tuple[FileEntry, ...], ...]
     projectors: tuple[FileEntry, ...] = ()
+    quant_source: str | None = None
+    template: FileEntry | None = None
+    digest: str | None = None
+    manifest: FileEntry | None = None
 
     def files(self) -> Iterator[FileEntry]:
         """Every file the candidate's models depend on."""
         for group in self.models:
             yield from group
         yield from self.projectors
+        if self.template is not None:
+            yield self.template
 
     @property
     def signature(self) -> tuple[object, ...]:
-        return (self.origin, *(f.path for f in self.files()), *(f.identity for f in self.files()))
+        """Everything the candidate's results depend on: where it is, and each file as the walk saw it
+        (the template file too, when there is one). ``quant_source`` is not in it: a source derives
+        it from what the origin names (Ollama's host and tag). The manifest is, when there is one:
+        rewritten over the same blobs, it has another digest."""
+        signature: tuple[object, ...] = (self.origin, self.models, self.projectors)
+        if self.template is not None:
+            signature += ((self.template,),)
+        if self.manifest is not None:
+            signature += ((self.manifest,),)
+        return signature
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -94,7 +117,8 @@ class MLXCandidate:
 
     @property
     def signature(self) -> tuple[object, ...]:
-        return (self.origin, *(f.path for f in self.tree), *(f.identity for f in self.tree))
+        """Everything the candidate's results depend on: where it is, and each file as the walk saw it."""
+        return (self.origin, self.tree)
 
 
 Candidate: TypeAlias = GGUFCandidate | MLXCandidate

@@ -6,38 +6,42 @@ indent, ASCII-escaped so that any file name stays valid JSON). stderr: one line 
 ``--strict`` when there was a problem; 2 for a usage error, or when no PATH is given and LM
 Studio's models folder does not exist.
 
-Subcommands are dispatched on the first argument (``_COMMANDS``): ``modelscan serve ...`` runs
-``modelscan.serve.main``. Anything else is a PATH (``./serve`` names a folder called ``serve``).
+Subcommands are dispatched on the first argument (``SUBCOMMANDS``): ``modelscan estimate ...``
+and ``modelscan serve ...``. Anything else is a PATH (``./serve`` names a folder called ``serve``).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from . import __version__
+from .cache import ScanCache
 from .errors import UsageError, display_path
 from .limits import BATCH_LIMITS, SERVER_LIMITS
 from .scan import scan_models
+from .sources import default_locations, default_roots
 from .sources.lmstudio import lmstudio_models_folder
 from .views import VIEW_NAMES, ViewName, dumps, render
 
 __all__ = ["main"]
 
-#: Subcommands by first argument: the module whose ``main(argv) -> int`` runs it, imported on use.
-_COMMANDS = {"serve": "modelscan.serve"}
-
 _EPILOG = """\
+a PATH is read under the rules of the layout found in it: LM Studio's models folder (and any
+plain folder), a Hugging Face hub cache or one models--<org>--<name> repo, llama.cpp's cache,
+an Ollama store or one Ollama manifest file.
+
 commands:
-  modelscan serve [PATH ...]  serve the views over HTTP (modelscan serve --help)
+  modelscan estimate PATH ...  memory estimates (modelscan estimate --help)
+  modelscan serve [PATH ...]   serve the views over HTTP (modelscan serve --help)
 
 exit status: 0 on success (problems are reported on stderr but do not fail the run);
-1 with --strict when any problem was found; 2 on a usage error or when no PATH is given
-and LM Studio's models folder does not exist.
+1 with --strict when any problem was found; 2 on a usage error (a PATH that does not
+exist, a bad option) or when no PATH is given and LM Studio's models folder does not
+exist, or with --all when no default location exists; 130 when interrupted (Ctrl-C).
 """
 
 
@@ -45,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="modelscan",
         description="List local GGUF and MLX models exactly as LM Studio's GET /api/v1/models does, "
-        "reading headers only.",
+        "reading headers only. 'modelscan estimate PATH' estimates the memory they need "
+        "(see 'modelscan estimate --help').",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -53,7 +58,14 @@ def _parser() -> argparse.ArgumentParser:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="a models root, a publisher folder, a model folder or one model file (default: LM Studio's models folder)",
+        help="a models root, a publisher folder, a model folder or one model file; a Hugging Face hub cache or "
+        "repo folder; llama.cpp's cache; an Ollama store or manifest (default: LM Studio's models folder)",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="scan every default location that exists (LM Studio, the Hugging Face hub cache, llama.cpp's "
+        "cache, Ollama's store), each under its own rules, in one report; PATHs are scanned too",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 when any problem was found")
     p.add_argument(
@@ -68,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         "--facts",
         action="store_true",
         help="print the extended facts (exact parameter counts, real bits per weight, tensor types, "
-        "shards, warnings) instead of the endpoint JSON; same as --view facts",
+        "shards, architecture numbers, warnings) instead of the endpoint JSON; same as --view facts",
     )
     p.add_argument(
         "--variants",
@@ -89,6 +101,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="also print warnings of listed models on stderr")
     p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the on-disk cache of parsed headers "
+        "($XDG_CACHE_HOME/modelscan, else ~/.cache/modelscan)",
+    )
+    p.add_argument(
+        "--clear-cache",
+        action="store_true",
+        help="delete the on-disk cache first (alone: delete it and exit)",
+    )
+    p.add_argument(
         "--server-limits",
         action="store_true",
         help="use the tighter limits meant for servers instead of the batch defaults",
@@ -104,56 +127,146 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _estimate(argv: Sequence[str]) -> int:
+    from .cli_estimate import main as estimate  # noqa: PLC0415 -- loaded only when asked for
+
+    return estimate(argv)
+
+
+def _serve(argv: Sequence[str]) -> int:
+    from .serve import main as serve  # noqa: PLC0415 -- loaded only when asked for (it needs uvicorn)
+
+    return serve(argv)
+
+
+#: Subcommands by their first argument, each run with the arguments after it. Any other first
+#: argument is the listing command's (``modelscan PATH ...``): a folder named like a subcommand
+#: is given as ``./estimate``.
+SUBCOMMANDS: Mapping[str, Callable[[Sequence[str]], int]] = {"estimate": _estimate, "serve": _serve}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line (a subcommand, or the listing); returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in _COMMANDS:
-        command: Callable[[list[str]], int] = importlib.import_module(_COMMANDS[argv[0]]).main
-        return command(argv[1:])
-    return _list(argv)
+    """Run the command line; returns the exit status (130 after Ctrl-C, with one line)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("modelscan: interrupted", file=sys.stderr)
+        return 130
 
 
-def _list(argv: list[str]) -> int:
-    """``modelscan [PATH ...]``: print a view of the models found."""
+def _paths(given: list[str], all_sources: bool = False) -> list[str] | None:
+    """The PATHs to scan (with *all_sources*, every default location that exists first; LM
+    Studio's models folder when none is given); ``None`` after saying on stderr why there is
+    nothing to scan: a mistyped path is the caller's error, not an empty listing."""
+    missing = [p for p in given if not os.path.lexists(p)]
+    for p in missing:
+        print(f"modelscan: {display_path(p)}: no such file or folder", file=sys.stderr)
+    if missing:
+        return None
+    if all_sources:
+        found = [str(p) for p in default_roots()]
+        if found or given:
+            return found + given
+        print("modelscan: --all: no default location exists; looked at:", file=sys.stderr)
+        for source, place in default_locations():
+            print(f"  {display_path(place)} ({source})", file=sys.stderr)
+        return None
+    if given:
+        return given
+    folder, looked = lmstudio_models_folder()
+    if folder.is_dir():
+        return [str(folder)]
+    print("modelscan: no PATH given and LM Studio's models folder was not found; looked at:", file=sys.stderr)
+    for place in looked:
+        print(f"  {display_path(place)}", file=sys.stderr)
+    return None
+
+
+def _load_cache() -> ScanCache:
+    """The on-disk cache (an empty one where there is none, or it cannot be used)."""
+    from . import store  # noqa: PLC0415
+
+    cache = ScanCache()
+    store.load(cache, store.default_cache_dir() / store.FILE_NAME)
+    return cache
+
+
+def _save_cache(cache: ScanCache) -> None:
+    """Write the cache back; a cache that cannot be written is one line on stderr, not a failure."""
+    from . import store  # noqa: PLC0415
+
+    path = store.default_cache_dir() / store.FILE_NAME
+    try:
+        store.save(cache, path)
+    except OSError as exc:
+        print(f"modelscan: cache not saved to {display_path(path)}: {exc.strerror or exc}", file=sys.stderr)
+
+
+def _clear_cache() -> None:
+    from . import store  # noqa: PLC0415
+
+    folder = store.default_cache_dir()
+    path = folder / store.FILE_NAME
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        print(f"modelscan: cannot delete {display_path(path)}: {exc.strerror}", file=sys.stderr)
+        return
+    print(f"modelscan: cleared the cache ({display_path(path)})", file=sys.stderr)
+
+
+def _read_loaded(path: str | None) -> object:
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--loaded {display_path(path)}: {exc}") from exc
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
     args = _parser().parse_args(argv)
     if args.facts and args.view not in (None, "facts"):
         print(f"modelscan: --facts and --view {args.view} ask for two views; give one", file=sys.stderr)
         return 2
     view: ViewName = "facts" if args.facts else args.view or "v1"
-    paths = list(args.paths)
-    if not paths:
-        folder, looked = lmstudio_models_folder()
-        if not folder.is_dir():
-            print("modelscan: no PATH given and LM Studio's models folder was not found; looked at:", file=sys.stderr)
-            for place in looked:
-                print(f"  {display_path(place)}", file=sys.stderr)
-            return 2
-        paths = [str(folder)]
-    loaded = None
-    if args.loaded:
-        try:
-            with open(args.loaded, "rb") as f:
-                loaded = json.loads(f.read())
-        except (OSError, ValueError) as exc:
-            print(f"modelscan: --loaded {display_path(args.loaded)}: {exc}", file=sys.stderr)
-            return 2
-    if args.workers is not None and args.workers < 1:
-        print("modelscan: --workers must be at least 1", file=sys.stderr)
+    if args.clear_cache:
+        _clear_cache()
+        if not args.paths:
+            return 0
+    paths = _paths(list(args.paths), args.all)
+    if paths is None:
         return 2
-    # The library never starts processes unless asked; the command line asks for every CPU.
-    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
-    report = scan_models(*paths, limits=SERVER_LIMITS if args.server_limits else BATCH_LIMITS, workers=workers)
     try:
-        out = render(
-            view,
-            report.models,
-            report.problems,
-            loaded if view in ("v1", "v0") else None,
-            parallel=args.parallel,
-            variants=args.variants,
-        )
+        loaded = _read_loaded(args.loaded)
+        if args.workers is not None and args.workers < 1:
+            raise UsageError("--workers must be at least 1")
+        # The library never starts processes unless asked; the command line asks for every CPU.
+        workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+        cache = None if args.no_cache else _load_cache()
+        limits = SERVER_LIMITS if args.server_limits else BATCH_LIMITS
+        report = scan_models(*paths, limits=limits, workers=workers, cache=cache)
+        if cache is not None and cache.changed:
+            _save_cache(cache)
+        try:
+            out = render(
+                view,
+                report.models,
+                report.problems,
+                loaded if view in ("v1", "v0") else None,  # type: ignore[arg-type]
+                parallel=args.parallel,
+                variants=args.variants,
+            )
+        except UsageError as exc:
+            raise UsageError(f"--loaded: {exc}") from exc
     except UsageError as exc:
-        print(f"modelscan: --loaded: {exc}", file=sys.stderr)
+        print(f"modelscan: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(dumps(out).decode("ascii"))
     sys.stdout.flush()

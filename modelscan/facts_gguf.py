@@ -10,6 +10,7 @@ each model's :class:`~modelscan.facts.ModelFacts`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 from . import _rules
@@ -18,6 +19,7 @@ from ._walk import FileEntry
 from .candidates import Origin
 from .errors import InvalidField, ModelScanError, NotAModel
 from .facts import ModelFacts, ModelType, TensorTypeStat
+from .facts_arch import derive_gguf_arch
 from .gguf import GGUFArray, GGUFHeader, GGUFTensorInfo, Undecoded
 from .read import GGUFRecord
 
@@ -40,7 +42,9 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
     """The models of one folder's GGUF files, and the problems of the files that are not.
 
     The projector used for vision is the first by file name among the files whose header says
-    they are projectors (FIELDS.md section 2); adapters are sidecars and never listed.
+    they are projectors (FIELDS.md section 2); adapters are sidecars and never listed. The
+    candidate's ``quant_source``, when set, stands in for each model's file name as the source
+    of its quant token; its template file, when read, decides tool use.
     """
     problems: list[ModelScanError] = []
     projectors: list[tuple[FileEntry, GGUFHeader]] = []
@@ -69,12 +73,27 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
     projectors.sort(key=lambda p: p[0].name)
     projector = projectors[0][1] if projectors else None
     projector_mtime = projectors[0][0].mtime_ns if projectors else 0
+    template: str | None = None
+    if isinstance(record.template, ModelScanError):
+        problems.append(record.template)  # tool use then follows the GGUF's own template
+    else:
+        template = record.template
+    quant_source = record.candidate.quant_source
     facts: list[ModelFacts] = []
     for files, group in models:
+        names = [f.name for f in files] if quant_source is None else [quant_source]
         mtime_ns = max(projector_mtime, *(f.mtime_ns for f in files))
         try:
             facts.append(
-                derive_gguf_facts(group, [f.name for f in files], record.candidate.origin, projector, mtime_ns=mtime_ns)
+                derive_gguf_facts(
+                    group,
+                    names,
+                    record.candidate.origin,
+                    projector,
+                    template,
+                    mtime_ns=mtime_ns,
+                    digest=record.candidate.digest,
+                )
             )
         except ModelScanError as err:
             problems.append(err)
@@ -184,17 +203,23 @@ def derive_gguf_facts(
     file_names: Sequence[str],
     origin: Origin,
     projector: GGUFHeader | None = None,
+    template: str | None = None,
     *,
     mtime_ns: int = 0,
+    digest: str | None = None,
 ) -> ModelFacts:
     """Facts of one GGUF model from the headers of its shards (shard 1 first).
 
-    *projector* is the header of the projector used for vision, if any. Sizes are the files'
+    *projector* is the header of the projector used for vision, if any. *template* is the text
+    of a Go template that comes with the model (Ollama's template layer): when given, tool use
+    is whether it uses ``.Tools``, not what the GGUF's own chat template says. Sizes are the files'
     sizes when their headers were read; *mtime_ns* is the newest modification time of those
-    files, as the walk saw them. Reads ``general.architecture``, ``general.name``,
+    files, as the walk saw them; *digest* the source's own digest of the model, if it has one.
+    Reads ``general.architecture``, ``general.name``,
     ``general.size_label``, ``general.file_type``, ``{arch}.context_length``,
     ``{arch}.pooling_type``, ``{arch}.attention.causal``, ``{arch}.vision.*``,
-    ``{arch}.expert_count``, ``{arch}.expert_used_count`` and the chat templates.
+    ``{arch}.expert_count``, ``{arch}.expert_used_count`` and the chat templates; the
+    architecture numbers are ``facts_arch.derive_gguf_arch``'s.
 
     Raises :class:`InvalidField` when ``general.architecture`` is missing or not a string:
     without it no key of the model can be read.
@@ -240,7 +265,13 @@ def derive_gguf_facts(
     elements = sum(t.n_elements for t in known)
     bpw = round(sum(t.n_bytes or 0 for t in known) * 8 / elements, 4) if elements else None
     name_source = name if name else key_base
-    tool_use = _derive_tool_use(main, warnings)
+    tool_use = _rules.go_template_uses_tools(template) if template is not None else _derive_tool_use(main, warnings)
+    arch_numbers = dataclasses.replace(
+        derive_gguf_arch(kv, source=main.path, warnings=warnings), context_length=context
+    )
+    projector_bytes = None
+    if projector is not None and all(t.n_bytes is not None for t in projector.tensors):
+        projector_bytes = sum(t.n_bytes or 0 for t in projector.tensors)
     return ModelFacts(
         format="gguf",
         path=main.path,
@@ -265,6 +296,8 @@ def derive_gguf_facts(
         header_bytes=sum(h.data_offset for h in headers),
         files=tuple(h.path for h in headers),
         projector=projector.path if projector is not None else None,
+        projector_bytes=projector_bytes,
+        arch=arch_numbers,
         has_chat_template=_has_chat_template(kv),
         warnings=tuple(warnings),
         metadata=_metadata(kv),
@@ -272,4 +305,5 @@ def derive_gguf_facts(
         source_name=origin.name,
         display_name=_rules.display_name(name_source),
         mtime_ns=mtime_ns,
+        digest=digest,
     )

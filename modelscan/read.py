@@ -4,8 +4,8 @@ Every read here takes a :class:`~modelscan._walk.FileEntry`: the file is opened 
 path with ``expect=entry.identity`` (so a file swapped or rewritten since the walk is
 :class:`~modelscan.errors.ChangedDuringScan`, never a mixed listing), and every error names the
 file as it was found (``entry.path``). :func:`read_gguf_candidate` reads the headers of a
-:class:`~modelscan.candidates.GGUFCandidate`; the MLX reader (``modelscan.mlx``) reads its
-folders through the same functions.
+:class:`~modelscan.candidates.GGUFCandidate` and its template file (Ollama's template layer); the
+MLX reader (``modelscan.mlx``) reads its folders through the same functions.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+from collections.abc import Container
 from typing import Union
 
 from ._fs import read_small_file
@@ -24,11 +25,14 @@ from .limits import Limits
 from .safetensors import SafetensorsHeader, read_safetensors_header
 
 __all__ = [
+    "PER_LAYER_ARRAYS",
+    "PER_LAYER_SUFFIXES",
     "GGUFRecord",
     "read_gguf_candidate",
     "read_gguf_entry",
     "read_safetensors_entry",
     "read_small_entry",
+    "read_template_entry",
     "restat_candidate",
 ]
 
@@ -38,16 +42,46 @@ GGUFRead = Union[tuple[GGUFHeader, ...], ModelScanError]  # noqa: UP007 -- a run
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class GGUFRecord:
-    """The headers of a GGUF candidate's files, each model's and each projector's on its own."""
+    """The headers of a GGUF candidate's files, each model's and each projector's on its own;
+    the text of its template file, if it has one (or why it could not be read)."""
 
     candidate: GGUFCandidate
     models: tuple[tuple[tuple[FileEntry, ...], GGUFRead], ...]
     projectors: tuple[tuple[FileEntry, GGUFHeader | ModelScanError], ...]
+    template: str | ModelScanError | None = None
+
+
+#: Per-layer GGUF keys (``{arch}`` + suffix) whose arrays are decoded, for the architecture
+#: numbers (``facts_arch``). Every other array stays skipped (HOSTILE.md R5): these hold one item
+#: per layer, never one per token, and the reader's ``gguf_array_elements_decoded`` caps them.
+PER_LAYER_SUFFIXES = (
+    ".feed_forward_length",
+    ".attention.head_count",
+    ".attention.head_count_kv",
+    ".attention.sliding_window_pattern",
+)
+
+
+class _SuffixKeys(Container[str]):
+    """``key in PER_LAYER_ARRAYS``: the key ends with one of the suffixes (any architecture)."""
+
+    def __init__(self, suffixes: tuple[str, ...]) -> None:
+        self.suffixes = suffixes
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and not key.startswith("tokenizer.") and key.endswith(self.suffixes)
+
+
+#: The ``decode_arrays`` that :func:`read_gguf_entry` passes to the header reader.
+PER_LAYER_ARRAYS: Container[str] = _SuffixKeys(PER_LAYER_SUFFIXES)
 
 
 def read_gguf_entry(entry: FileEntry, limits: Limits) -> GGUFHeader:
-    """The GGUF header of *entry*; raises :class:`~modelscan.errors.ModelScanError`."""
-    return read_gguf_header(entry.real, limits=limits, expect=entry.identity, source=entry.path)
+    """The GGUF header of *entry*, per-layer arrays decoded; raises
+    :class:`~modelscan.errors.ModelScanError`."""
+    return read_gguf_header(
+        entry.real, limits=limits, expect=entry.identity, source=entry.path, decode_arrays=PER_LAYER_ARRAYS
+    )
 
 
 def read_safetensors_entry(entry: FileEntry, limits: Limits) -> SafetensorsHeader:
@@ -73,18 +107,33 @@ def _read_group(files: tuple[FileEntry, ...], limits: Limits) -> GGUFRead:
     return tuple(headers)
 
 
+def read_template_entry(entry: FileEntry, limits: Limits) -> str:
+    """A chat template file's text (``limits.tokenizer_config_bytes`` at most), undecodable
+    bytes replaced: it is searched, never rendered (R10)."""
+    data = read_small_entry(entry, limits.tokenizer_config_bytes, "tokenizer_config_bytes", format="fs")
+    return data.decode("utf-8", errors="replace")
+
+
 def read_gguf_candidate(candidate: GGUFCandidate, limits: Limits) -> GGUFRecord:
-    """Read every header of *candidate*: a file that fails fails its own model only."""
+    """Read every header of *candidate*, and its template file: a file that fails fails its own
+    model only."""
     projectors: list[tuple[FileEntry, GGUFHeader | ModelScanError]] = []
     for f in candidate.projectors:
         try:
             projectors.append((f, read_gguf_entry(f, limits)))
         except ModelScanError as err:
             projectors.append((f, err))
+    template: str | ModelScanError | None = None
+    if candidate.template is not None:
+        try:
+            template = read_template_entry(candidate.template, limits)
+        except ModelScanError as err:
+            template = err
     return GGUFRecord(
         candidate,
         tuple((files, _read_group(files, limits)) for files in candidate.models),
         tuple(projectors),
+        template,
     )
 
 
@@ -96,7 +145,7 @@ def _restat(entry: FileEntry) -> FileEntry | None:
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    return dataclasses.replace(entry, size=st.st_size, dev=st.st_dev, ino=st.st_ino, mtime_ns=st.st_mtime_ns)
+    return entry._replace(size=st.st_size, dev=st.st_dev, ino=st.st_ino, mtime_ns=st.st_mtime_ns)
 
 
 def restat_candidate(candidate: Candidate) -> Candidate | None:
@@ -114,6 +163,7 @@ def restat_candidate(candidate: Candidate) -> Candidate | None:
             candidate,
             models=tuple(tuple(fresh[f.path] for f in group) for group in candidate.models),
             projectors=tuple(fresh[f.path] for f in candidate.projectors),
+            template=None if candidate.template is None else fresh[candidate.template.path],
         )
     assert isinstance(candidate, MLXCandidate)
     return dataclasses.replace(

@@ -23,8 +23,10 @@ import modelscan
 import modelscan.errors
 from fixtures.make_fixtures import write_spec_example
 from modelscan import BATCH_LIMITS, SERVER_LIMITS, Limits
-from modelscan.cli import _parser, main
+from modelscan.cli import SUBCOMMANDS, _parser, main
+from modelscan.cli_estimate import _parser as _estimate_parser
 from modelscan.errors import ErrorCode
+from modelscan.serve import _parser as _serve_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -91,18 +93,29 @@ def test_cli_md_options_all_exist() -> None:
     assert set(documented) <= known, set(documented) - known
 
 
-def test_every_serve_option_is_in_cli_md_and_no_other() -> None:
-    from modelscan.serve import _parser as serve_parser  # noqa: PLC0415 -- the subcommand's own parser
+#: Each subcommand's parser and the heading of its options table in cli.md.
+SUBCOMMAND_PARSERS = {
+    "estimate": (_estimate_parser, "### Estimate options"),
+    "serve": (_serve_parser, "### Serve options"),
+}
 
-    options = _section(_page("cli.md"), "### Serve options")
-    actions = serve_parser()._actions
-    names = [s for a in actions for s in a.option_strings] + [a.metavar for a in actions if not a.option_strings]
-    assert "--api-key" in names and "PATH" in names
-    for name in names:
-        assert isinstance(name, str)
-        assert re.search(rf"`{re.escape(name)}[` ]", options), f"{name} is not in docs/cli.md's serve options"
-    documented = re.findall(r"^\| `(-[-\w]+|PATH)\b", options, re.MULTILINE)
-    assert set(documented) <= set(names), set(documented) - set(names)
+
+def test_every_subcommand_has_its_options_table() -> None:
+    assert set(SUBCOMMAND_PARSERS) == set(SUBCOMMANDS)
+
+
+@pytest.mark.parametrize("name", sorted(SUBCOMMAND_PARSERS))
+def test_every_subcommand_option_is_in_cli_md_and_back(name: str) -> None:
+    make_parser, heading = SUBCOMMAND_PARSERS[name]
+    options = _section(_page("cli.md"), heading)
+    actions = make_parser()._actions
+    names = {s for a in actions for s in a.option_strings} | {a.metavar for a in actions if not a.option_strings}
+    assert "PATH" in names and "--help" in names
+    for option in names:
+        assert isinstance(option, str)
+        assert re.search(rf"`{re.escape(option)}[` ]", options), f"{name}: {option} is not in docs/cli.md's options"
+    documented = set(re.findall(r"`(-[-\w]+|PATH)\b", options))
+    assert documented and documented <= names, documented - names
 
 
 def _fixture_table() -> list[list[str]]:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ollama_store import LICENSE, Store
+from ollama_store import MODEL as OLLAMA_MODEL
 from safetensors.numpy import save_file
 
 import modelscan
@@ -402,3 +404,26 @@ def test_mtime_is_the_newest_file_that_the_size_counts(tmp_path: Path) -> None:
         os.utime(path, ns=(ns, ns))
     mtimes = {m.format + ":" + m.publisher: m.mtime_ns for m in modelscan.scan_models(root).models}
     assert mtimes == {"gguf:lmstudio-community": later, "gguf:unsloth": later + 1, "mlx:mlx-community": later + 2}
+
+
+def test_a_model_of_an_ollama_store_keeps_ollamas_name_and_manifest_digest(tmp_path: Path) -> None:
+    """`ollama list` shows the short name and the manifest's sha256 (tests/ollama_store.py writes
+    the store by Ollama's rules); the Ollama views show the same."""
+    store = Store(tmp_path / "ollama")
+    weights = (
+        FIXTURES / "lmstudio-community" / "gemma-3-270m-it-qat-GGUF" / "gemma-3-270m-it-QAT-Q4_0.gguf"
+    ).read_bytes()
+    model = store.add_blob(weights, OLLAMA_MODEL)
+    config = store.add_config(model, "gemma3", 31232, "Q4_0", [model])
+    manifest = store.write_manifest("registry.ollama.ai/library/gemma3:tiny", config, [model])
+    (facts,) = modelscan.scan_models(store.root).models
+    (item,) = views.to_ollama_tags([facts])["models"]
+    listed = store.listed(manifest)
+    assert (item["name"], item["model"], item["digest"]) == ("gemma3:tiny", "gemma3:tiny", listed["digest"])
+    assert item["details"]["parameter_size"] == listed["details"]["parameter_size"] == "31K"  # type: ignore[index]
+    # A manifest rewritten over the same blobs is another digest, also through a warm cache.
+    cache = modelscan.ScanCache()
+    modelscan.scan_models(store.root, cache=cache)
+    store.write_manifest("registry.ollama.ai/library/gemma3:tiny", config, [model, store.add_blob(b"MIT", LICENSE)])
+    (again,) = modelscan.scan_models(store.root, cache=cache).models
+    assert views.ollama_digest(again) == store.listed(manifest)["digest"] != listed["digest"]
