@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -104,12 +104,35 @@ def clean_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def served(clean_root: Path) -> Iterator[Served]:
-    server = Served(_serve(str(clean_root)))
+def spawn() -> Iterator[Callable[..., Served]]:
+    """Starts ``modelscan serve`` processes; any still running when the test ends is stopped
+    (killed, if Ctrl+C does not end it within the guard), whatever the test's outcome."""
+    started: list[Served] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Served:
+        server = Served(_serve(*args, env=env))
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            server.proc.send_signal(signal.SIGINT)
+            try:
+                server.proc.wait(GUARD_SECONDS)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
+                server.proc.wait(GUARD_SECONDS)
+        for stream in (server.proc.stdout, server.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def served(clean_root: Path, spawn: Callable[..., Served]) -> Served:
+    server = spawn(str(clean_root))
     server.url = URL.search(server.wait_for("serving on"))[1]  # type: ignore[index]
-    yield server
-    if server.proc.poll() is None:
-        server.stop()
+    return server
 
 
 def test_startup_log_routes_and_a_clean_exit(served: Served, clean_root: Path) -> None:
@@ -132,14 +155,14 @@ def test_startup_log_routes_and_a_clean_exit(served: Served, clean_root: Path) -
     assert not [line for line in log if not line.startswith("INFO:")], log  # a problem-free log
 
 
-def test_access_log_lines_and_no_access_log(clean_root: Path) -> None:
-    server = Served(_serve(str(clean_root)))
+def test_access_log_lines_and_no_access_log(clean_root: Path, spawn: Callable[..., Served]) -> None:
+    server = spawn(str(clean_root))
     url = URL.search(server.wait_for("serving on"))[1]  # type: ignore[index]
     server.wait_for("Application startup complete")
     httpx.get(url + "/api/tags")
     server.wait_for('"GET /api/tags HTTP/1.1" 200')
     assert server.stop() == 0
-    quiet = Served(_serve(str(clean_root), "--no-access-log"))
+    quiet = spawn(str(clean_root), "--no-access-log")
     url = URL.search(quiet.wait_for("serving on"))[1]  # type: ignore[index]
     quiet.wait_for("Application startup complete")
     httpx.get(url + "/api/tags")
@@ -147,23 +170,25 @@ def test_access_log_lines_and_no_access_log(clean_root: Path) -> None:
     assert not [line for line in quiet.lines if "GET /api/tags" in line]
 
 
-def test_api_key_from_the_environment(clean_root: Path) -> None:
-    server = Served(_serve(str(clean_root), env=_env(LM_API_TOKEN="tok-123")))
+def test_api_key_from_the_environment(clean_root: Path, spawn: Callable[..., Served]) -> None:
+    server = spawn(str(clean_root), env=_env(LM_API_TOKEN="tok-123"))
     url = URL.search(server.wait_for("serving on"))[1]  # type: ignore[index]
     with httpx.Client(base_url=url) as client:
         assert client.get("/api/v1/models").status_code == 401
         assert client.get("/api/v1/models", headers={"Authorization": "Bearer tok-123"}).status_code == 200
     assert server.stop() == 0
-    override = Served(_serve(str(clean_root), "--api-key", "other", env=_env(LM_API_TOKEN="tok-123")))
+    override = spawn(str(clean_root), "--api-key", "other", env=_env(LM_API_TOKEN="tok-123"))
     url = URL.search(override.wait_for("serving on"))[1]  # type: ignore[index]
     assert httpx.get(url + "/v1/models", headers={"Authorization": "Bearer other"}).status_code == 200
     assert override.stop() == 0
 
 
-def test_loaded_file_is_read_again_when_it_changes(clean_root: Path, tmp_path: Path) -> None:
+def test_loaded_file_is_read_again_when_it_changes(
+    clean_root: Path, tmp_path: Path, spawn: Callable[..., Served]
+) -> None:
     loaded = tmp_path / "loaded.json"
     loaded.write_text(json.dumps({"gemma-3-270m-it-qat": [{"config": {"context_length": 1024}}]}))
-    server = Served(_serve(str(clean_root), "--loaded", str(loaded), "--revalidate-ms", "0", "--no-access-log"))
+    server = spawn(str(clean_root), "--loaded", str(loaded), "--revalidate-ms", "0", "--no-access-log")
     url = URL.search(server.wait_for("serving on"))[1]  # type: ignore[index]
     with httpx.Client(base_url=url) as client:
         item = client.get("/api/v0/models/gemma-3-270m-it-qat").json()
