@@ -59,7 +59,9 @@ class GGUFCandidate:
     ``quant_source`` is the name the quant token is taken from in place of each model's file
     name (``""``: none, so ``general.file_type`` decides); ``template`` is a chat template file
     beside the weights (Ollama's template layer, a Go text/template) that decides tool use
-    instead of the GGUF's own template.
+    instead of the GGUF's own template. ``digest`` is the source's own digest of the model, 64 hex
+    digits (Ollama's: the sha256 of its manifest), which Ollama's views show; ``manifest`` is the
+    file it was computed from, as the walk saw it.
     """
 
     format: ClassVar[Literal["gguf"]] = "gguf"
@@ -68,6 +70,8 @@ class GGUFCandidate:
     projectors: tuple[FileEntry, ...] = ()
     quant_source: str | None = None
     template: FileEntry | None = None
+    digest: str | None = None
+    manifest: FileEntry | None = None
 
     def files(self) -> Iterator[FileEntry]:
         """Every file the candidate's models depend on."""
@@ -81,10 +85,14 @@ class GGUFCandidate:
     def signature(self) -> tuple[object, ...]:
         """Everything the candidate's results depend on: where it is, and each file as the walk saw it
         (the template file too, when there is one). ``quant_source`` is not in it: a source derives
-        it from what the origin names (Ollama's host and tag)."""
-        if self.template is None:
-            return (self.origin, self.models, self.projectors)
-        return (self.origin, self.models, self.projectors, (self.template,))
+        it from what the origin names (Ollama's host and tag). The manifest is, when there is one:
+        rewritten over the same blobs, it has another digest."""
+        signature: tuple[object, ...] = (self.origin, self.models, self.projectors)
+        if self.template is not None:
+            signature += ((self.template,),)
+        if self.manifest is not None:
+            signature += ((self.manifest,),)
+        return signature
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

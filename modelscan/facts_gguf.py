@@ -72,6 +72,7 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
             models.append((files, headers))
     projectors.sort(key=lambda p: p[0].name)
     projector = projectors[0][1] if projectors else None
+    projector_mtime = projectors[0][0].mtime_ns if projectors else 0
     template: str | None = None
     if isinstance(record.template, ModelScanError):
         problems.append(record.template)  # tool use then follows the GGUF's own template
@@ -81,8 +82,19 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
     facts: list[ModelFacts] = []
     for files, group in models:
         names = [f.name for f in files] if quant_source is None else [quant_source]
+        mtime_ns = max(projector_mtime, *(f.mtime_ns for f in files))
         try:
-            facts.append(derive_gguf_facts(group, names, record.candidate.origin, projector, template))
+            facts.append(
+                derive_gguf_facts(
+                    group,
+                    names,
+                    record.candidate.origin,
+                    projector,
+                    template,
+                    mtime_ns=mtime_ns,
+                    digest=record.candidate.digest,
+                )
+            )
         except ModelScanError as err:
             problems.append(err)
     return facts, problems
@@ -192,13 +204,18 @@ def derive_gguf_facts(
     origin: Origin,
     projector: GGUFHeader | None = None,
     template: str | None = None,
+    *,
+    mtime_ns: int = 0,
+    digest: str | None = None,
 ) -> ModelFacts:
     """Facts of one GGUF model from the headers of its shards (shard 1 first).
 
     *projector* is the header of the projector used for vision, if any. *template* is the text
     of a Go template that comes with the model (Ollama's template layer): when given, tool use
     is whether it uses ``.Tools``, not what the GGUF's own chat template says. Sizes are the files'
-    sizes when their headers were read. Reads ``general.architecture``, ``general.name``,
+    sizes when their headers were read; *mtime_ns* is the newest modification time of those
+    files, as the walk saw them; *digest* the source's own digest of the model, if it has one.
+    Reads ``general.architecture``, ``general.name``,
     ``general.size_label``, ``general.file_type``, ``{arch}.context_length``,
     ``{arch}.pooling_type``, ``{arch}.attention.causal``, ``{arch}.vision.*``,
     ``{arch}.expert_count``, ``{arch}.expert_used_count`` and the chat templates; the
@@ -287,4 +304,6 @@ def derive_gguf_facts(
         source=origin.source,
         source_name=origin.name,
         display_name=_rules.display_name(name_source),
+        mtime_ns=mtime_ns,
+        digest=digest,
     )

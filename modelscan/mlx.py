@@ -68,6 +68,8 @@ class MLXFolder:
     #: Bytes of every regular file of the folder's tree, each counted once, GGUF files left out.
     size: int
     warnings: tuple[ModelScanError, ...]
+    #: The newest modification time (``st_mtime_ns``) of the files ``size`` counts.
+    mtime_ns: int = 0
 
 
 def read_mlx_candidate(candidate: MLXCandidate, limits: Limits = BATCH_LIMITS) -> MLXFolder:
@@ -106,6 +108,7 @@ def read_mlx_candidate(candidate: MLXCandidate, limits: Limits = BATCH_LIMITS) -
     config = _read_json(config_file, limits.config_json_bytes, "config_json_bytes", limits)
     shards, weight_map, metadata, index_path = _shard_files(path, files, limits, warnings)
     headers = tuple((read_safetensors_entry(f, limits), f.name) for f in shards)
+    counted = [f for f in candidate.tree if not f.name.lower().endswith(".gguf")]
     return MLXFolder(
         origin=candidate.origin,
         path=path,
@@ -118,8 +121,9 @@ def read_mlx_candidate(candidate: MLXCandidate, limits: Limits = BATCH_LIMITS) -
         index_path=index_path,
         templates=_read_templates(files, limits, warnings),
         names=frozenset(f.name for f in candidate.files),
-        size=sum(f.size for f in candidate.tree if not f.name.lower().endswith(".gguf")),
+        size=sum(f.size for f in counted),
         warnings=tuple(warnings),
+        mtime_ns=max((f.mtime_ns for f in counted), default=0),
     )
 
 

@@ -230,6 +230,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "source_name": (str, _NONE),
     "display_name": (str,),
     "key": (str,),
+    "mtime_ns": (int,),
+    "digest": (str, _NONE),
 }
 #: Fields whose value must be one of a few strings.
 _CHOICES: dict[str, frozenset[str]] = {
