@@ -3,7 +3,8 @@
 A source (LM Studio's folder layout today; the Hugging Face cache, llama.cpp's caches, Ollama's
 store and remote repos next) walks its roots and yields candidates. A candidate says which
 format it is, where its model comes from and how that place names it (:class:`Origin`), and
-which files make it, each with the identity the walk saw (:class:`~modelscan._walk.FileEntry`).
+which files make it, each with the identity the walk saw (:class:`~modelscan._walk.FileEntry`),
+or, for a file on a server, the identity its server gave (:class:`RemoteEntry`).
 Readers read a candidate; derivation turns what was read into facts. Nothing here does I/O.
 
 A candidate is also the unit of caching: its ``signature`` holds every file it depends on, so a
@@ -13,6 +14,7 @@ cached result is reused only while every one of those files keeps its identity.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -22,12 +24,42 @@ from .errors import FileAccessError
 if TYPE_CHECKING:
     from typing import TypeAlias
 
-__all__ = ["Candidate", "GGUFCandidate", "MLXCandidate", "Origin", "SourceName"]
+__all__ = ["Candidate", "Entry", "GGUFCandidate", "MLXCandidate", "Origin", "RemoteEntry", "SourceName"]
 
 #: Where a model was found: LM Studio's ``<root>/<publisher>/<repo>/<files>`` layout (also any
 #: plain folder), the Hugging Face hub cache, llama.cpp's flat cache, Ollama's store, or a remote
 #: file or Hub repo.
 SourceName: TypeAlias = Literal["lmstudio", "hf-cache", "llama.cpp", "ollama", "remote"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RemoteEntry:
+    """A file on a server, as a remote source found it (``modelscan.sources.remote``).
+
+    ``path`` is the name it goes by in listings and errors (``hf://org/name/model.gguf``, or the
+    URL without credentials), ``url`` what to fetch. ``size`` and ``etag`` are what a listing or a
+    ``HEAD`` said (``None`` when the source did not ask: the first read learns them); ``token`` is
+    the bearer token for the URL's own host. The cache keys on ``identity``: the URL and the
+    version (the ETag, or the Hub listing's object id) and size.
+    """
+
+    name: str
+    path: str
+    url: str
+    size: int | None = None
+    etag: str | None = None
+    token: str | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    @property
+    def identity(self) -> tuple[str, str, int]:
+        """``(url, etag, size)``. A file whose server gave no version gets a new one each time it
+        is asked: its cached result is never taken for a later scan's."""
+        etag = self.etag if self.etag is not None else "unversioned " + os.urandom(8).hex()
+        return (self.url, etag, -1 if self.size is None else self.size)
+
+
+#: A file of a candidate: one the folder walk saw, or one on a server.
+Entry: TypeAlias = FileEntry | RemoteEntry
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,10 +90,10 @@ class GGUFCandidate:
 
     format: ClassVar[Literal["gguf"]] = "gguf"
     origin: Origin
-    models: tuple[tuple[FileEntry, ...], ...]
-    projectors: tuple[FileEntry, ...] = ()
+    models: tuple[tuple[Entry, ...], ...]
+    projectors: tuple[Entry, ...] = ()
 
-    def files(self) -> Iterator[FileEntry]:
+    def files(self) -> Iterator[Entry]:
         """Every file the candidate's models depend on."""
         for group in self.models:
             yield from group
@@ -86,8 +118,8 @@ class MLXCandidate:
 
     format: ClassVar[Literal["mlx"]] = "mlx"
     origin: Origin
-    files: tuple[FileEntry, ...]
-    tree: tuple[FileEntry, ...]
+    files: tuple[Entry, ...]
+    tree: tuple[Entry, ...]
     cut: str | None = None
     partial: str | None = None
     refused: tuple[tuple[str, FileAccessError], ...] = ()

@@ -3,7 +3,7 @@
 Every failure a public call can meet on any input file is one of these. Each error carries:
 
 - ``path``: the file (a ``str``; undecodable bytes kept as surrogates),
-- ``format``: ``"gguf"``, ``"safetensors"``, ``"json"`` or ``"fs"``,
+- ``format``: ``"gguf"``, ``"safetensors"``, ``"json"``, ``"fs"`` or ``"http"`` (a server's answer),
 - ``code``: a stable string callers can switch on,
 - ``field``: a dotted location inside the file (``kv[3:general.name].value``),
 - ``offset``: an absolute byte offset for binary formats, else ``None``,
@@ -135,6 +135,10 @@ ErrorCode: TypeAlias = Literal[
     "outside_root",
     "not_found",
     "os_error",
+    "http_error",
+    "bad_response",
+    "too_many_redirects",
+    "connection_failed",
     # IncompleteModel
     "incomplete_model",
     "missing_shard",
@@ -194,6 +198,10 @@ ERROR_CODES: dict[str, str] = {
     "outside_root": "a symbolic link that leaves the scanned folders",
     "not_found": "no such file or folder",
     "os_error": "another operating-system error (the detail says which)",
+    "http_error": "a server answered with an error status other than 401, 403, 404 or 410",
+    "bad_response": "a server's answer is not valid HTTP, or not what was asked for (range, length)",
+    "too_many_redirects": "more redirects than modelscan follows (a loop)",
+    "connection_failed": "a connection to a server could not be made, or closed mid-answer",
     "incomplete_model": "a model whose parts are not all there",
     "missing_shard": "a split model or shard index names a shard that is not there",
     "missing_config": "safetensors weights without config.json",

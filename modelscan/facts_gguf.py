@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from . import _rules
 from ._tables import LLAMA_FILE_TYPE_NAMES, GGMLType
-from ._walk import FileEntry
-from .candidates import Origin
+from .candidates import Entry, Origin
 from .errors import InvalidField, ModelScanError, NotAModel
 from .facts import ModelFacts, ModelType, TensorTypeStat
 from .gguf import GGUFArray, GGUFHeader, GGUFTensorInfo, Undecoded
@@ -43,7 +42,7 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
     they are projectors (FIELDS.md section 2); adapters are sidecars and never listed.
     """
     problems: list[ModelScanError] = []
-    projectors: list[tuple[FileEntry, GGUFHeader]] = []
+    projectors: list[tuple[Entry, GGUFHeader]] = []
     for entry, header in record.projectors:
         if isinstance(header, ModelScanError):
             problems.append(header)
@@ -58,7 +57,7 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
                     code="not_a_projector",
                 )
             )
-    models: list[tuple[tuple[FileEntry, ...], tuple[GGUFHeader, ...]]] = []
+    models: list[tuple[tuple[Entry, ...], tuple[GGUFHeader, ...]]] = []
     for files, headers in record.models:
         if isinstance(headers, ModelScanError):
             problems.append(headers)

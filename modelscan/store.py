@@ -8,8 +8,9 @@ else (a corrupt, truncated, foreign or half-written file) is ignored as if there
 reader never sees half a file and concurrent writers leave one whole file (the last one).
 
 Entries are reused exactly as an in-memory cache reuses them: only while every file of the
-candidate keeps its path, device, inode, size and mtime. Each entry is decoded into facts only
-when a scan asks for it. The cache keeps at most ``MAX_ENTRIES`` entries, the most recently used.
+candidate keeps its path, device, inode, size and mtime (a remote file: its URL, ETag and size).
+Each entry is decoded into facts only when a scan asks for it. The cache keeps at most
+``MAX_ENTRIES`` entries, the most recently used.
 """
 
 from __future__ import annotations
@@ -217,8 +218,8 @@ def _decode_signature(value: object) -> tuple[object, ...]:
     _check(source in _CHOICES["source"])
     decoded: list[object] = [Origin(_str(source), _str(folder), _str(publisher), _str(repo), _opt_str(name))]  # type: ignore[arg-type]
     for item in rest:
-        if type(item) is list:
-            _check(all(type(x) is int for x in item))
+        if type(item) is list:  # a local file's (dev, ino, size, mtime), a remote one's (url, etag, size)
+            _check(all(type(x) in (int, str) for x in item))
             decoded.append(tuple(item))
         else:
             decoded.append(_str(item))

@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .. import _rules
-from .._walk import FileEntry, Folder, Walk
-from ..candidates import Candidate, GGUFCandidate, MLXCandidate, Origin
-from ..errors import IncompleteModel, ModelScanError
+from .._walk import Folder, Walk
+from ..candidates import Candidate, Entry, GGUFCandidate, MLXCandidate, Origin
+from ..errors import FileAccessError, IncompleteModel, ModelScanError
 from ..limits import Limits
 
 if TYPE_CHECKING:
@@ -74,6 +74,24 @@ def origin_of(folder: str) -> Origin:
     return Origin("lmstudio", folder, os.path.basename(os.path.dirname(absolute)), os.path.basename(absolute))
 
 
+class FolderListing(Protocol):
+    """A folder's files as a source listed them: the walk's :class:`~modelscan._walk.Folder`, or a
+    folder of a remote repo's listing (``sources.remote``)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def files(self) -> tuple[Entry, ...]: ...
+    @property
+    def tree(self) -> tuple[Entry, ...] | None: ...
+    @property
+    def cut(self) -> str | None: ...
+    @property
+    def partial(self) -> str | None: ...
+    @property
+    def refused(self) -> tuple[tuple[str, FileAccessError], ...]: ...
+
+
 def _is_mlx_folder(folder: Folder) -> bool:
     names = [f.name.lower() for f in folder.files]
     return "config.json" in names and any(n.endswith(".safetensors") for n in names)
@@ -88,17 +106,17 @@ def candidates(
         yield from folder_candidates(folder, origin_of(folder.path), problems)
 
 
-def folder_candidates(folder: Folder, origin: Origin, problems: list[ModelScanError]) -> Iterator[Candidate]:
+def folder_candidates(folder: FolderListing, origin: Origin, problems: list[ModelScanError]) -> Iterator[Candidate]:
     """The GGUF models and the MLX model of one folder; a split model missing a shard, or
     weights without ``config.json``, are appended to *problems* instead."""
-    gguf: list[FileEntry] = []
-    projectors: list[FileEntry] = []
+    gguf: list[Entry] = []
+    projectors: list[Entry] = []
     for f in folder.files:
         lower = f.name.lower()
         if lower.endswith(".gguf"):
             (projectors if "mmproj" in lower else gguf).append(f)
     if gguf or projectors:
-        models: list[tuple[FileEntry, ...]] = []
+        models: list[tuple[Entry, ...]] = []
         for files, total, absent in _group_gguf(gguf):
             if absent:
                 shown = ", ".join(str(i) for i in absent[:5]) + (" ..." if len(absent) > 5 else "")
@@ -126,11 +144,11 @@ def folder_candidates(folder: Folder, origin: Origin, problems: list[ModelScanEr
         )
 
 
-def _group_gguf(files: Iterable[FileEntry]) -> list[tuple[tuple[FileEntry, ...], int, tuple[int, ...]]]:
+def _group_gguf(files: Iterable[Entry]) -> list[tuple[tuple[Entry, ...], int, tuple[int, ...]]]:
     """Single GGUF files and split-shard groups by prefix and total, in name order:
     ``(files, total shards, missing shard numbers)``."""
-    groups: list[tuple[tuple[FileEntry, ...], int, tuple[int, ...]]] = []
-    shards: dict[tuple[str, int], dict[int, FileEntry]] = {}
+    groups: list[tuple[tuple[Entry, ...], int, tuple[int, ...]]] = []
+    shards: dict[tuple[str, int], dict[int, Entry]] = {}
     for f in files:
         split = _rules.split_shard_name(f.name[:-5])
         if split is None or split[2] < 1 or not 1 <= split[1] <= split[2]:
