@@ -483,12 +483,15 @@ def probe(target: Target, limits: Limits, http: Client | None = None) -> Probe |
     http = http or client()
     deadline = _Deadline(limits, target.name)
     hop_tags: list[str] = []
+    hop_sizes: list[str] = []
 
     def on_hop(headers: Mapping[str, str]) -> None:
         if "x-linked-etag" in headers:
             tag = _etag(headers)
             if tag:
                 hop_tags.append(tag)
+        if "x-linked-size" in headers:
+            hop_sizes.append(headers["x-linked-size"].strip())
 
     reply = http.request("HEAD", target, deadline, on_hop=on_hop)
     if reply.status in (404, 410):
@@ -509,9 +512,9 @@ def probe(target: Target, limits: Limits, http: Client | None = None) -> Probe |
     if reply.status != 200:
         raise _status_error(reply)
     size = reply.length()
-    linked = reply.headers.get("x-linked-size")
-    if linked is not None and linked.strip().isdigit():
-        size = int(linked.strip())
+    linked = hop_sizes[0] if hop_sizes else reply.headers.get("x-linked-size", "").strip()
+    if linked.isdigit() and len(linked) <= 19:
+        size = int(linked)
     reply.finish()  # a HEAD answer has no body
     if size is None:
         raise _error(target.name, "the server did not say how long the file is", "bad_response")
