@@ -7,6 +7,8 @@ Only headers and small JSON files are read; no weights are loaded, no numpy is i
 {'models': [...]}
 >>> report = modelscan.scan_models("fixtures/models")  # doctest: +SKIP
 >>> report.models[0].n_params, report.problems          # doctest: +SKIP
+>>> modelscan.list_models("hf://ggml-org/gemma-3-270m-GGUF")  # doctest: +SKIP
+>>> modelscan.scan_target("https://host/path/model.gguf")      # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ _LAZY = {
     "list_models": "scan",
     "scan_models": "scan",
     "lmstudio_models_folder": "sources.lmstudio",
+    "scan_target": "batch",
+    "expand_repo": "batch",
     "Capabilities": "shapes",
     "ErrorRecord": "shapes",
     "FactsRecord": "shapes",
@@ -61,6 +65,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from .batch import expand_repo, scan_target
     from .cache import ScanCache
     from .facts import ModelFacts, TensorTypeStat
     from .gguf import GGUFHeader, GGUFTensorInfo, read_gguf_header
@@ -126,9 +131,11 @@ __all__ = [
     "Unsupported",
     "UsageError",
     "__version__",
+    "expand_repo",
     "list_models",
     "lmstudio_models_folder",
     "read_gguf_header",
     "read_safetensors_header",
     "scan_models",
+    "scan_target",
 ]

@@ -19,6 +19,7 @@ from .cache import ScanCache
 from .errors import UsageError, display_path
 from .limits import BATCH_LIMITS, SERVER_LIMITS
 from .scan import scan_models
+from .sources import is_remote
 from .sources.lmstudio import lmstudio_models_folder
 
 __all__ = ["main"]
@@ -34,8 +35,8 @@ exist; 130 when interrupted (Ctrl-C).
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="modelscan",
-        description="List local GGUF and MLX models exactly as LM Studio's GET /api/v1/models does, "
-        "reading headers only.",
+        description="List GGUF and MLX models exactly as LM Studio's GET /api/v1/models does, "
+        "reading headers only (over HTTP Range requests for remote files).",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -43,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="a models root, a publisher folder, a model folder or one model file (default: LM Studio's models folder)",
+        help="a models root, a publisher folder, a model folder or one model file; or a remote file "
+        "(https://host/path/model.gguf or .safetensors) or Hub repo (hf://org/name[@revision][/path]) "
+        "(default: LM Studio's models folder)",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 when any problem was found")
     p.add_argument(
@@ -99,7 +102,7 @@ def _paths(given: list[str]) -> list[str] | None:
     """The PATHs to scan (LM Studio's models folder when none is given); ``None`` after saying
     on stderr why there is nothing to scan: a mistyped path is the caller's error, not an empty
     listing."""
-    missing = [p for p in given if not os.path.lexists(p)]
+    missing = [p for p in given if not is_remote(p) and not os.path.lexists(p)]
     for p in missing:
         print(f"modelscan: {display_path(p)}: no such file or folder", file=sys.stderr)
     if missing:

@@ -81,6 +81,8 @@ def quote_bytes(data: bytes, limit: int = _MAX_QUOTE) -> str:
 ErrorCode: TypeAlias = Literal[
     # ModelScanError itself
     "error",
+    # a batch target that is not a path, a URL or an hf:// reference (modelscan.scan_target)
+    "bad_target",
     # NotAModel
     "not_a_model",
     "empty_file",
@@ -152,6 +154,7 @@ ErrorCode: TypeAlias = Literal[
 #: What each code means, for documentation and ``--help``-style listings.
 ERROR_CODES: dict[str, str] = {
     "error": "an error of no more specific kind",
+    "bad_target": "a batch target that is not a path, a URL or an hf:// reference",
     "not_a_model": "not a model file of a known format",
     "empty_file": "the file is empty (decided from its size, nothing read)",
     "bad_magic": "the first bytes are not a GGUF magic",

@@ -86,7 +86,7 @@ class FakeHub:
         self.stop = threading.Event()
         self._dropped: set[str] = set()
         self._etag_counter = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.cdn: FakeHub | None = FakeHub(name="cdn") if with_cdn else None
@@ -188,6 +188,13 @@ class FakeHub:
             if root.resolve() in full.parents and full.is_file():
                 return full, (m[1], m[2])
         return None, None
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up mid-answer are what the tests do on purpose: no traceback for them."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
 
 
 def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:

@@ -195,7 +195,7 @@ def _listing_items(page: bytes, name: str, limits: Limits) -> list[object]:
 
 
 def list_repo(ref: HubRef, limits: Limits, problems: list[ModelScanError]) -> list[RemoteEntry]:
-    """Every file of the repo under ``ref.path`` that a walk would list, by path: hidden files,
+    """Every file of the repo that a walk would list, by path: hidden files,
     OS junk and partial downloads left out (those of model files reported), folders deeper than
     ``limits.walk_depth`` cut (``scan_truncated``). Raises what fetching the listing raises."""
     endpoint = hub_endpoint()
@@ -225,13 +225,10 @@ def list_repo(ref: HubRef, limits: Limits, problems: list[ModelScanError]) -> li
             entry = _entry_of(item, ref, endpoint, token, where)
             if entry is None or entry.url in seen:
                 continue
-            rel = entry.path[len(ref.prefix) + 1 :]
-            if ref.path and not (rel == ref.path or rel.startswith(ref.path + "/")):
-                continue
-            parts = rel.split("/")
+            parts = entry.path[len(ref.prefix) + 1 :].split("/")
             if any(p.startswith(".") for p in parts) or is_junk_name(parts[-1]):
                 continue
-            if len(parts) - 1 > limits.walk_depth + ref.path.count("/") + (1 if ref.path else 0):
+            if len(parts) - 1 > limits.walk_depth:
                 if "walk_depth" not in cut:
                     cut.add("walk_depth")
                     problems.append(
@@ -312,14 +309,19 @@ def repo_candidates(ref: HubRef, limits: Limits, problems: list[ModelScanError])
     except ModelScanError as err:
         problems.append(err)
         return
-    if ref.path and any(e.path == f"{ref.prefix}/{ref.path}" for e in entries):
+    if not ref.path:
+        yield from _candidates_of(ref, entries, problems, None)
+    elif any(e.path == where for e in entries):
         # A file: its folder is read, and its model kept (as for a local file given by name).
         named = ref.path.rsplit("/", 1)[-1]
         yield from _candidates_of(dataclasses.replace(ref, path=ref.path.rpartition("/")[0]), entries, problems, named)
-    elif ref.path and not entries:
-        problems.append(FileAccessError(where, "no such file or folder in the repo", format="http", code="not_found"))
     else:
-        yield from _candidates_of(ref, entries, problems, None)
+        below = [e for e in entries if e.path.startswith(where + "/")]
+        if not below:
+            problems.append(
+                FileAccessError(where, "no such file or folder in the repo", format="http", code="not_found")
+            )
+        yield from _candidates_of(ref, below, problems, None)
 
 
 def _candidates_of(
@@ -412,6 +414,11 @@ def url_candidates(url: str, limits: Limits, problems: list[ModelScanError], ide
     endpoint = hub_endpoint()
     token = hub_token() if _same_origin(url, endpoint) else None
     origin = _url_origin(url)
+    if name.startswith(".") or is_junk_name(name):
+        return  # OS litter and hidden files are never listed, as in a folder walk
+    if partial_download_name(name):
+        problems.append(IncompleteModel(shown, "not downloaded (partial download)", format="fs", code="partial_download"))
+        return
     try:
         if lower.endswith(".gguf"):
             yield from _gguf_url(
