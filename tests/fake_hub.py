@@ -201,6 +201,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         timeout = 10
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms wait between
 
         def log_message(self, format: str, *args: object) -> None:
             pass
