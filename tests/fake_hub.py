@@ -19,6 +19,7 @@ library: tests and ``benchmarks/bench_remote.py`` import it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -159,7 +160,8 @@ class FakeHub:
             rel_dir = Path(dirpath).relative_to(root).as_posix()
             for d in dirnames:
                 path = d if rel_dir == "." else f"{rel_dir}/{d}"
-                out.append({"type": "directory", "oid": hashlib.sha1(path.encode()).hexdigest(), "size": 0, "path": path})
+                oid = hashlib.sha1(path.encode()).hexdigest()
+                out.append({"type": "directory", "oid": oid, "size": 0, "path": path})
             for f in sorted(filenames):
                 full = Path(dirpath) / f
                 if not full.is_file():
@@ -246,7 +248,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
 
         # -- routes --------------------------------------------------------------------------
 
-        def _serve(self) -> None:
+        def _serve(self) -> None:  # noqa: PLR0911 -- one return per route and misbehaviour
             self._record()
             path = urlsplit(self.path).path
             mode = self._mode()
@@ -307,7 +309,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 items = page
             self._plain(200, json.dumps(items).encode(), headers)
 
-        def _file(self, full: Path, mode: str | None) -> None:
+        def _file(self, full: Path, mode: str | None) -> None:  # noqa: PLR0911
             size = full.stat().st_size
             etag = _etag_of(full)
             if mode == "etag_changes":
@@ -336,10 +338,8 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 data = full.read_bytes()
-                try:
+                with contextlib.suppress(OSError):
                     self._send_body(f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\n\r\n")
-                except OSError:
-                    pass
                 return
             rng = _parse_range(wanted, size) if wanted and mode != "ignore_range" else None
             if wanted and rng == "bad":

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from fake_hub import FakeHub
 from hostile_catalogue import ARCH, T_STR, gstr, hdr, kv_arr, kv_u32, pad, tinfo
+from huggingface_hub import HfApi
 
 import modelscan
 from modelscan import BATCH_LIMITS, ModelScanError, ScanCache, store
@@ -232,8 +233,6 @@ def test_real_minilm_safetensors_url_finds_its_sidecars(hub: FakeHub, minilm: Pa
 
 
 def _oracle_tensors(hub: FakeHub, repo: str, filename: str) -> dict[str, tuple[str, tuple[int, ...]]]:
-    from huggingface_hub import HfApi
-
     meta = HfApi(endpoint=hub.url, token=False).parse_safetensors_file_metadata(repo, filename)
     return {name: (t.dtype, tuple(t.shape)) for name, t in meta.tensors.items()}
 
@@ -485,7 +484,8 @@ def test_a_listing_path_that_leaves_the_repo_is_refused(
     hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hub.add_repo("acme", "x", tmp_path)
-    monkeypatch.setattr(hub, "tree", lambda org, name: [{"type": "file", "path": "../../etc/passwd.gguf", "size": 1, "oid": "a"}])
+    escaping = [{"type": "file", "path": "../../etc/passwd.gguf", "size": 1, "oid": "a"}]
+    monkeypatch.setattr(hub, "tree", lambda org, name: escaping)
     problem = _problem("hf://acme/x")
     assert problem is not None and problem.code == "bad_response"
     assert hub.body_requests() == []
@@ -522,19 +522,18 @@ def test_scan_target_keeps_an_on_disk_cache(hub: FakeHub, models: Path, tmp_path
 
 def test_scan_target_on_a_dask_cluster_equals_a_local_loop(hub: FakeHub, models: Path) -> None:
     """Two worker processes on loopback; the records are those of a loop in this process."""
-    pytest.importorskip("distributed")
-    import dask.bag as db
-    from distributed import Client, LocalCluster
+    db = pytest.importorskip("dask.bag")
+    distributed = pytest.importorskip("distributed")
 
     ref = hub.add_repo("mirror", "all", models)
     targets = [*modelscan.expand_repo(ref), "hf://mirror/all/not-there.gguf", str(models / "acme")]
     expected = [modelscan.scan_target(t) for t in targets]
     assert any(r["problems"] and not r["models"] for r in expected)  # one bad target included
     with (
-        LocalCluster(
+        distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
         ) as cluster,
-        Client(cluster) as client,
+        distributed.Client(cluster) as client,
     ):
         got = db.from_sequence(targets, npartitions=4).map(modelscan.scan_target).compute(scheduler=client.get)
         pids = client.run(lambda: __import__("os").getpid())

@@ -417,7 +417,9 @@ def url_candidates(url: str, limits: Limits, problems: list[ModelScanError], ide
     if name.startswith(".") or is_junk_name(name):
         return  # OS litter and hidden files are never listed, as in a folder walk
     if partial_download_name(name):
-        problems.append(IncompleteModel(shown, "not downloaded (partial download)", format="fs", code="partial_download"))
+        problems.append(
+            IncompleteModel(shown, "not downloaded (partial download)", format="fs", code="partial_download")
+        )
         return
     try:
         if lower.endswith(".gguf"):
