@@ -27,6 +27,7 @@ import base64
 import dataclasses
 import http.client
 import io
+import os
 import socket
 import threading
 import time
@@ -192,6 +193,7 @@ class Client:
 
     def __init__(self) -> None:
         self._conns: dict[tuple[str, str, int], _Connection] = {}
+        self.pid = os.getpid()
         self.requests = 0
         self.body_bytes = 0
         # Sockets closed when the client is collected, not left to warn (ResourceWarning).
@@ -421,9 +423,10 @@ _local = threading.local()
 
 
 def client() -> Client:
-    """This thread's :class:`Client`."""
+    """This thread's :class:`Client`. A process forked from one that had connections (scan
+    workers) gets a client of its own: two processes must never write to one connection."""
     found: Client | None = getattr(_local, "client", None)
-    if found is None:
+    if found is None or found.pid != os.getpid():
         found = _local.client = Client()
     return found
 
@@ -797,12 +800,20 @@ class RemoteFile:
 
 
 class RemoteStream(io.RawIOBase):
-    """A :class:`RemoteFile` as a read-only, seekable binary file object."""
+    """A :class:`RemoteFile` as a read-only, seekable binary file object, which is also a byte
+    source (``size``, ``read_at``) for readers that take one."""
 
     def __init__(self, source: RemoteFile) -> None:
         super().__init__()
         self.source = source
         self.pos = 0
+
+    @property
+    def size(self) -> int:
+        return self.source.size
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        return self.source.read_at(offset, n)
 
     def readable(self) -> bool:
         return True

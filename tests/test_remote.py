@@ -539,3 +539,20 @@ def test_scan_target_on_a_dask_cluster_equals_a_local_loop(hub: FakeHub, models:
         pids = client.run(lambda: __import__("os").getpid())
     assert len(pids) == 2
     assert got == expected
+
+
+def test_a_repo_read_by_worker_processes(hub: FakeHub, tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    _many_models(root, 70)  # at least PARALLEL_MIN_FOLDERS candidates: the workers read them
+    ref = hub.add_repo("acme", "many", root)
+    alone = modelscan.scan_models(ref)
+    assert modelscan.scan_models(ref, workers=2).to_facts() == alone.to_facts()
+    assert len(alone.models) == 70
+
+
+def test_a_forked_process_never_shares_a_connection() -> None:
+    http = modelscan._http.client()
+    assert modelscan._http.client() is http
+    http.pid = -1  # as a child of fork() sees the client its parent made
+    fresh = modelscan._http.client()
+    assert fresh is not http and fresh.pid > 0
