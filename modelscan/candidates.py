@@ -14,9 +14,8 @@ cached result is reused only while every one of those files keeps its identity.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
 from ._walk import FileEntry
 from .errors import FileAccessError
@@ -32,15 +31,16 @@ __all__ = ["Candidate", "Entry", "GGUFCandidate", "MLXCandidate", "Origin", "Rem
 SourceName: TypeAlias = Literal["lmstudio", "hf-cache", "llama.cpp", "ollama", "remote"]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class RemoteEntry:
+class RemoteEntry(NamedTuple):
     """A file on a server, as a remote source found it (``modelscan.sources.remote``).
 
     ``path`` is the name it goes by in listings and errors (``hf://org/name/model.gguf``, or the
     URL without credentials), ``url`` what to fetch. ``size`` and ``etag`` are what a listing or a
-    ``HEAD`` said (``None`` when the source did not ask: the first read learns them); ``token`` is
-    the bearer token for the URL's own host. The cache keys on ``identity``: the URL and the
-    version (the ETag, or the Hub listing's object id) and size.
+    ``HEAD`` said (``None`` when the source did not ask: the first read learns them). A tuple,
+    like :class:`~modelscan._walk.FileEntry`: a cache's signature holds the entries themselves,
+    so a cached result is reused only while every file keeps its URL, size and ETag (the Hub
+    listing's object id). A source that gets no version from a server gives a fresh random one,
+    never reused.
     """
 
     name: str
@@ -48,22 +48,13 @@ class RemoteEntry:
     url: str
     size: int | None = None
     etag: str | None = None
-    token: str | None = dataclasses.field(default=None, repr=False, compare=False)
-
-    @property
-    def identity(self) -> tuple[str, str, int]:
-        """``(url, etag, size)``. A file whose server gave no version gets a new one each time it
-        is asked: its cached result is never taken for a later scan's."""
-        etag = self.etag if self.etag is not None else "unversioned " + os.urandom(8).hex()
-        return (self.url, etag, -1 if self.size is None else self.size)
 
 
 #: A file of a candidate: one the folder walk saw, or one on a server.
 Entry: TypeAlias = FileEntry | RemoteEntry
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Origin:
+class Origin(NamedTuple):
     """Where a model comes from, and how that place names it (FIELDS.md sections 1 and 3).
 
     ``folder`` is the model folder: the models of one folder share it, and several models of one
@@ -101,7 +92,8 @@ class GGUFCandidate:
 
     @property
     def signature(self) -> tuple[object, ...]:
-        return (self.origin, *(f.path for f in self.files()), *(f.identity for f in self.files()))
+        """Everything the candidate's results depend on: where it is, and each file as the walk saw it."""
+        return (self.origin, self.models, self.projectors)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -126,7 +118,8 @@ class MLXCandidate:
 
     @property
     def signature(self) -> tuple[object, ...]:
-        return (self.origin, *(f.path for f in self.tree), *(f.identity for f in self.tree))
+        """Everything the candidate's results depend on: where it is, and each file as the walk saw it."""
+        return (self.origin, self.tree)
 
 
 Candidate: TypeAlias = GGUFCandidate | MLXCandidate

@@ -10,6 +10,7 @@ each model's :class:`~modelscan.facts.ModelFacts`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 from . import _rules
@@ -17,6 +18,7 @@ from ._tables import LLAMA_FILE_TYPE_NAMES, GGMLType
 from .candidates import Entry, Origin
 from .errors import InvalidField, ModelScanError, NotAModel
 from .facts import ModelFacts, ModelType, TensorTypeStat
+from .facts_arch import derive_gguf_arch
 from .gguf import GGUFArray, GGUFHeader, GGUFTensorInfo, Undecoded
 from .read import GGUFRecord
 
@@ -186,7 +188,8 @@ def derive_gguf_facts(
     sizes when their headers were read. Reads ``general.architecture``, ``general.name``,
     ``general.size_label``, ``general.file_type``, ``{arch}.context_length``,
     ``{arch}.pooling_type``, ``{arch}.attention.causal``, ``{arch}.vision.*``,
-    ``{arch}.expert_count``, ``{arch}.expert_used_count`` and the chat templates.
+    ``{arch}.expert_count``, ``{arch}.expert_used_count`` and the chat templates; the
+    architecture numbers are ``facts_arch.derive_gguf_arch``'s.
 
     Raises :class:`InvalidField` when ``general.architecture`` is missing or not a string:
     without it no key of the model can be read.
@@ -233,6 +236,12 @@ def derive_gguf_facts(
     bpw = round(sum(t.n_bytes or 0 for t in known) * 8 / elements, 4) if elements else None
     name_source = name if name else key_base
     tool_use = _derive_tool_use(main, warnings)
+    arch_numbers = dataclasses.replace(
+        derive_gguf_arch(kv, source=main.path, warnings=warnings), context_length=context
+    )
+    projector_bytes = None
+    if projector is not None and all(t.n_bytes is not None for t in projector.tensors):
+        projector_bytes = sum(t.n_bytes or 0 for t in projector.tensors)
     return ModelFacts(
         format="gguf",
         path=main.path,
@@ -257,6 +266,8 @@ def derive_gguf_facts(
         header_bytes=sum(h.data_offset for h in headers),
         files=tuple(h.path for h in headers),
         projector=projector.path if projector is not None else None,
+        projector_bytes=projector_bytes,
+        arch=arch_numbers,
         has_chat_template=_has_chat_template(kv),
         warnings=tuple(warnings),
         metadata=_metadata(kv),

@@ -60,6 +60,14 @@ class Limits:
     #: Remote files: seconds to wait for a connection or for any bytes of an answer.
     remote_timeout: float = 30.0
 
+    def __hash__(self) -> int:
+        # Limits key every cache entry: hash them once, not once per lookup.
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(dataclasses.astuple(self))
+            self.__dict__["_hash"] = cached
+        return cached
+
     def replace(self, **changes: object) -> Limits:
         """A copy with some limits changed."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

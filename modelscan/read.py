@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+from collections.abc import Container
 from typing import Union
 
 from ._fs import read_small_file
@@ -25,6 +26,8 @@ from .limits import BATCH_LIMITS, Limits
 from .safetensors import SafetensorsHeader, read_safetensors_header
 
 __all__ = [
+    "PER_LAYER_ARRAYS",
+    "PER_LAYER_SUFFIXES",
     "GGUFRecord",
     "read_gguf_candidate",
     "read_gguf_entry",
@@ -46,13 +49,41 @@ class GGUFRecord:
     projectors: tuple[tuple[Entry, GGUFHeader | ModelScanError], ...]
 
 
+#: Per-layer GGUF keys (``{arch}`` + suffix) whose arrays are decoded, for the architecture
+#: numbers (``facts_arch``). Every other array stays skipped (HOSTILE.md R5): these hold one item
+#: per layer, never one per token, and the reader's ``gguf_array_elements_decoded`` caps them.
+PER_LAYER_SUFFIXES = (
+    ".feed_forward_length",
+    ".attention.head_count",
+    ".attention.head_count_kv",
+    ".attention.sliding_window_pattern",
+)
+
+
+class _SuffixKeys(Container[str]):
+    """``key in PER_LAYER_ARRAYS``: the key ends with one of the suffixes (any architecture)."""
+
+    def __init__(self, suffixes: tuple[str, ...]) -> None:
+        self.suffixes = suffixes
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and not key.startswith("tokenizer.") and key.endswith(self.suffixes)
+
+
+#: The ``decode_arrays`` that :func:`read_gguf_entry` passes to the header reader.
+PER_LAYER_ARRAYS: Container[str] = _SuffixKeys(PER_LAYER_SUFFIXES)
+
+
 def read_gguf_entry(entry: Entry, limits: Limits) -> GGUFHeader:
-    """The GGUF header of *entry*; raises :class:`~modelscan.errors.ModelScanError`."""
+    """The GGUF header of *entry*, per-layer arrays decoded; raises
+    :class:`~modelscan.errors.ModelScanError`."""
     if isinstance(entry, RemoteEntry):
         from .remote import read_remote_gguf  # noqa: PLC0415 -- local scans never import HTTP
 
-        return read_remote_gguf(entry, limits)
-    return read_gguf_header(entry.real, limits=limits, expect=entry.identity, source=entry.path)
+        return read_remote_gguf(entry, limits, decode_arrays=PER_LAYER_ARRAYS)
+    return read_gguf_header(
+        entry.real, limits=limits, expect=entry.identity, source=entry.path, decode_arrays=PER_LAYER_ARRAYS
+    )
 
 
 def read_safetensors_entry(entry: Entry, limits: Limits) -> SafetensorsHeader:
@@ -107,14 +138,14 @@ def _restat(entry: Entry) -> Entry | None:
     """*entry* as its file is now (the same resolved path, not followed further), or ``None``.
     A remote file is read once more as the server has it now: what its listing said is dropped."""
     if isinstance(entry, RemoteEntry):
-        return dataclasses.replace(entry, size=None, etag=None)
+        return entry._replace(size=None, etag=None)
     try:
         st = os.lstat(entry.real)
     except OSError:
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    return dataclasses.replace(entry, size=st.st_size, dev=st.st_dev, ino=st.st_ino, mtime_ns=st.st_mtime_ns)
+    return entry._replace(size=st.st_size, dev=st.st_dev, ino=st.st_ino, mtime_ns=st.st_mtime_ns)
 
 
 def restat_candidate(candidate: Candidate) -> Candidate | None:

@@ -10,6 +10,7 @@ found (``entry.path``). A file whose size or version differs from what its listi
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import BinaryIO, cast
 
 from ._http import RemoteFile, RemoteStream, Target, fetch_small
@@ -23,7 +24,10 @@ __all__ = ["open_remote", "read_remote_gguf", "read_remote_safetensors", "read_r
 
 
 def target_of(entry: RemoteEntry) -> Target:
-    return Target(entry.url, entry.path, entry.token)
+    """What to fetch for *entry*, with the Hub token when its URL is on the Hub's host."""
+    from .sources.remote import token_for  # noqa: PLC0415
+
+    return Target(entry.url, entry.path, token_for(entry.url))
 
 
 def open_remote(entry: RemoteEntry, limits: Limits) -> RemoteFile:
@@ -40,13 +44,18 @@ def open_remote(entry: RemoteEntry, limits: Limits) -> RemoteFile:
     return source
 
 
-def read_remote_gguf(entry: RemoteEntry, limits: Limits) -> GGUFHeader:
-    """The GGUF header of a file on a server; raises :class:`~modelscan.errors.ModelScanError`."""
+def read_remote_gguf(entry: RemoteEntry, limits: Limits, decode_arrays: Container[str] = frozenset()) -> GGUFHeader:
+    """The GGUF header of a file on a server (the arrays of *decode_arrays* decoded); raises
+    :class:`~modelscan.errors.ModelScanError`."""
     with open_remote(entry, limits) as source:
         if source.size == 0:
             raise NotAModel(entry.path, "empty file", format="gguf", code="empty_file")
         return parse_gguf_header(
-            cast(BinaryIO, RemoteStream(source)), source=entry.path, file_size=source.size, limits=limits
+            cast(BinaryIO, RemoteStream(source)),
+            source=entry.path,
+            file_size=source.size,
+            limits=limits,
+            decode_arrays=decode_arrays,
         )
 
 

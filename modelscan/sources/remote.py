@@ -53,7 +53,7 @@ from ..errors import (
 from ..limits import Limits
 from .lmstudio import folder_candidates
 
-__all__ = ["HubRef", "candidates", "expand_repo", "hub_endpoint", "hub_token", "list_repo"]
+__all__ = ["HubRef", "candidates", "expand_repo", "hub_endpoint", "hub_token", "list_repo", "token_for"]
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 #: Pages of one tree listing followed at most.
@@ -108,6 +108,23 @@ def hub_token() -> str | None:
             return f.read(4096).strip() or None
     except (OSError, UnicodeDecodeError):
         return None
+
+
+_TOKENS: dict[tuple[str | None, ...], str | None] = {}
+
+
+def token_for(url: str) -> str | None:
+    """The Hub token for *url*: only for a URL on the endpoint's own host (scheme, host, port).
+    Looked up once per process for each setting of the variables that decide it."""
+    endpoint = hub_endpoint()
+    if not _same_origin(url, endpoint):
+        return None
+    key = (endpoint, *(os.environ.get(v) for v in ("HF_TOKEN", "HF_TOKEN_PATH", "HF_HOME", "XDG_CACHE_HOME")))
+    if key not in _TOKENS:
+        if len(_TOKENS) > 16:
+            _TOKENS.clear()
+        _TOKENS[key] = hub_token()
+    return _TOKENS[key]
 
 
 def _same_origin(a: str, b: str) -> bool:
@@ -199,7 +216,7 @@ def list_repo(ref: HubRef, limits: Limits, problems: list[ModelScanError]) -> li
     OS junk and partial downloads left out (those of model files reported), folders deeper than
     ``limits.walk_depth`` cut (``scan_truncated``). Raises what fetching the listing raises."""
     endpoint = hub_endpoint()
-    token = hub_token()
+    token = token_for(endpoint)
     where = ref.prefix + (f"/{ref.path}" if ref.path else "")
     target = Target(ref.tree_url(endpoint), where, token)
     entries: list[RemoteEntry] = []
@@ -222,7 +239,7 @@ def list_repo(ref: HubRef, limits: Limits, problems: list[ModelScanError]) -> li
                         )
                     )
                 break
-            entry = _entry_of(item, ref, endpoint, token, where)
+            entry = _entry_of(item, ref, endpoint, where)
             if entry is None or entry.url in seen:
                 continue
             parts = entry.path[len(ref.prefix) + 1 :].split("/")
@@ -256,7 +273,7 @@ def list_repo(ref: HubRef, limits: Limits, problems: list[ModelScanError]) -> li
     return entries
 
 
-def _entry_of(item: object, ref: HubRef, endpoint: str, token: str | None, where: str) -> RemoteEntry | None:
+def _entry_of(item: object, ref: HubRef, endpoint: str, where: str) -> RemoteEntry | None:
     """A file of the listing as an entry; ``None`` for a folder. A malformed item is ``bad_response``."""
     if type(item) is not dict:
         raise _bad_listing(where, "a tree listing item is not an object")
@@ -290,7 +307,6 @@ def _entry_of(item: object, ref: HubRef, endpoint: str, token: str | None, where
         url=ref.file_url(endpoint, path),
         size=size,
         etag=oid[:200],
-        token=token,
     )
 
 
@@ -380,13 +396,14 @@ def _url_entry(url: str, token: str | None, limits: Limits, identify: bool) -> R
     """The entry of *url*, asking the server for its size and ETag when *identify*; ``None``
     when the server says there is no such file."""
     name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-    entry = RemoteEntry(name=name, path=display_url(url), url=url, token=token)
+    entry = RemoteEntry(name=name, path=display_url(url), url=url)
     if not identify:
         return entry
     found = probe(Target(url, entry.path, token), limits)
     if found is None:
         return None
-    return dataclasses.replace(entry, size=found.size, etag=found.etag)
+    # A server that gives no version: a fresh one, so that no later scan takes this result as its own.
+    return entry._replace(size=found.size, etag=found.etag or "unversioned " + os.urandom(8).hex())
 
 
 def _sibling(url: str, name: str) -> str:
@@ -411,8 +428,7 @@ def url_candidates(url: str, limits: Limits, problems: list[ModelScanError], ide
         raise UsageError(f"{shown!r}: not a valid URL")
     name = unquote(parts.path.rsplit("/", 1)[-1])
     lower = name.lower()
-    endpoint = hub_endpoint()
-    token = hub_token() if _same_origin(url, endpoint) else None
+    token = token_for(url)
     origin = _url_origin(url)
     if name.startswith(".") or is_junk_name(name):
         return  # OS litter and hidden files are never listed, as in a folder walk
@@ -496,7 +512,7 @@ def _safetensors_url(
             files[found.name] = found
     index = files.get("model.safetensors.index.json")
     if isinstance(index, RemoteEntry):
-        for shard in _index_shards(index, limits):
+        for shard in _index_shards(index, token, limits):
             if shard not in files:
                 found = _url_entry(_sibling(url, shard), token, limits, identify=True)
                 if found is not None:
@@ -506,12 +522,12 @@ def _safetensors_url(
     yield from folder_candidates(_Listed(origin.folder, ordered, tree), origin, problems)
 
 
-def _index_shards(index: RemoteEntry, limits: Limits) -> list[str]:
+def _index_shards(index: RemoteEntry, token: str | None, limits: Limits) -> list[str]:
     """The shard names a shard index lists (plain ``.safetensors`` names only); the MLX reader
     reads the index again and judges the rest."""
     from ..mlx import _bad_shard_name  # noqa: PLC0415
 
-    data = fetch_small(Target(index.url, index.path, index.token), limits.index_json_bytes, "index_json_bytes", limits)
+    data = fetch_small(Target(index.url, index.path, token), limits.index_json_bytes, "index_json_bytes", limits)
     if data is None:
         return []
     try:
