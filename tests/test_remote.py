@@ -556,3 +556,12 @@ def test_a_forked_process_never_shares_a_connection() -> None:
     http.pid = -1  # as a child of fork() sees the client its parent made
     fresh = modelscan._http.client()
     assert fresh is not http and fresh.pid > 0
+
+
+def test_estimate_reads_a_hub_repo(hub: FakeHub, models: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = models / "bartowski" / "Llama-3.2-1B-Instruct-GGUF"
+    ref = hub.add_repo("bartowski", "Llama-3.2-1B-Instruct-GGUF", folder)
+    assert main(["estimate", ref]) == 0
+    remote = capsys.readouterr().out
+    assert main(["estimate", str(folder)]) == 0
+    assert remote == capsys.readouterr().out
