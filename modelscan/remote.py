@@ -10,8 +10,7 @@ found (``entry.path``). A file whose size or version differs from what its listi
 
 from __future__ import annotations
 
-from collections.abc import Container
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from ._http import RemoteFile, RemoteStream, Target, fetch_small
 from .candidates import RemoteEntry
@@ -44,18 +43,15 @@ def open_remote(entry: RemoteEntry, limits: Limits) -> RemoteFile:
     return source
 
 
-def read_remote_gguf(entry: RemoteEntry, limits: Limits, decode_arrays: Container[str] = frozenset()) -> GGUFHeader:
-    """The GGUF header of a file on a server (the arrays of *decode_arrays* decoded); raises
-    :class:`~modelscan.errors.ModelScanError`."""
+def read_remote_gguf(entry: RemoteEntry, limits: Limits, **options: Any) -> GGUFHeader:
+    """The GGUF header of a file on a server; *options* are the header reader's (``decode_arrays``
+    and the like). Raises :class:`~modelscan.errors.ModelScanError`."""
     with open_remote(entry, limits) as source:
         if source.size == 0:
             raise NotAModel(entry.path, "empty file", format="gguf", code="empty_file")
+        # The stream is also a byte source (size, read_at): a reader that takes one reads it so.
         return parse_gguf_header(
-            cast(BinaryIO, RemoteStream(source)),
-            source=entry.path,
-            file_size=source.size,
-            limits=limits,
-            decode_arrays=decode_arrays,
+            cast(BinaryIO, RemoteStream(source)), source=entry.path, file_size=source.size, limits=limits, **options
         )
 
 
