@@ -576,7 +576,8 @@ class RemoteFile:
     :meth:`open` sends the first request (``FIRST_REQUEST`` bytes, unless *first* says otherwise):
     its ``Content-Range`` total is the size, its ``ETag`` (the Hub's ``X-Linked-Etag`` first) the
     version. Later requests grow geometrically, each at least twice the one before, so a header
-    of any size takes a handful; what they bring is kept until read past. Every body byte counts
+    of any size takes a handful; what they bring is kept until read past. A read that jumps past
+    what was fetched (a skipped array) restarts the schedule from a quarter of its step. Every body byte counts
     against ``Limits.remote_bytes``, the whole file's time against ``Limits.remote_seconds``.
 
     A server that answers a ``Range`` request with 200 and the whole file is read as a stream from
@@ -600,7 +601,7 @@ class RemoteFile:
         self.expect = etag
         self.http = http or client()
         self.deadline = _Deadline(limits, target.name)
-        self.next_request = max(1, first)
+        self.next_request = self.first = max(1, first)
         self.size = -1
         self.etag: str | None = None
         self.requests = 0
@@ -648,6 +649,11 @@ class RemoteFile:
             return self._from_stream(offset, n)
         # Keep what is buffered from offset on; fetch the rest, and more, in one request.
         kept = self._buf[start:] if 0 <= start < len(self._buf) else b""
+        if self._buf and offset > self._base + len(self._buf):
+            # A jump past what was fetched: the reader skipped something (a GGUF array of numbers).
+            # What follows a skip is most often short (the last key/values, the tensor infos), so
+            # the schedule restarts from a quarter of its step, and grows again from there.
+            self.next_request = max(self.first, self.next_request // 4)
         self.close()
         data = self._fetch(offset + len(kept), n - len(kept))
         if data is None:  # the server ignored Range: a stream from byte 0 (perhaps read already)
