@@ -7,6 +7,7 @@ Only headers and small JSON files are read; no weights are loaded, no numpy is i
 {'models': [...]}
 >>> report = modelscan.scan_models("fixtures/models")  # doctest: +SKIP
 >>> report.models[0].n_params, report.problems          # doctest: +SKIP
+>>> modelscan.scan_models(*modelscan.default_roots())   # doctest: +SKIP
 >>> modelscan.list_models("hf://ggml-org/gemma-3-270m-GGUF")  # doctest: +SKIP
 >>> modelscan.scan_target("https://host/path/model.gguf")      # doctest: +SKIP
 """
@@ -54,6 +55,8 @@ _LAZY = {
     "list_models": "scan",
     "scan_models": "scan",
     "lmstudio_models_folder": "sources.lmstudio",
+    "default_locations": "sources",
+    "default_roots": "sources",
     "scan_target": "batch",
     "expand_repo": "batch",
     "ArchRecord": "shapes",
@@ -89,6 +92,7 @@ if TYPE_CHECKING:
         ModelsResponse,
         Quantization,
     )
+    from .sources import default_locations, default_roots
     from .sources.lmstudio import lmstudio_models_folder
 
 
@@ -141,6 +145,8 @@ __all__ = [
     "Unsupported",
     "UsageError",
     "__version__",
+    "default_locations",
+    "default_roots",
     "estimate_memory",
     "expand_repo",
     "list_models",

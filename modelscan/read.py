@@ -6,8 +6,9 @@ path with ``expect=entry.identity`` (so a file swapped or rewritten since the wa
 file as it was found (``entry.path``). A :class:`~modelscan.candidates.RemoteEntry` (a file on a
 server) is read the same way by ``modelscan.remote``, over HTTP ``Range`` requests; only that
 dispatch knows the difference, and a scan without remote files never imports HTTP.
-:func:`read_gguf_candidate` reads the headers of a :class:`~modelscan.candidates.GGUFCandidate`;
-the MLX reader (``modelscan.mlx``) reads its folders through the same functions.
+:func:`read_gguf_candidate` reads the headers of a :class:`~modelscan.candidates.GGUFCandidate`
+and its template file (Ollama's template layer); the MLX reader (``modelscan.mlx``) reads its
+folders through the same functions.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import dataclasses
 import os
 import stat
 from collections.abc import Container
-from typing import Union
+from typing import Union, cast
 
 from ._fs import read_small_file
+from ._walk import FileEntry
 from .candidates import Candidate, Entry, GGUFCandidate, MLXCandidate, RemoteEntry
 from .errors import ModelScanError, os_error
 from .gguf import GGUFHeader, read_gguf_header
@@ -33,6 +35,7 @@ __all__ = [
     "read_gguf_entry",
     "read_safetensors_entry",
     "read_small_entry",
+    "read_template_entry",
     "restat_candidate",
 ]
 
@@ -42,11 +45,13 @@ GGUFRead = Union[tuple[GGUFHeader, ...], ModelScanError]  # noqa: UP007 -- a run
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class GGUFRecord:
-    """The headers of a GGUF candidate's files, each model's and each projector's on its own."""
+    """The headers of a GGUF candidate's files, each model's and each projector's on its own;
+    the text of its template file, if it has one (or why it could not be read)."""
 
     candidate: GGUFCandidate
     models: tuple[tuple[tuple[Entry, ...], GGUFRead], ...]
     projectors: tuple[tuple[Entry, GGUFHeader | ModelScanError], ...]
+    template: str | ModelScanError | None = None
 
 
 #: Per-layer GGUF keys (``{arch}`` + suffix) whose arrays are decoded, for the architecture
@@ -119,18 +124,33 @@ def _read_group(files: tuple[Entry, ...], limits: Limits) -> GGUFRead:
     return tuple(headers)
 
 
+def read_template_entry(entry: FileEntry, limits: Limits) -> str:
+    """A chat template file's text (``limits.tokenizer_config_bytes`` at most), undecodable
+    bytes replaced: it is searched, never rendered (R10)."""
+    data = read_small_entry(entry, limits.tokenizer_config_bytes, "tokenizer_config_bytes", format="fs")
+    return data.decode("utf-8", errors="replace")
+
+
 def read_gguf_candidate(candidate: GGUFCandidate, limits: Limits) -> GGUFRecord:
-    """Read every header of *candidate*: a file that fails fails its own model only."""
+    """Read every header of *candidate*, and its template file: a file that fails fails its own
+    model only."""
     projectors: list[tuple[Entry, GGUFHeader | ModelScanError]] = []
     for f in candidate.projectors:
         try:
             projectors.append((f, read_gguf_entry(f, limits)))
         except ModelScanError as err:
             projectors.append((f, err))
+    template: str | ModelScanError | None = None
+    if candidate.template is not None:
+        try:
+            template = read_template_entry(candidate.template, limits)
+        except ModelScanError as err:
+            template = err
     return GGUFRecord(
         candidate,
         tuple((files, _read_group(files, limits)) for files in candidate.models),
         tuple(projectors),
+        template,
     )
 
 
@@ -163,6 +183,7 @@ def restat_candidate(candidate: Candidate) -> Candidate | None:
             candidate,
             models=tuple(tuple(fresh[f.path] for f in group) for group in candidate.models),
             projectors=tuple(fresh[f.path] for f in candidate.projectors),
+            template=None if candidate.template is None else cast(FileEntry, fresh[candidate.template.path]),
         )
     assert isinstance(candidate, MLXCandidate)
     return dataclasses.replace(

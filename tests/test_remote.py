@@ -63,9 +63,14 @@ def _serve_all(hub: FakeHub, models: Path) -> list[tuple[Path, str]]:
 
 
 def _as_remote(record: Any, local: Path, remote: str) -> Any:
-    """*record* with every local path under *local* named as under *remote*."""
+    """*record* with every local path under *local* named as under *remote*, and its models'
+    source the remote one."""
     text = json.dumps(record)
-    return json.loads(text.replace(json.dumps(str(local))[1:-1], remote))
+    out = json.loads(text.replace(json.dumps(str(local))[1:-1], remote))
+    for model in out["models"]:
+        if "source" in model:
+            model["source"] = "remote"
+    return out
 
 
 # -- listings equal the local ones ----------------------------------------------------------------
