@@ -23,7 +23,7 @@ from .cache import ScanCache
 from .errors import UsageError, display_path
 from .limits import BATCH_LIMITS, SERVER_LIMITS
 from .scan import scan_models
-from .sources import default_locations, default_roots
+from .sources import default_locations, default_roots, is_remote
 from .sources.lmstudio import lmstudio_models_folder
 from .views import VIEW_NAMES, ViewName, dumps, render
 
@@ -48,9 +48,9 @@ exist, or with --all when no default location exists; 130 when interrupted (Ctrl
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="modelscan",
-        description="List local GGUF and MLX models exactly as LM Studio's GET /api/v1/models does, "
-        "reading headers only. 'modelscan estimate PATH' estimates the memory they need "
-        "(see 'modelscan estimate --help').",
+        description="List GGUF and MLX models exactly as LM Studio's GET /api/v1/models does, "
+        "reading headers only (over HTTP Range requests for remote files). 'modelscan estimate PATH' "
+        "estimates the memory they need (see 'modelscan estimate --help').",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -59,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
         nargs="*",
         metavar="PATH",
         help="a models root, a publisher folder, a model folder or one model file; a Hugging Face hub cache or "
-        "repo folder; llama.cpp's cache; an Ollama store or manifest (default: LM Studio's models folder)",
+        "repo folder; llama.cpp's cache; an Ollama store or manifest; a remote file "
+        "(https://host/path/model.gguf or .safetensors) or Hub repo (hf://org/name[@revision][/path]) "
+        "(default: LM Studio's models folder)",
     )
     p.add_argument(
         "--all",
@@ -158,7 +160,7 @@ def _paths(given: list[str], all_sources: bool = False) -> list[str] | None:
     """The PATHs to scan (with *all_sources*, every default location that exists first; LM
     Studio's models folder when none is given); ``None`` after saying on stderr why there is
     nothing to scan: a mistyped path is the caller's error, not an empty listing."""
-    missing = [p for p in given if not os.path.lexists(p)]
+    missing = [p for p in given if not is_remote(p) and not os.path.lexists(p)]
     for p in missing:
         print(f"modelscan: {display_path(p)}: no such file or folder", file=sys.stderr)
     if missing:

@@ -15,8 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from . import _rules
 from ._tables import LLAMA_FILE_TYPE_NAMES, GGMLType
-from ._walk import FileEntry
-from .candidates import Origin
+from .candidates import Entry, Origin, mtime_ns
 from .errors import InvalidField, ModelScanError, NotAModel
 from .facts import ModelFacts, ModelType, TensorTypeStat
 from .facts_arch import derive_gguf_arch
@@ -47,7 +46,7 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
     of its quant token; its template file, when read, decides tool use.
     """
     problems: list[ModelScanError] = []
-    projectors: list[tuple[FileEntry, GGUFHeader]] = []
+    projectors: list[tuple[Entry, GGUFHeader]] = []
     for entry, header in record.projectors:
         if isinstance(header, ModelScanError):
             problems.append(header)
@@ -62,7 +61,7 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
                     code="not_a_projector",
                 )
             )
-    models: list[tuple[tuple[FileEntry, ...], tuple[GGUFHeader, ...]]] = []
+    models: list[tuple[tuple[Entry, ...], tuple[GGUFHeader, ...]]] = []
     for files, headers in record.models:
         if isinstance(headers, ModelScanError):
             problems.append(headers)
@@ -72,7 +71,7 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
             models.append((files, headers))
     projectors.sort(key=lambda p: p[0].name)
     projector = projectors[0][1] if projectors else None
-    projector_mtime = projectors[0][0].mtime_ns if projectors else 0
+    projector_mtime = mtime_ns(projectors[0][0]) if projectors else 0
     template: str | None = None
     if isinstance(record.template, ModelScanError):
         problems.append(record.template)  # tool use then follows the GGUF's own template
@@ -82,7 +81,7 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
     facts: list[ModelFacts] = []
     for files, group in models:
         names = [f.name for f in files] if quant_source is None else [quant_source]
-        mtime_ns = max(projector_mtime, *(f.mtime_ns for f in files))
+        newest = max(projector_mtime, *(mtime_ns(f) for f in files))
         try:
             facts.append(
                 derive_gguf_facts(
@@ -91,7 +90,7 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
                     record.candidate.origin,
                     projector,
                     template,
-                    mtime_ns=mtime_ns,
+                    mtime_ns=newest,
                     digest=record.candidate.digest,
                 )
             )
