@@ -17,15 +17,21 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .cache import ScanCache
-from .errors import UsageError, display_path
-from .limits import BATCH_LIMITS, SERVER_LIMITS
-from .scan import scan_models
+from .errors import ModelScanError, UsageError, display_path
+from .limits import BATCH_LIMITS, SERVER_LIMITS, Limits
+from .response import sort_models
+from .scan import iter_scan, scan_models
 from .sources import default_locations, default_roots, is_remote
 from .sources.lmstudio import lmstudio_models_folder
+from .text import models_table
 from .views import VIEW_NAMES, ViewName, dumps, render
+
+if TYPE_CHECKING:
+    from ._progress import ProgressLine
 
 __all__ = ["main"]
 
@@ -101,7 +107,25 @@ def _parser() -> argparse.ArgumentParser:
         help="JSON file mapping model keys to loaded instances, as a server would pass them "
         '(e.g. {"gemma-3-270m-it-qat": [{"config": {"context_length": 4096}}]})',
     )
+    p.add_argument(
+        "--table",
+        action="store_true",
+        help="print a table for people instead of JSON (what lms ls shows: key, parameters, architecture, "
+        "size, quantization, context, vision and tool use; LLMs, then embedding models)",
+    )
+    p.add_argument(
+        "--jsonl",
+        action="store_true",
+        help='stream one facts record per line as each model is read (a problem as {"problem": {...}}), '
+        "flushed, in a stable order; keys as each model's own folder gives them",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="also print warnings of listed models on stderr")
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print no progress line and no problem lines on stderr (the exit status still counts problems)",
+    )
     p.add_argument(
         "--no-cache",
         action="store_true",
@@ -229,22 +253,67 @@ def _read_loaded(path: str | None) -> object:
         raise UsageError(f"--loaded {display_path(path)}: {exc}") from exc
 
 
+def _progress(quiet: bool) -> ProgressLine | None:
+    """A progress line on stderr when it is a terminal (and the caller did not ask for quiet)."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from ._progress import ProgressLine  # noqa: PLC0415 -- only a terminal pays for it
+
+    return ProgressLine(sys.stderr)
+
+
+def _stream_jsonl(paths: list[str], limits: Limits, workers: int, cache: ScanCache | None, quiet: bool) -> bool:
+    """``--jsonl``: each facts record (or problem) on its own line as it is read; whether there was a problem."""
+    from .response import to_facts_record  # noqa: PLC0415
+
+    progress = _progress(quiet)
+    any_problem = False
+    try:
+        for item in iter_scan(*paths, limits=limits, workers=workers, cache=cache, progress=progress):
+            if isinstance(item, ModelScanError):
+                any_problem = True
+                line = json.dumps({"problem": item.to_dict()}, ensure_ascii=True)
+            else:
+                line = json.dumps(to_facts_record(item), ensure_ascii=True)
+            if progress is not None:
+                progress.close()
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+            if isinstance(item, ModelScanError) and not quiet:
+                print(str(item), file=sys.stderr)
+    finally:
+        if progress is not None:
+            progress.close()
+    return any_problem
+
+
+def _one_output(args: argparse.Namespace) -> ViewName:
+    """The view asked for; a :class:`UsageError` when two outputs are asked for."""
+    if args.facts and args.view not in (None, "facts"):
+        raise UsageError(f"--facts and --view {args.view} ask for two views; give one")
+    asked = [("--view", args.view or args.facts), ("--table", args.table), ("--jsonl", args.jsonl)]
+    outputs = [name for name, given in asked if given]
+    if len(outputs) > 1:
+        raise UsageError(f"{' and '.join(outputs)} ask for two outputs; give one")
+    view: ViewName = "facts" if args.facts else args.view or "v1"
+    return view
+
+
 def _main(argv: Sequence[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in SUBCOMMANDS:
         return SUBCOMMANDS[argv[0]](argv[1:])
     args = _parser().parse_args(argv)
-    if args.facts and args.view not in (None, "facts"):
-        print(f"modelscan: --facts and --view {args.view} ask for two views; give one", file=sys.stderr)
+    try:
+        view = _one_output(args)
+    except UsageError as exc:
+        print(f"modelscan: {exc}", file=sys.stderr)
         return 2
-    view: ViewName = "facts" if args.facts else args.view or "v1"
     if args.clear_cache:
         _clear_cache()
-        if not args.paths:
-            return 0
-    paths = _paths(list(args.paths), args.all)
+    paths = None if args.clear_cache and not args.paths else _paths(list(args.paths), args.all)
     if paths is None:
-        return 2
+        return 0 if args.clear_cache and not args.paths else 2
     try:
         loaded = _read_loaded(args.loaded)
         if args.workers is not None and args.workers < 1:
@@ -253,27 +322,42 @@ def _main(argv: Sequence[str] | None) -> int:
         workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
         cache = None if args.no_cache else _load_cache()
         limits = SERVER_LIMITS if args.server_limits else BATCH_LIMITS
-        report = scan_models(*paths, limits=limits, workers=workers, cache=cache)
+        if args.jsonl:
+            any_problem = _stream_jsonl(paths, limits, workers, cache, args.quiet)
+            if cache is not None and cache.changed:
+                _save_cache(cache)
+            return 1 if args.strict and any_problem else 0
+        progress = _progress(args.quiet)
+        try:
+            report = scan_models(*paths, limits=limits, workers=workers, cache=cache, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
         if cache is not None and cache.changed:
             _save_cache(cache)
-        try:
-            out = render(
-                view,
-                report.models,
-                report.problems,
-                loaded if view in ("v1", "v0") else None,  # type: ignore[arg-type]
-                parallel=args.parallel,
-                variants=args.variants,
-            )
-        except UsageError as exc:
-            raise UsageError(f"--loaded: {exc}") from exc
+        if args.table:
+            text = models_table(sort_models(report.models))
+        else:
+            try:
+                out = render(
+                    view,
+                    report.models,
+                    report.problems,
+                    loaded if view in ("v1", "v0") else None,  # type: ignore[arg-type]
+                    parallel=args.parallel,
+                    variants=args.variants,
+                )
+            except UsageError as exc:
+                raise UsageError(f"--loaded: {exc}") from exc
+            text = dumps(out).decode("ascii")
     except UsageError as exc:
         print(f"modelscan: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(dumps(out).decode("ascii"))
+    sys.stdout.write(text)
     sys.stdout.flush()
-    for problem in report.problems:
-        print(str(problem), file=sys.stderr)
+    if not args.quiet:
+        for problem in report.problems:
+            print(str(problem), file=sys.stderr)
     if args.verbose:
         for warning in report.warnings:
             print(f"{warning} (warning)", file=sys.stderr)

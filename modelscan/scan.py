@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import sources
 from .cache import Result, ScanCache
@@ -29,7 +29,15 @@ from .response import to_facts, to_response
 if TYPE_CHECKING:
     from .shapes import FactsResponse, ModelsResponse
 
-__all__ = ["PARALLEL_MIN_FOLDERS", "ScanReport", "list_models", "scan_models"]
+__all__ = [
+    "PARALLEL_MIN_FOLDERS",
+    "ProgressCallback",
+    "ScanProgress",
+    "ScanReport",
+    "iter_scan",
+    "list_models",
+    "scan_models",
+]
 
 #: Cold scans of at least this many candidates use worker processes, when the caller asks for them.
 PARALLEL_MIN_FOLDERS = 64
@@ -88,9 +96,12 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run(jobs: list[tuple[Candidate, Limits]], workers: int) -> list[Result]:
+def _run(jobs: list[tuple[Candidate, Limits]], workers: int) -> Iterator[Result]:
+    """The result of each job, in order, as it is ready."""
     if workers <= 1 or len(jobs) < PARALLEL_MIN_FOLDERS:
-        return [_read_candidate(job) for job in jobs]
+        for job in jobs:
+            yield _read_candidate(job)
+        return
     import multiprocessing  # noqa: PLC0415 -- only large cold scans that ask for workers pay for it
     import threading  # noqa: PLC0415
 
@@ -103,7 +114,7 @@ def _run(jobs: list[tuple[Candidate, Limits]], workers: int) -> list[Result]:
         method = "forkserver" if "forkserver" in methods else methods[0]
     pool = multiprocessing.get_context(method).Pool(min(workers, len(jobs)), initializer=_ignore_interrupts)
     try:
-        results = pool.map(_read_candidate, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+        yield from pool.imap(_read_candidate, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
     except BaseException:
         # Ctrl-C or an error: the workers stop now, not when their work is done. A second Ctrl-C
         # must not interrupt the stopping (it would leave workers running).
@@ -120,7 +131,6 @@ def _run(jobs: list[tuple[Candidate, Limits]], workers: int) -> list[Result]:
     finally:
         pool.close()
         pool.join()
-    return results
 
 
 def _holds(model: ModelFacts, names: set[str]) -> bool:
@@ -149,22 +159,98 @@ def _keyed(models: list[ModelFacts]) -> list[ModelFacts]:
     return [m if m.key == k else dataclasses.replace(m, key=k) for m, k in zip(models, keys, strict=True)]
 
 
-def _scan(
-    paths: tuple[str | os.PathLike[str], ...], limits: Limits, cache: ScanCache | None, workers: int
-) -> ScanReport:
-    problems: list[ModelScanError] = []
+class ScanProgress(NamedTuple):
+    """How far a scan is: candidates found by the walk so far, how many of them need reading and
+    how many were read, models and problems so far. ``walking`` is true until the walk ends."""
+
+    walking: bool
+    candidates: int
+    to_read: int
+    read: int
+    models: int
+    problems: int
+
+
+#: Called with the scan's progress as it goes: after each candidate found and each one read.
+ProgressCallback = Callable[[ScanProgress], None]
+
+
+def _discover(
+    paths: tuple[str | os.PathLike[str], ...],
+    limits: Limits,
+    cache: ScanCache | None,
+    problems: list[ModelScanError],
+    progress: ProgressCallback | None,
+) -> tuple[list[Candidate], list[Result | None]]:
+    """Every candidate, with its cached result where the cache has one (``None`` to read)."""
+    candidates: list[Candidate] = []
     results: list[Result | None] = []
-    misses: list[tuple[int, Candidate]] = []
+    misses = models = 0
     for candidate in sources.discover(paths, limits, problems, identify=cache is not None):
         hit = cache.get(candidate, limits) if cache is not None else None
-        if hit is None:
-            misses.append((len(results), candidate))
+        candidates.append(candidate)
         results.append(hit)
-    for (i, candidate), result in zip(misses, _run([(c, limits) for _, c in misses], workers), strict=True):
-        results[i] = result
-        if cache is not None:
-            cache.put(candidate, limits, result)
-    done = cast("list[Result]", results)  # every miss was filled in above
+        if hit is None:
+            misses += 1
+        else:
+            models += len(hit[0])
+        if progress is not None:
+            progress(ScanProgress(True, len(candidates), misses, 0, models, len(problems)))
+    return candidates, results
+
+
+def _read_misses(
+    candidates: list[Candidate],
+    results: list[Result | None],
+    *,
+    limits: Limits,
+    cache: ScanCache | None,
+    workers: int,
+    progress: ProgressCallback | None,
+    problems: int,
+) -> Iterator[Result]:
+    """Each candidate's result in order: the cached one, or read now (by *workers* processes)."""
+    misses = [c for c, r in zip(candidates, results, strict=True) if r is None]
+    fresh = _run([(c, limits) for c in misses], workers)
+    read = models = 0
+    for candidate, cached in zip(candidates, results, strict=True):
+        if cached is None:
+            result = next(fresh)
+            read += 1
+            if cache is not None:
+                cache.put(candidate, limits, result)
+        else:
+            result = cached
+        models += len(result[0])
+        problems += len(result[1])
+        if progress is not None and cached is None:
+            progress(ScanProgress(False, len(candidates), len(misses), read, models, problems))
+        yield result
+
+
+def _wanted(paths: tuple[str | os.PathLike[str], ...]) -> dict[str, set[str]]:
+    """Model folder -> the names of the local files given by name in it (as the walk decides)."""
+    wanted: dict[str, set[str]] = {}
+    for path in paths:
+        if not sources.is_remote(path) and os.path.exists(path) and not os.path.isdir(path):
+            wanted.setdefault(os.path.dirname(os.fspath(path)) or os.curdir, set()).add(os.path.basename(path))
+    return wanted
+
+
+def _scan(
+    paths: tuple[str | os.PathLike[str], ...],
+    limits: Limits,
+    cache: ScanCache | None,
+    workers: int,
+    progress: ProgressCallback | None = None,
+) -> ScanReport:
+    problems: list[ModelScanError] = []
+    candidates, cached = _discover(paths, limits, cache, problems, progress)
+    done = list(
+        _read_misses(
+            candidates, cached, limits=limits, cache=cache, workers=workers, progress=progress, problems=len(problems)
+        )
+    )
     found = [m for result in done for m in result[0]]
     problems.extend(p for result in done for p in result[1])
     # Keys count every model of a folder, also when one file was asked for, so they stay stable.
@@ -172,16 +258,53 @@ def _scan(
         models = _keyed(found)
     else:
         models = cache.keyed((tuple(os.fspath(p) for p in paths), limits), done, lambda: _keyed(found))
-    wanted: dict[str, set[str]] = {}  # model folder -> the files asked for one by one
-    for path in paths:
-        # a local file given by name (as the walk decides)
-        if not sources.is_remote(path) and os.path.exists(path) and not os.path.isdir(path):
-            wanted.setdefault(os.path.dirname(os.fspath(path)) or os.curdir, set()).add(os.path.basename(path))
+    wanted = _wanted(paths)
     if wanted:
         models = [m for m in models if m.folder not in wanted or _holds(m, wanted[m.folder])]
     problems.sort(key=lambda e: (e.path, e.code))
     _log(problems, cache)
     return ScanReport(list(models), problems)
+
+
+def iter_scan(
+    *paths: str | os.PathLike[str],
+    limits: Limits = BATCH_LIMITS,
+    cache: ScanCache | None = None,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> Iterator[ModelFacts | ModelScanError]:
+    """Each model and each problem as soon as it is read, in a stable order for the same tree.
+
+    For pipelines that should start before a long scan ends: the walk's problems come first,
+    then each candidate's models and problems in walk order. A model's ``key`` is the one its
+    own folder gives it (with ``@<quant>`` among several models of the folder); the
+    ``<publisher>/`` prefix that a key shared with another folder's model takes in a full
+    listing (:func:`scan_models`) needs every model first, so it is not applied here.
+    Raises :class:`UsageError` for a path that cannot be one, like :func:`scan_models`.
+    """
+    roots = _checked_paths(paths)
+    n_workers = _workers(workers)
+    problems: list[ModelScanError] = []
+    candidates, cached = _discover(roots, limits, cache, problems, progress)
+    problems.sort(key=lambda e: (e.path, e.code))
+    _log(problems, cache)
+    yield from problems
+    wanted = _wanted(roots)
+    for result in _read_misses(
+        candidates, cached, limits=limits, cache=cache, workers=n_workers, progress=progress, problems=len(problems)
+    ):
+        for model in _keyed(list(result[0])):
+            if not wanted or model.folder not in wanted or _holds(model, wanted[model.folder]):
+                yield model
+        _log(result[1], cache)
+        yield from result[1]
+
+
+def _workers(workers: int | None) -> int:
+    n_workers = 1 if workers is None else workers
+    if n_workers < 1:
+        raise UsageError(f"workers must be at least 1, not {workers}")
+    return n_workers
 
 
 def _checked_paths(paths: Sequence[object]) -> tuple[str | os.PathLike[str], ...]:
@@ -208,6 +331,7 @@ def scan_models(
     limits: Limits = BATCH_LIMITS,
     cache: ScanCache | None = None,
     workers: int | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ScanReport:
     """Scan folders (models roots, publisher or model folders) or single files.
 
@@ -219,15 +343,15 @@ def scan_models(
     concurrent calls with the same cache, paths and limits share one scan.
     *workers*: processes for reading headers of a cold scan of at least
     ``PARALLEL_MIN_FOLDERS`` candidates; ``None`` or ``1``: none, everything in this thread.
+    *progress*: called with a :class:`ScanProgress` after each candidate found and each read
+    (from the scanning thread; a callback that raises stops the scan).
     """
     roots = _checked_paths(paths)
-    n_workers = 1 if workers is None else workers
-    if n_workers < 1:
-        raise UsageError(f"workers must be at least 1, not {workers}")
+    n_workers = _workers(workers)
     if cache is None:
-        return _scan(roots, limits, None, n_workers)
+        return _scan(roots, limits, None, n_workers, progress)
     key = (tuple(p if sources.is_remote(p) else os.path.abspath(p) for p in roots), limits, n_workers)
-    report = cache.shared(key, lambda: _scan(roots, limits, cache, n_workers))
+    report = cache.shared(key, lambda: _scan(roots, limits, cache, n_workers, progress))
     return ScanReport(list(report.models), list(report.problems))
 
 
