@@ -22,6 +22,7 @@ from .limits import BATCH_LIMITS, SERVER_LIMITS
 from .response import to_facts_record
 from .scan import scan_models
 from .shapes import MemoryEstimate
+from .text import format_table, human_size
 
 __all__ = ["main"]
 
@@ -77,9 +78,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _size(n: int) -> str:
-    """Bytes for people: MiB below a GiB, else GiB (binary units)."""
+    """Bytes for people: MiB below a GiB, else GiB (binary units, as memory is counted)."""
     if n >= 1 << 30:
-        return f"{n / (1 << 30):.2f} GiB"
+        return human_size(n, binary=True)
     return f"{n / (1 << 20):.1f} MiB"
 
 
@@ -98,14 +99,12 @@ def _table(estimates: Sequence[MemoryEstimate]) -> str:
         )
         for e in estimates
     ]
-    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
-    lines = []
-    for n, r in enumerate((head, *rows)):
-        cells = [c.ljust(w) if i in (0, 2, 7) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))]
-        lines.append("  ".join(cells).rstrip())
-        if n > 0:
-            lines.extend(f"  note: {note}" for note in estimates[n - 1]["notes"])
-    return "\n".join(lines)
+    header, *lines = format_table(head, rows, right={1, 3, 4, 5, 6})
+    out = [header]
+    for line, e in zip(lines, estimates, strict=True):
+        out.append(line)
+        out.extend(f"  note: {note}" for note in e["notes"])
+    return "\n".join(out)
 
 
 def main(argv: Sequence[str]) -> int:
