@@ -47,7 +47,7 @@ from hostile_catalogue import (
 
 import modelscan
 from fixtures.make_fixtures import Q4_0, llm_tensors, write_gguf
-from modelscan import _fs, discover, gguf, mlx
+from modelscan import _cursor, _fs, discover, gguf, mlx
 from modelscan import safetensors as st_module
 from modelscan.errors import ChangedDuringScan, FileAccessError, ModelScanError
 from modelscan.limits import BATCH_LIMITS, Limits
@@ -452,6 +452,21 @@ def _hook_reads(monkeypatch: pytest.MonkeyPatch, module: Any, hook: Callable[[in
     monkeypatch.setattr(module, "open_regular", opener)
 
 
+def _hook_preads(monkeypatch: pytest.MonkeyPatch, hook: Callable[[int], None]) -> None:
+    """Make the GGUF reader's reads (``os.pread`` through ``_cursor.FileSource``) call *hook*."""
+    real = _cursor.FileSource.read_at
+    reads = 0
+
+    def read_at(self: _cursor.FileSource, offset: int, n: int) -> bytes:
+        nonlocal reads
+        data = real(self, offset, n)
+        reads += 1
+        hook(reads)
+        return data
+
+    monkeypatch.setattr(_cursor.FileSource, "read_at", read_at)
+
+
 def _vocab_gguf(path: Path, n: int = 200_000) -> Path:
     """A valid GGUF whose header (about 3 MB) takes several reads."""
     tokens = b"".join(gstr(f"tok{i:06d}") for i in range(n))
@@ -470,7 +485,7 @@ def test_f10_growing_file_is_changed_during_scan_and_retryable(
             with open(path, "ab") as f:
                 f.write(b"\0" * 4096)
 
-    _hook_reads(monkeypatch, gguf, grow)
+    _hook_preads(monkeypatch, grow)
     report = modelscan.scan_models(r)
     assert rel_problems(report, m) == [("model.gguf", "changed_during_scan")]
     (err,) = report.problems
@@ -528,7 +543,7 @@ def test_f10_appending_in_a_thread_never_gives_anything_but_a_result_or_changed(
 TRUNCATE_CHILD = """
     import io, json, os, sys, threading
     import modelscan
-    from modelscan import _fs, gguf, safetensors
+    from modelscan import _cursor, _fs, gguf, safetensors
 
     path, st_path = sys.argv[1], sys.argv[2]
     results = {}
@@ -542,6 +557,15 @@ TRUNCATE_CHILD = """
             if type(self).reads == 1:
                 os.truncate(type(self).target, 10)   # between the first read and the next
             return data
+
+    real_read_at = _cursor.FileSource.read_at
+    def read_at(self, offset, n):  # the GGUF reader reads with os.pread, not read()
+        data = real_read_at(self, offset, n)
+        Truncating.reads += 1
+        if Truncating.reads == 1:
+            os.truncate(Truncating.target, 10)
+        return data
+    _cursor.FileSource.read_at = read_at
 
     def patch(module, target):
         real = _fs.open_regular
