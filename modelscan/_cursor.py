@@ -108,6 +108,8 @@ class StreamSource:
         return data
 
 
+_INTS = {order: (struct.Struct(order + "I").unpack_from, struct.Struct(order + "Q").unpack_from) for order in "<>"}
+
 if TYPE_CHECKING:
     from typing import TypeAlias
 
@@ -174,8 +176,8 @@ class Cursor:
         self.set_byteorder("<")
 
     def set_byteorder(self, order: str) -> None:
-        self.u32 = struct.Struct(order + "I").unpack_from
-        self.u64 = struct.Struct(order + "Q").unpack_from
+        """``"<"`` or ``">"``: the byte order of :meth:`read_u32`, :meth:`read_u64` and ``u32``/``u64``."""
+        self.u32, self.u64 = _INTS[order]
 
     # --- errors ---------------------------------------------------------------------------
 

@@ -29,8 +29,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import struct
-from collections.abc import Container
-from typing import BinaryIO, NoReturn
+from collections.abc import Callable, Container
+from typing import Any, BinaryIO, NoReturn
 
 from ._cursor import ByteSource, Cursor, FileSource, StreamSource
 from ._fs import open_regular, verify_unchanged
@@ -158,6 +158,22 @@ def _type_name(value_type: int) -> str:
         return str(value_type)
 
 
+_Unpack = Callable[[bytes, int], tuple[Any, ...]]
+_STRUCTS: dict[str, tuple[dict[int, tuple[_Unpack, int]], list[_Unpack]]] = {}
+
+
+def _structs(order: str) -> tuple[dict[int, tuple[_Unpack, int]], list[_Unpack]]:
+    """The precompiled structs of one byte order: scalar values by type, and a tensor info after
+    its name and n_dims (the dims, the type and the offset in one call) by n_dims."""
+    if order not in _STRUCTS:
+        scalar: dict[int, tuple[_Unpack, int]] = {
+            t: (struct.Struct(order + fmt).unpack_from, size) for t, (fmt, size) in GGUF_SCALAR.items()
+        }
+        dims: list[_Unpack] = [struct.Struct(order + "Q" * n + "IQ").unpack_from for n in range(GGML_MAX_DIMS + 1)]
+        _STRUCTS[order] = (scalar, dims)
+    return _STRUCTS[order]
+
+
 class _Parser:
     """One parse of one source: the GGUF grammar, reading only through ``self.cur``."""
 
@@ -196,9 +212,7 @@ class _Parser:
     def set_byteorder(self, order: str) -> None:
         self.order = order
         self.cur.set_byteorder(order)
-        self.scalar = {t: (struct.Struct(order + fmt).unpack_from, size) for t, (fmt, size) in GGUF_SCALAR.items()}
-        # A tensor info after its name and n_dims: the dims, the type and the offset, in one call.
-        self.dims_unpack = [struct.Struct(order + "Q" * n + "IQ").unpack_from for n in range(GGML_MAX_DIMS + 1)]
+        self.scalar, self.dims_unpack = _structs(order)
 
     # --- strings --------------------------------------------------------------------------
 
