@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 from .errors import (
+    ERROR_CODES,
     ChangedDuringScan,
     DuplicateKey,
     FileAccessError,
@@ -42,18 +43,41 @@ _LAZY = {
     "GGUFHeader": "gguf",
     "GGUFTensorInfo": "gguf",
     "read_gguf_header": "gguf",
-    "ScanCache": "scan",
+    "SafetensorsHeader": "safetensors",
+    "read_safetensors_header": "safetensors",
+    "ScanCache": "cache",
     "ScanReport": "scan",
     "list_models": "scan",
-    "lmstudio_models_folder": "scan",
     "scan_models": "scan",
+    "lmstudio_models_folder": "sources.lmstudio",
+    "Capabilities": "shapes",
+    "ErrorRecord": "shapes",
+    "FactsRecord": "shapes",
+    "FactsResponse": "shapes",
+    "LoadedInstance": "shapes",
+    "ModelEntry": "shapes",
+    "ModelsResponse": "shapes",
+    "Quantization": "shapes",
 }
 
 if TYPE_CHECKING:
+    from .cache import ScanCache
     from .facts import ModelFacts, TensorTypeStat
     from .gguf import GGUFHeader, GGUFTensorInfo, read_gguf_header
     from .limits import BATCH_LIMITS, SERVER_LIMITS, Limits
-    from .scan import ScanCache, ScanReport, list_models, lmstudio_models_folder, scan_models
+    from .safetensors import SafetensorsHeader, read_safetensors_header
+    from .scan import ScanReport, list_models, scan_models
+    from .shapes import (
+        Capabilities,
+        ErrorRecord,
+        FactsRecord,
+        FactsResponse,
+        LoadedInstance,
+        ModelEntry,
+        ModelsResponse,
+        Quantization,
+    )
+    from .sources.lmstudio import lmstudio_models_folder
 
 
 def __getattr__(name: str) -> object:
@@ -71,9 +95,14 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BATCH_LIMITS",
+    "ERROR_CODES",
     "SERVER_LIMITS",
+    "Capabilities",
     "ChangedDuringScan",
     "DuplicateKey",
+    "ErrorRecord",
+    "FactsRecord",
+    "FactsResponse",
     "FileAccessError",
     "GGUFHeader",
     "GGUFTensorInfo",
@@ -82,9 +111,14 @@ __all__ = [
     "LayoutError",
     "LimitExceeded",
     "Limits",
+    "LoadedInstance",
+    "ModelEntry",
     "ModelFacts",
     "ModelScanError",
+    "ModelsResponse",
     "NotAModel",
+    "Quantization",
+    "SafetensorsHeader",
     "ScanCache",
     "ScanReport",
     "TensorTypeStat",
@@ -95,5 +129,6 @@ __all__ = [
     "list_models",
     "lmstudio_models_folder",
     "read_gguf_header",
+    "read_safetensors_header",
     "scan_models",
 ]

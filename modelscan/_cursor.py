@@ -21,7 +21,7 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, BinaryIO, NoReturn, Protocol
 
-from .errors import FileAccessError, LimitExceeded, ModelScanError, Truncated
+from .errors import LimitExceeded, ModelScanError, Truncated, os_error
 
 __all__ = ["FIRST_READ", "MAX_READ", "ByteSource", "Cursor", "FileSource", "StreamSource"]
 
@@ -181,9 +181,17 @@ class Cursor:
 
     # --- errors ---------------------------------------------------------------------------
 
-    def fail(self, cls: type[ModelScanError], field: Field, offset: int | None, detail: str, **kw: str) -> NoReturn:
+    def fail(
+        self,
+        cls: type[ModelScanError],
+        field: Field,
+        offset: int | None,
+        detail: str,
+        *,
+        limit: str | None = None,
+    ) -> NoReturn:
         label = field if isinstance(field, str) else field()
-        raise cls(self.name, detail, field=label, offset=offset, format=self.format, **kw)
+        raise cls(self.name, detail, field=label, offset=offset, format=self.format, limit=limit)
 
     # --- position -------------------------------------------------------------------------
 
@@ -256,9 +264,7 @@ class Cursor:
                 chunks.append(data)
                 got += len(data)
         except OSError as exc:
-            raise FileAccessError(
-                self.name, f"read failed: {exc.strerror or exc}", format="fs", code="os_error"
-            ) from exc
+            raise os_error(self.name, exc, "read failed") from exc
         self.bytes_read += got
         self._fresh = False
         self.base += self.pos

@@ -21,7 +21,7 @@ from math import prod
 from typing import TYPE_CHECKING
 
 from ._tables import GGML_BLOCK, GGML_MAX_DIMS, GGML_MAX_NAME
-from .errors import DuplicateKey, InvalidField, LayoutError, Truncated, Unsupported, escape_text
+from .errors import DuplicateKey, ErrorCode, InvalidField, LayoutError, Truncated, Unsupported, escape_text
 
 if TYPE_CHECKING:
     from .gguf import _Parser
@@ -303,6 +303,7 @@ class TensorInfos:
     def layout_failure(self, i: int, raw: bytes, at: int, *, offset: int, expected: int | None, minimum: int) -> None:
         """Keep the first layout error (errors point at the byte of the info's ``offset`` field)."""
         field = label("tensor", i, raw.decode("utf-8")) + ".offset"
+        code: ErrorCode
         if offset % self.alignment:
             detail, code = f"offset {offset} not a multiple of alignment {self.alignment}", "misaligned"
         elif expected is None:

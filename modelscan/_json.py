@@ -27,7 +27,7 @@ from typing import Any
 from .errors import DuplicateKey, InvalidField, LimitExceeded, ModelScanError, escape_text
 from .limits import Limits
 
-__all__ = ["FlatStringMap", "parse_json", "parse_json_flat_member", "paused_gc", "short_key"]
+__all__ = ["FlatStringMap", "parse_json", "parse_json_flat_member", "paused_gc", "short_key", "type_name"]
 
 #: The most digits an integer literal may have: CPython's default ``sys.get_int_max_str_digits``.
 #: Enforced here too, so a process that raised or disabled that limit still parses in linear time.
@@ -470,3 +470,19 @@ def _lean_at(
                         )
                     keys.add(key)
     return rest, lean
+
+
+_VALUE_TYPE_NAMES: dict[type, str] = {
+    bool: "bool",
+    int: "int",
+    float: "float",
+    str: "str",
+    list: "list",
+    dict: "object",
+    type(None): "null",
+}
+
+
+def type_name(value: object) -> str:
+    """The JSON type of a parsed value, as a warning names it (``expected int, got bool``)."""
+    return _VALUE_TYPE_NAMES.get(type(value), type(value).__name__)

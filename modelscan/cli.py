@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from . import __version__
 from .errors import UsageError, display_path
 from .limits import BATCH_LIMITS, SERVER_LIMITS
-from .scan import lmstudio_models_folder, scan_models
+from .scan import scan_models
+from .sources.lmstudio import lmstudio_models_folder
 
 __all__ = ["main"]
 
 _EPILOG = """\
 exit status: 0 on success (problems are reported on stderr but do not fail the run);
-1 with --strict when any problem was found; 2 on a usage error or when no PATH is given
-and LM Studio's models folder does not exist.
+1 with --strict when any problem was found; 2 on a usage error (a PATH that does not
+exist, a bad option) or when no PATH is given and LM Studio's models folder does not
+exist; 130 when interrupted (Ctrl-C).
 """
 
 
@@ -64,25 +67,47 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         metavar="N",
-        help="processes that read headers in a cold scan of many folders (default: every CPU from 64 "
-        "folders on; 1: none)",
+        help="processes that read headers in a cold scan of many models (default: every CPU from 64 "
+        "model folders on; 1: none)",
     )
     p.add_argument("--version", action="version", version=f"modelscan {__version__}")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status (130 after Ctrl-C, with one line)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("modelscan: interrupted", file=sys.stderr)
+        return 130
+
+
+def _paths(given: list[str]) -> list[str] | None:
+    """The PATHs to scan (LM Studio's models folder when none is given); ``None`` after saying
+    on stderr why there is nothing to scan: a mistyped path is the caller's error, not an empty
+    listing."""
+    missing = [p for p in given if not os.path.lexists(p)]
+    for p in missing:
+        print(f"modelscan: {display_path(p)}: no such file or folder", file=sys.stderr)
+    if missing:
+        return None
+    if given:
+        return given
+    folder, looked = lmstudio_models_folder()
+    if folder.is_dir():
+        return [str(folder)]
+    print("modelscan: no PATH given and LM Studio's models folder was not found; looked at:", file=sys.stderr)
+    for place in looked:
+        print(f"  {display_path(place)}", file=sys.stderr)
+    return None
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
-    paths = list(args.paths)
-    if not paths:
-        folder, looked = lmstudio_models_folder()
-        if not folder.is_dir():
-            print("modelscan: no PATH given and LM Studio's models folder was not found; looked at:", file=sys.stderr)
-            for place in looked:
-                print(f"  {display_path(place)}", file=sys.stderr)
-            return 2
-        paths = [str(folder)]
+    paths = _paths(list(args.paths))
+    if paths is None:
+        return 2
     loaded = None
     if args.loaded:
         try:
@@ -94,13 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers is not None and args.workers < 1:
         print("modelscan: --workers must be at least 1", file=sys.stderr)
         return 2
-    report = scan_models(*paths, limits=SERVER_LIMITS if args.server_limits else BATCH_LIMITS, workers=args.workers)
+    # The library never starts processes unless asked; the command line asks for every CPU.
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     try:
-        out = (
-            {"models": [m.to_dict() for m in report.models], "problems": [p.to_dict() for p in report.problems]}
-            if args.facts
-            else report.to_response(loaded)
-        )
+        report = scan_models(*paths, limits=SERVER_LIMITS if args.server_limits else BATCH_LIMITS, workers=workers)
+    except UsageError as exc:
+        print(f"modelscan: {exc}", file=sys.stderr)
+        return 2
+    try:
+        out: object = report.to_facts() if args.facts else report.to_response(loaded)
     except UsageError as exc:
         print(f"modelscan: --loaded: {exc}", file=sys.stderr)
         return 2

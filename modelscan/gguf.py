@@ -48,6 +48,7 @@ from ._tables import (
 )
 from .errors import (
     DuplicateKey,
+    ErrorCode,
     InvalidField,
     LimitExceeded,
     ModelScanError,
@@ -203,11 +204,31 @@ class _Parser:
 
     # --- errors ---------------------------------------------------------------------------
 
-    def fail(self, cls: type[ModelScanError], field: str, offset: int | None, detail: str, **kw: str) -> NoReturn:
-        raise cls(self.source, detail, field=field, offset=offset, format="gguf", **kw)
+    def fail(
+        self,
+        cls: type[ModelScanError],
+        field: str,
+        offset: int | None,
+        detail: str,
+        *,
+        code: ErrorCode | None = None,
+        limit: str | None = None,
+    ) -> NoReturn:
+        raise cls(self.source, detail, field=field, offset=offset, format="gguf", code=code, limit=limit)
 
-    def warn(self, cls: type[ModelScanError], field: str, offset: int | None, detail: str, **kw: str) -> None:
-        self.warnings.append(cls(self.source, detail, field=field, offset=offset, format="gguf", **kw))
+    def warn(
+        self,
+        cls: type[ModelScanError],
+        field: str,
+        offset: int | None,
+        detail: str,
+        *,
+        code: ErrorCode | None = None,
+        limit: str | None = None,
+    ) -> None:
+        self.warnings.append(
+            cls(self.source, detail, field=field, offset=offset, format="gguf", code=code, limit=limit)
+        )
 
     def set_byteorder(self, order: str) -> None:
         self.order = order
@@ -551,14 +572,15 @@ def read_gguf_header(
     decode_arrays: Container[str] = frozenset(),
     decode_strings: Container[str] = FACT_STRING_KEYS,
     keep_tensors: bool = True,
-    expect: tuple[int, int] | None = None,
+    expect: tuple[int, ...] | None = None,
 ) -> GGUFHeader:
     """Open *path* safely (``_fs.open_regular``) and parse its GGUF header.
 
     *source* is the name the file goes by in errors and in :attr:`GGUFHeader.path` (by default
     *path*): a caller that opens the resolved target of a symbolic link names the file as it was
-    found. *expect* is the ``(st_dev, st_ino)`` a folder walk saw for *path* (a resolved path): a
-    file swapped since then raises :class:`ChangedDuringScan` before anything is read. An empty
+    found. *expect* is what a folder walk saw of *path* (a resolved path), passed on to
+    :func:`~modelscan._fs.open_regular`: a file swapped (or rewritten) since then raises
+    :class:`ChangedDuringScan` before anything is read. An empty
     file is :class:`NotAModel` (``empty_file``) from ``fstat`` alone. A file that changes while it
     is read raises :class:`ChangedDuringScan`, also when the change made the parse fail. The file
     is read with ``os.pread``, sized to the header. *decode_strings*, *decode_arrays* and
@@ -566,7 +588,7 @@ def read_gguf_header(
     :func:`parse_gguf_header` raises, and :class:`FileAccessError`.
     """
     name = os.fsdecode(path) if source is None else source
-    f, before = open_regular(path, expect=expect)
+    f, before = open_regular(path, expect=expect, source=name)
     with f:
         if before.st_size == 0:
             raise NotAModel(name, "empty file", format="gguf", code="empty_file")

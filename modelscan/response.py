@@ -3,17 +3,22 @@
 Pure: no I/O. ``to_response`` orders entries as FIELDS.md section 2 says (LLMs, then embedding
 models; each by publisher, then key, case-insensitively) and shapes each one; embedding entries
 omit ``architecture``, ``capabilities`` and ``description``. ``loaded`` instances (FIELDS.md
-section 8) are validated here, because only here is the set of keys known.
+section 8) are validated here, because only here is the set of keys known. ``to_facts`` shapes
+the extended facts record (FIELDS.md section 7) beside it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, cast
 
-from .errors import UsageError
+from .errors import ModelScanError, UsageError
 from .facts import ModelFacts
 
-__all__ = ["LLM_INSTANCE_DEFAULTS", "sort_models", "to_entry", "to_response"]
+if TYPE_CHECKING:
+    from .shapes import FactsRecord, FactsResponse, LoadedInstance, ModelEntry, ModelsResponse, Quantization
+
+__all__ = ["LLM_INSTANCE_DEFAULTS", "sort_models", "to_entry", "to_facts", "to_facts_record", "to_response"]
 
 #: Config of a loaded LLM instance when the caller leaves a field out (LM Studio's defaults).
 LLM_INSTANCE_DEFAULTS: Mapping[str, object] = {
@@ -43,12 +48,12 @@ def _check_value(key: str, field: str, value: object, default: object) -> object
     return value
 
 
-def _instances(model: ModelFacts, given: object) -> list[dict[str, object]]:
+def _instances(model: ModelFacts, given: object) -> list[LoadedInstance]:
     key = model.key
     if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
         raise UsageError(f"loaded[{key!r}] must be a list of instances, got {type(given).__name__}")
     defaults = _EMBEDDING_INSTANCE_DEFAULTS if model.type == "embedding" else LLM_INSTANCE_DEFAULTS
-    out: list[dict[str, object]] = []
+    out: list[LoadedInstance] = []
     for n, inst in enumerate(given, start=1):
         if not isinstance(inst, Mapping):
             raise UsageError(f"loaded[{key!r}][{n - 1}] must be a mapping with 'id' and 'config'")
@@ -68,37 +73,52 @@ def _instances(model: ModelFacts, given: object) -> list[dict[str, object]]:
                 f"loaded[{key!r}][{n - 1}]: config field(s) {sorted(map(str, extra))} not allowed for {kind} model"
             )
         shaped = {f: _check_value(key, f, config.get(f, d), d) for f, d in defaults.items()}
-        out.append({"id": inst_id, "config": shaped})
+        out.append(cast("LoadedInstance", {"id": inst_id, "config": shaped}))
     if len({i["id"] for i in out}) < len(out):
         raise UsageError(f"loaded[{key!r}]: instance ids repeat")
     return out
 
 
-def to_entry(model: ModelFacts, loaded: Sequence[Mapping[str, object]] = ()) -> dict[str, object]:
-    """One model entry, keys in the order of list-models-endpoint.md."""
-    entry: dict[str, object] = {
+def to_entry(model: ModelFacts, loaded: object = ()) -> ModelEntry:
+    """One model entry, keys in the order of list-models-endpoint.md.
+
+    *loaded* is the model's loaded instances, as ``to_response`` takes them.
+    """
+    quantization: Quantization | None = (
+        None if model.quant_name is None else {"name": model.quant_name, "bits_per_weight": model.quant_bits}
+    )
+    instances = _instances(model, loaded)
+    if model.type == "embedding":  # no architecture, capabilities or description
+        return {
+            "type": model.type,
+            "publisher": model.publisher,
+            "key": model.key,
+            "display_name": model.display_name,
+            "quantization": quantization,
+            "size_bytes": model.size_bytes,
+            "params_string": model.params_string,
+            "loaded_instances": instances,
+            "max_context_length": model.max_context_length,
+            "format": model.format,
+        }
+    return {
         "type": model.type,
         "publisher": model.publisher,
         "key": model.key,
         "display_name": model.display_name,
+        "architecture": model.architecture,
+        "quantization": quantization,
+        "size_bytes": model.size_bytes,
+        "params_string": model.params_string,
+        "loaded_instances": instances,
+        "max_context_length": model.max_context_length,
+        "format": model.format,
+        "capabilities": {"vision": model.vision, "trained_for_tool_use": model.trained_for_tool_use},
+        "description": None,
     }
-    if model.type != "embedding":
-        entry["architecture"] = model.architecture
-    entry["quantization"] = (
-        None if model.quant_name is None else {"name": model.quant_name, "bits_per_weight": model.quant_bits}
-    )
-    entry["size_bytes"] = model.size_bytes
-    entry["params_string"] = model.params_string
-    entry["loaded_instances"] = _instances(model, loaded)
-    entry["max_context_length"] = model.max_context_length
-    entry["format"] = model.format
-    if model.type != "embedding":
-        entry["capabilities"] = {"vision": model.vision, "trained_for_tool_use": model.trained_for_tool_use}
-        entry["description"] = None
-    return entry
 
 
-def to_response(models: Sequence[ModelFacts], loaded: Mapping[str, object] | None = None) -> dict[str, object]:
+def to_response(models: Sequence[ModelFacts], loaded: Mapping[str, object] | None = None) -> ModelsResponse:
     """``{"models": [...]}`` for *models* (keys already assigned).
 
     Raises :class:`UsageError` when *loaded* names a key that no model has, or an instance is
@@ -111,4 +131,29 @@ def to_response(models: Sequence[ModelFacts], loaded: Mapping[str, object] | Non
     unknown = sorted(str(k) for k in loaded if k not in keys)
     if unknown:
         raise UsageError(f"loaded names unknown model key(s): {', '.join(map(repr, unknown))}")
-    return {"models": [to_entry(m, loaded.get(m.key, ())) for m in sort_models(models)]}  # type: ignore[arg-type]
+    return {"models": [to_entry(m, loaded.get(m.key, ())) for m in sort_models(models)]}
+
+
+def to_facts_record(model: ModelFacts) -> FactsRecord:
+    """The extended facts of one model (FIELDS.md section 7), as ``modelscan --facts`` prints them."""
+    return {
+        "key": model.key,
+        "format": model.format,
+        "path": model.path,
+        "files": list(model.files),
+        "projector": model.projector,
+        "n_params": model.n_params,
+        "n_params_active": model.n_params_active,
+        "bits_per_weight": model.bits_per_weight,
+        "tensor_types": {
+            k: {"tensors": v.tensors, "elements": v.elements, "bytes": v.bytes} for k, v in model.tensor_types.items()
+        },
+        "header_bytes": model.header_bytes,
+        "has_chat_template": model.has_chat_template,
+        "warnings": [w.to_dict() for w in model.warnings],
+    }
+
+
+def to_facts(models: Sequence[ModelFacts], problems: Sequence[ModelScanError]) -> FactsResponse:
+    """``{"models": [facts records], "problems": [error records]}``, models in listing order."""
+    return {"models": [to_facts_record(m) for m in models], "problems": [p.to_dict() for p in problems]}

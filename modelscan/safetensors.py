@@ -229,7 +229,11 @@ def _parse_header(raw: bytes, *, source: str, limits: Limits, check_duplicates: 
 
 
 def read_safetensors_header(
-    path: str | os.PathLike[str], *, limits: Limits = BATCH_LIMITS, expect: tuple[int, int] | None = None
+    path: str | os.PathLike[str],
+    *,
+    limits: Limits = BATCH_LIMITS,
+    expect: tuple[int, ...] | None = None,
+    source: str | None = None,
 ) -> SafetensorsHeader:
     """Open *path* safely (R7), read its header with :func:`parse_safetensors_header`, and check
     that the file did not change meanwhile (R14).
@@ -238,10 +242,11 @@ def read_safetensors_header(
     swapped since then raises :class:`~modelscan.errors.ChangedDuringScan` before anything is read.
 
     Raises what :func:`parse_safetensors_header` raises, :class:`~modelscan.errors.FileAccessError`
-    and :class:`~modelscan.errors.ChangedDuringScan`.
+    and :class:`~modelscan.errors.ChangedDuringScan`. *source* names the file in errors and in
+    the header (default: *path*).
     """
-    source = os.fspath(path)
-    f, before = open_regular(path, expect=expect)
+    source = os.fsdecode(path) if source is None else source
+    f, before = open_regular(path, expect=expect, source=source)
     with f:
         try:
             header = parse_safetensors_header(cast(BinaryIO, f), source=source, file_size=before.st_size, limits=limits)

@@ -47,8 +47,9 @@ from hostile_catalogue import (
 
 import modelscan
 from fixtures.make_fixtures import Q4_0, llm_tensors, write_gguf
-from modelscan import _cursor, _fs, discover, gguf, mlx
+from modelscan import _cursor, _fs, _walk, gguf, sources
 from modelscan import safetensors as st_module
+from modelscan.candidates import Candidate, GGUFCandidate
 from modelscan.errors import ChangedDuringScan, FileAccessError, ModelScanError
 from modelscan.limits import BATCH_LIMITS, Limits
 
@@ -480,10 +481,9 @@ def test_f10_growing_file_is_changed_during_scan_and_retryable(
 ) -> None:
     path = _vocab_gguf(m / "model.gguf")
 
-    def grow(n: int) -> None:
-        if n == 1:
-            with open(path, "ab") as f:
-                f.write(b"\0" * 4096)
+    def grow(n: int) -> None:  # a download in progress: it grows during every read
+        with open(path, "ab") as f:
+            f.write(b"\0" * 4096)
 
     _hook_preads(monkeypatch, grow)
     report = modelscan.scan_models(r)
@@ -494,6 +494,23 @@ def test_f10_growing_file_is_changed_during_scan_and_retryable(
     assert "grew" in err.detail
     monkeypatch.undo()
     assert modelscan.scan_models(r).problems == []  # scanning again succeeds
+
+
+def test_a_file_that_changed_once_during_its_read_is_read_again(
+    m: Path, r: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _vocab_gguf(m / "model.gguf")
+
+    def grow(n: int) -> None:  # a copy that finishes during the first read
+        if n == 1:
+            with open(path, "ab") as f:
+                f.write(b"\0" * 4096)
+
+    _hook_reads(monkeypatch, gguf, grow)
+    report = modelscan.scan_models(r)
+    assert report.problems == []  # the retry read the finished file: no flicker out of the listing
+    (model,) = report.models
+    assert model.size_bytes == path.stat().st_size
 
 
 def test_f10_growing_safetensors(m: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -637,11 +654,11 @@ def test_f09_truncated_during_the_scan_never_sigbus(m: Path) -> None:
 # --- the file read is the file walked (R7) ----------------------------------------------------
 
 
-def _walk_one(r: Path) -> discover.FileEntry:
+def _walk_one(r: Path) -> _walk.FileEntry:
     problems: list[ModelScanError] = []
-    (contents,) = list(discover.iter_model_folders([r], problems))
+    (folder,) = list(_walk.Walk([r], BATCH_LIMITS, problems).folders())
     assert problems == []
-    (entry,) = [f for f in contents.files if f.name == "model.gguf"]
+    (entry,) = [f for f in folder.files if f.name == "model.gguf"]
     return entry
 
 
@@ -696,17 +713,17 @@ def test_read_small_file_checks_identity(tmp_path: Path) -> None:
 
 def _swap_after_walk(monkeypatch: pytest.MonkeyPatch, secret: Path, name: str) -> None:
     """Replace the walked file *name* by a link to *secret* (outside the root) once the walk saw it."""
-    real = discover.iter_model_folders
+    real = sources.discover
 
-    def walk_then_swap(*args: Any, **kwargs: Any) -> Iterator[discover.FolderContents]:
-        for contents in real(*args, **kwargs):
-            for f in contents.files:
+    def walk_then_swap(*args: Any, **kwargs: Any) -> Iterator[Candidate]:
+        for candidate in real(*args, **kwargs):
+            for f in candidate.files() if isinstance(candidate, GGUFCandidate) else candidate.files:
                 if f.name == name:
                     os.unlink(f.path)
                     os.symlink(secret, f.path)
-            yield contents
+            yield candidate
 
-    monkeypatch.setattr(discover, "iter_model_folders", walk_then_swap)
+    monkeypatch.setattr(sources, "discover", walk_then_swap)
 
 
 def test_scan_refuses_a_file_swapped_for_a_link_after_the_walk(
@@ -737,28 +754,7 @@ def test_scan_refuses_mlx_weights_swapped_for_a_link_after_the_walk(
     _swap_after_walk(monkeypatch, secret, "model.safetensors")
     report = modelscan.scan_models(r)
     assert report.models == []
-    # The MLX reader lists its folder itself, after the swap: it sees the link leave the folder.
-    assert rel_problems(report, m) == [("model.safetensors", "outside_root")]
-
-
-def test_mlx_reader_refuses_weights_swapped_after_its_own_listing(
-    tmp_path: Path, m: Path, r: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (m / "config.json").write_bytes(VALID_CONFIG)
-    (m / "model.safetensors").write_bytes(VALID_ST)
-    secret = tmp_path / "secret.safetensors"
-    secret.write_bytes(VALID_ST)
-    real_walk = mlx._walk_folder
-
-    def walk_then_swap(*args: Any, **kwargs: Any) -> Any:
-        listed = real_walk(*args, **kwargs)
-        os.unlink(m / "model.safetensors")
-        os.symlink(secret, m / "model.safetensors")
-        return listed
-
-    monkeypatch.setattr(mlx, "_walk_folder", walk_then_swap)
-    report = modelscan.scan_models(r)
-    assert report.models == []
+    # The reader opens what the walk saw, or nothing: the swapped-in link is refused unread.
     assert rel_problems(report, m) == [("model.safetensors", "changed_during_scan")]
 
 
@@ -955,7 +951,7 @@ def test_walk_seconds_with_a_clock_that_runs_out(r: Path, monkeypatch: pytest.Mo
         now[0] += 1.0  # every look at the clock costs a second
         return now[0]
 
-    monkeypatch.setattr(discover, "_clock", clock)
+    monkeypatch.setattr(_walk, "_clock", clock)
     report = modelscan.scan_models(r, limits=BATCH_LIMITS.replace(walk_seconds=4.5))
     assert [(p.code, p.limit) for p in report.problems] == [("scan_truncated", "walk_seconds")]
     assert "4.5 s" in report.problems[0].detail
@@ -970,9 +966,9 @@ def test_walk_seconds_within_one_huge_folder(r: Path, monkeypatch: pytest.Monkey
         now[0] += 1.0
         return now[0]
 
-    monkeypatch.setattr(discover, "_clock", clock)
+    monkeypatch.setattr(_walk, "_clock", clock)
     problems: list[ModelScanError] = []
-    list(discover.iter_model_folders([r], problems, limits=BATCH_LIMITS.replace(walk_seconds=3.5)))
+    list(_walk.Walk([r], BATCH_LIMITS.replace(walk_seconds=3.5), problems).folders())
     assert [(os.path.relpath(p.path, r), p.limit) for p in problems] == [("pub/huge", "walk_seconds")]
 
 
@@ -1093,15 +1089,15 @@ def test_folder_vanishing_mid_walk(r: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def test_file_vanishing_between_walk_and_read(m: Path, r: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     good(m / "model.gguf")
     good(r / "pub" / "other" / "model.gguf")
-    real = discover.iter_model_folders
+    real = sources.discover
 
-    def walk_then_remove(*args: Any, **kwargs: Any) -> Iterator[discover.FolderContents]:
-        for contents in real(*args, **kwargs):
-            if contents.path == str(m):
+    def walk_then_remove(*args: Any, **kwargs: Any) -> Iterator[Candidate]:
+        for candidate in real(*args, **kwargs):
+            if candidate.origin.folder == str(m):
                 os.unlink(m / "model.gguf")
-            yield contents
+            yield candidate
 
-    monkeypatch.setattr(discover, "iter_model_folders", walk_then_remove)
+    monkeypatch.setattr(sources, "discover", walk_then_remove)
     report = modelscan.scan_models(r)
     assert len(report.models) == 1
     assert rel_problems(report, m) == [("model.gguf", "changed_during_scan")]

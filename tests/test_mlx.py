@@ -32,7 +32,7 @@ from modelscan.errors import (
 )
 from modelscan.facts import ModelFacts, TensorTypeStat
 from modelscan.limits import BATCH_LIMITS, Limits
-from modelscan.mlx import read_mlx_model
+from mlx_reading import read_mlx_model
 
 TOOLS = "{%- if tools %}{% for tool in tools %}{{ tool | tojson }}{% endfor %}{% endif %}{{ messages[0].content }}"
 PLAIN = "{% for message in messages %}{{ message.content }}{% endfor %}"
@@ -137,7 +137,7 @@ def test_affine_bits_give_name_and_count(model: Path, bits: int) -> None:
     facts = read(model)
     assert (facts.quant_name, facts.quant_bits) == (f"{bits}bit", bits)
     assert facts.n_params == 8 * 64 + 8  # the weight unpacked, plus X.bias; scales and biases are not params
-    assert facts.warnings == []
+    assert facts.warnings == ()
 
 
 def test_mode_affine_written_out(model: Path) -> None:
@@ -164,7 +164,7 @@ def test_microscaling_modes(model: Path, mode: str, group_size: int, name: str, 
     facts = read(model)
     assert (facts.quant_name, facts.quant_bits) == (name, bits)
     assert facts.n_params == 512 + 64
-    assert facts.warnings == []
+    assert facts.warnings == ()
 
 
 def test_per_module_override(model: Path) -> None:
@@ -196,7 +196,7 @@ def test_per_module_override(model: Path) -> None:
     facts = read(model)
     assert facts.n_params == 512 + 512 + 16 * 64 + 512
     assert (facts.quant_name, facts.quant_bits) == ("4bit", 4)
-    assert facts.warnings == []
+    assert facts.warnings == ()
 
 
 def test_per_module_override_with_bad_bits_uses_the_default(model: Path) -> None:
@@ -258,7 +258,7 @@ def test_hugging_face_quantization_config_is_not_mlx(model: Path) -> None:
     make_model(model, {"quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128}}, {"w": f16(8)})
     facts = read(model)
     assert (facts.quant_name, facts.quant_bits) == ("F16", 16)
-    assert facts.warnings == []
+    assert facts.warnings == ()
 
 
 # C-08: each hazard warns with its field; the fallback is the dominant dtype (F32 here).
@@ -436,7 +436,7 @@ def test_moe_active_params(model: Path, moe: dict[str, object]) -> None:
     facts = read(model)
     assert facts.n_params == 2048 + 256 + 256
     assert facts.n_params_active == 2560 - 2048 + 2048 * 2 // 4
-    assert facts.warnings == []
+    assert facts.warnings == ()
 
 
 def test_moe_unstacked_experts(model: Path) -> None:
@@ -850,7 +850,7 @@ def test_size_counts_every_file_recursively_without_junk(model: Path, tmp_path: 
     expected += (model / "config.json").stat().st_size + (model / "model.safetensors").stat().st_size
     facts = read(model)
     assert facts.size_bytes == expected
-    assert facts.warnings == []
+    assert facts.warnings == ()
 
 
 def test_size_is_bounded_by_the_walk_limits(model: Path) -> None:
@@ -864,11 +864,14 @@ def test_size_is_bounded_by_the_walk_limits(model: Path) -> None:
     assert read(model, BATCH_LIMITS.replace(walk_depth=2)).size_bytes == base + 5
     facts = read(model, BATCH_LIMITS.replace(walk_entries_total=100))
     assert facts.size_bytes == base + 5 + 100
-    # The top level is always listed whole (the model is there); below it the budget holds.
-    facts = read(model, BATCH_LIMITS.replace(walk_entries_total=2))
+    # The model folder holds 8 entries, a/ and a/b/ one each: the budget runs out inside a/b/.
+    facts = read(model, BATCH_LIMITS.replace(walk_entries_total=9))
     assert facts.size_bytes == base + 5
     assert fields(facts) == [("scan_truncated", None)]
     assert facts.warnings[0].limit == "walk_entries_total"
+    with pytest.raises(LimitExceeded) as total:
+        read(model, BATCH_LIMITS.replace(walk_entries_total=2))  # the model folder cannot be listed whole
+    assert total.value.limit == "walk_entries_total"
     facts = read(model, BATCH_LIMITS.replace(walk_entries_per_dir=8))
     assert facts.size_bytes == base + 5 + 100
     with pytest.raises(LimitExceeded) as info:
@@ -943,7 +946,7 @@ def test_sharded_model(model: Path) -> None:
     assert (facts.n_params, facts.quant_name) == (N_PARAMS, "4bit")
     headers = sum(8 + struct.unpack("<Q", (model / n).read_bytes()[:8])[0] for n in NAMES)
     assert facts.header_bytes == headers
-    assert facts.warnings == []
+    assert facts.warnings == ()
 
 
 def test_c14_shard_listed_but_missing(model: Path) -> None:

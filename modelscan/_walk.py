@@ -1,0 +1,475 @@
+"""The one folder walk (HOSTILE.md R7, R11, R12, R15; FIELDS.md section 1's junk rules).
+
+Every source that looks at a folder (LM Studio's layout, and the MLX folder trees inside it)
+walks it here, so every rule about what a scan may see lives once:
+
+- iterative ``os.scandir``, never following a directory symlink, with depth, entry and time
+  budgets; each budget hit is one ``scan_truncated`` problem naming the limit;
+- a file symlink is followed only when its target is a regular file inside one of the scanned
+  roots, a file given by name, or the real ``blobs/`` folder of the Hugging Face cache repo it
+  sits in; where a link leads is judged from its path before the target is touched, so a link
+  out of the roots is refused whether or not its target exists (no existence oracle);
+- FIFOs, devices and sockets with model-like names are problems, never opened;
+- AppleDouble ``._*`` files, ``.DS_Store`` and the like, hidden names and partial downloads are
+  never listed (partial downloads of model files are reported as such);
+- a GGUF file is listed once per scan however many names lead to it (hard links, several links,
+  overlapping roots), by ``(st_dev, st_ino)``; a folder tree collected for an MLX model counts
+  each of its files once the same way.
+
+A :class:`FileEntry` is one ``stat`` of one file: the size a listing reports and the identity a
+cache keys on come from it, and readers open ``entry.real`` with ``expect=entry.identity`` so
+that what they read is that very version of that very file. Nothing here opens a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import os
+import re
+import stat
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from .errors import FileAccessError, IncompleteModel, LimitExceeded, ModelScanError, os_error
+from .limits import Limits
+
+__all__ = ["FileEntry", "Folder", "Walk", "is_junk_name", "partial_download_name"]
+
+#: The walk's clock (a module attribute so tests can make the time budget run out).
+_clock = time.monotonic
+
+#: The deadline is checked on entering each folder and every this many entries within one.
+_CLOCK_EVERY = 1024
+
+_JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", ".localized"})
+_PARTIAL = re.compile(r"\.(part|partial|incomplete|download|crdownload|tmp)$|-partial(-\d+)?$", re.IGNORECASE)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FileEntry:
+    """A regular file seen by the walk: ``path`` is where it was found, ``real`` what to open."""
+
+    name: str
+    path: str
+    real: str
+    size: int
+    dev: int
+    ino: int
+    mtime_ns: int
+
+    @property
+    def identity(self) -> tuple[int, int, int, int]:
+        """``(st_dev, st_ino, st_size, st_mtime_ns)``: what a reader must find when it opens the file."""
+        return (self.dev, self.ino, self.size, self.mtime_ns)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Folder:
+    """One folder as the walk saw it.
+
+    ``files`` are its own regular files, by name. ``only`` is set when files were given to the
+    scan one by one: their names. ``tree`` is set when the walk was asked to collect this folder's
+    whole subtree (an MLX model's size counts nested files): every regular file below it, itself
+    included, each inode once; ``cut`` then names the walk limit that left the tree partial.
+    ``refused`` are the folder's own entries that look like files but may not be read (a FIFO,
+    a link out of the roots...), with the reason; ``partial`` names the limit that stopped the
+    listing of the folder itself, if one did.
+    """
+
+    path: str
+    files: tuple[FileEntry, ...]
+    only: frozenset[str] | None = None
+    tree: tuple[FileEntry, ...] | None = None
+    cut: str | None = None
+    refused: tuple[tuple[str, FileAccessError], ...] = ()
+    partial: str | None = None
+
+
+def is_junk_name(name: str) -> bool:
+    """OS litter never parsed or reported: AppleDouble ``._*``, ``.DS_Store``, ``Thumbs.db``..."""
+    return name.startswith("._") or name.lower() in _JUNK_NAMES
+
+
+def partial_download_name(name: str) -> bool:
+    """A download in progress or abandoned (``x.gguf.part``, ``*.incomplete``, Ollama ``-partial``)."""
+    return _PARTIAL.search(name) is not None
+
+
+def _model_like(name: str) -> bool:
+    """A name whose problems are worth a line: weights, their partial downloads, JSON sidecars."""
+    lower = name.lower()
+    return (
+        ".gguf" in lower
+        or ".safetensors" in lower
+        or lower.endswith((".incomplete", "-partial", ".json"))
+        or "-partial-" in lower
+    )
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _hf_blobs_root(link_path: str) -> str | None:
+    """For ``<repo>/snapshots/<rev>/...`` the repo's ``blobs`` folder (resolved), else ``None``.
+
+    ``blobs`` must be a real folder: a ``blobs`` that is itself a symbolic link (to ``/``, say)
+    would otherwise let a snapshot link reach any file.
+    """
+    parts = os.path.abspath(link_path).split(os.sep)
+    if "snapshots" not in parts[:-1]:
+        return None
+    i = len(parts) - 2 - parts[-2::-1].index("snapshots")
+    blobs = os.sep.join([*parts[:i], "blobs"])
+    try:
+        st = os.lstat(blobs)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode):
+        return None
+    return os.path.realpath(blobs)
+
+
+def _fs_error(path: str, detail: str, code: str) -> FileAccessError:
+    return FileAccessError(path, detail, format="fs", code=code)  # type: ignore[arg-type]
+
+
+def _no_such_file(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOENT, errno.ENOTDIR)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
+
+
+def _folder_identity(folder: str) -> tuple[int, int] | None:
+    """``(st_dev, st_ino)`` of a folder: one ``stat``, where ``realpath`` would cost one per
+    path component (quadratic down a deep tree). ``None`` if it cannot be had; listing the
+    folder then reports why."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+class _Tree:
+    """The files of one folder's subtree, each inode once (an MLX model's size)."""
+
+    __slots__ = ("cuts_before", "files", "folder", "seen")
+
+    def __init__(self, folder: Folder, cuts_before: int) -> None:
+        self.folder = folder
+        self.files: list[FileEntry] = []
+        self.seen: set[tuple[int, int]] = set()
+        self.cuts_before = cuts_before  # budget cuts before the tree was opened
+
+    def add(self, files: Sequence[FileEntry]) -> None:
+        for f in files:
+            ident = (f.dev, f.ino)
+            if ident not in self.seen:
+                self.seen.add(ident)
+                self.files.append(f)
+
+
+class _Listing:
+    """What one ``scandir`` of a folder gave."""
+
+    __slots__ = ("files", "partial", "refused", "subdirs")
+
+    def __init__(self) -> None:
+        self.files: list[FileEntry] = []
+        self.subdirs: list[str] = []
+        self.refused: list[tuple[str, FileAccessError]] = []
+        self.partial: str | None = None  # the limit that cut the listing short
+
+    def folder(self, path: str, only: frozenset[str] | None = None) -> Folder:
+        return Folder(path, tuple(self.files), only, refused=tuple(self.refused), partial=self.partial)
+
+
+class Walk:
+    """One scan's walk over its roots; problems are appended to *problems*, never raised.
+
+    A root may be a folder (walked to ``limits.walk_depth``) or one file (its folder is listed,
+    and the consumer keeps only what involves the named files).
+    """
+
+    def __init__(self, roots: Sequence[str | os.PathLike[str]], limits: Limits, problems: list[ModelScanError]) -> None:
+        self.limits = limits
+        self.problems = problems
+        self.seen: set[tuple[int, int]] = set()  # GGUF files listed so far
+        self.total = 0
+        self.deadline = _clock() + limits.walk_seconds
+        self.hit: set[str] = set()  # limits hit so far: each is reported once
+        self.cuts: list[str] = []  # every place the walk was cut short, by limit
+        self.roots: list[str] = []  # resolved folders a file symlink may point into
+        self.named: set[str] = set()  # resolved files given as roots: allowed targets too
+        self.starts: list[tuple[str, frozenset[str] | None]] = []
+        single: dict[str, set[str]] = {}
+        for root in roots:
+            path = os.fspath(root)
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                problems.append(os_error(path, exc, "cannot scan"))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                self.starts.append((path, None))
+                self.roots.append(os.path.realpath(path))
+            else:
+                folder = os.path.dirname(path) or os.curdir
+                if folder not in single:
+                    single[folder] = set()
+                    self.roots.append(os.path.realpath(folder))
+                single[folder].add(os.path.basename(path))
+                self.named.add(os.path.realpath(path))  # a file asked for by name may be a link to anywhere
+        self.starts += [(folder, frozenset(names)) for folder, names in single.items()]
+
+    # -- budgets -------------------------------------------------------------------------------
+
+    def budget_hit(self, where: str, what: str, limit: str) -> None:
+        self.cuts.append(limit)
+        if limit not in self.hit:
+            self.problems.append(LimitExceeded(where, what, format="fs", limit=limit, code="scan_truncated"))
+        self.hit.add(limit)
+
+    def out_of_time(self, where: str) -> bool:
+        if "walk_seconds" in self.hit:
+            return True
+        if _clock() > self.deadline:
+            self.budget_hit(where, f"walk took longer than {self.limits.walk_seconds} s", "walk_seconds")
+            return True
+        return False
+
+    # -- symbolic links ------------------------------------------------------------------------
+
+    def allowed_target(self, real: str, link_path: str) -> bool:
+        if real in self.named or any(_within(real, r) for r in self.roots):
+            return True
+        blobs = _hf_blobs_root(link_path)
+        return blobs is not None and _within(real, blobs)
+
+    def _link_target(self, path: str) -> str:
+        """Where the file symlink *path* leads, if that is inside the roots (R11).
+
+        Where the link leads is judged first, from the path alone: a link out of the roots is
+        refused whether or not its target exists (no existence oracle, R15), and the target is
+        neither opened nor stat()ed.
+        """
+        outside = "symbolic link points outside the scanned folders"
+        if not self.allowed_target(os.path.realpath(path), path):
+            raise _fs_error(path, outside, "outside_root")
+        try:
+            real = os.path.realpath(path, strict=True)
+        except RuntimeError as exc:  # Python < 3.13 may say "Symlink loop" this way
+            raise _fs_error(path, "symbolic link loop", "symlink_loop") from exc
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _fs_error(path, "symbolic link loop", "symlink_loop") from exc
+            if _no_such_file(exc):
+                raise _fs_error(path, "symbolic link target is missing", "broken_symlink") from exc
+            raise
+        if not self.allowed_target(real, path):  # the links changed in between
+            raise _fs_error(path, outside, "outside_root")
+        return real
+
+    def _file_entry(self, entry: os.DirEntry[str], report: bool) -> FileEntry | FileAccessError | None:
+        """The entry as a regular file, following a file symlink only into the roots; the reason
+        it may not be read; or ``None`` (a directory, or gone since it was listed).
+
+        Nothing here opens a file: a FIFO, a device or a link out of the roots is judged from
+        ``lstat``/``stat`` alone. *report*: record problems of model-like names.
+        """
+        path = entry.path
+        try:
+            if entry.is_symlink():
+                real = self._link_target(path)
+                st = os.stat(real)
+                kind = "symbolic link to a {}, not a regular file"
+            else:
+                real = path
+                st = entry.stat(follow_symlinks=False)
+                kind = "not a regular file ({})"
+            if stat.S_ISDIR(st.st_mode):
+                return None
+            if not stat.S_ISREG(st.st_mode):
+                raise _fs_error(path, kind.format(_kind(st.st_mode)), "not_regular_file")
+        except (FileAccessError, OSError) as exc:
+            if isinstance(exc, OSError) and _no_such_file(exc):
+                return None  # removed since it was listed: nothing to report
+            err = exc if isinstance(exc, FileAccessError) else os_error(path, exc, "cannot stat")
+            if report and _model_like(entry.name):
+                self.problems.append(err)
+            return err
+        return FileEntry(entry.name, path, real, st.st_size, st.st_dev, st.st_ino, st.st_mtime_ns)
+
+    # -- listing -------------------------------------------------------------------------------
+
+    def listing(self, folder: str, only: frozenset[str] | None = None) -> _Listing:
+        """Files and subfolders of *folder*, each sorted by name; problems recorded, never raised.
+
+        With *only* (files given one by one), problems are recorded for those names alone.
+        """
+        cuts = len(self.cuts)
+        out = _Listing()
+        self._list(folder, only, out)
+        out.files.sort(key=lambda f: f.name)
+        out.subdirs.sort()
+        if len(self.cuts) > cuts:
+            out.partial = self.cuts[cuts]
+        return out
+
+    def _list(self, folder: str, only: frozenset[str] | None, out: _Listing) -> None:
+        files, subdirs, refused = out.files, out.subdirs, out.refused
+        try:
+            it = os.scandir(folder)
+        except OSError as exc:
+            if not _no_such_file(exc):  # a folder that vanished mid-walk has nothing left to list
+                self.problems.append(os_error(folder, exc, "cannot list"))
+            return
+        limits = self.limits
+        with it:
+            count = 0
+            while True:
+                try:
+                    entry = next(it)
+                except StopIteration:
+                    break
+                except OSError as exc:
+                    self.problems.append(os_error(folder, exc, "listing failed"))
+                    break
+                count += 1
+                self.total += 1
+                if count > limits.walk_entries_per_dir:
+                    self.budget_hit(
+                        folder, f"more than {limits.walk_entries_per_dir} entries in one folder", "walk_entries_per_dir"
+                    )
+                    break
+                if self.total > limits.walk_entries_total:
+                    self.budget_hit(
+                        folder, f"more than {limits.walk_entries_total} entries in all", "walk_entries_total"
+                    )
+                    break
+                if count % _CLOCK_EVERY == 0 and self.out_of_time(folder):
+                    break
+                name = entry.name
+                if is_junk_name(name):
+                    continue
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    if not name.startswith("."):
+                        subdirs.append(entry.path)
+                    continue
+                if name.startswith("."):
+                    continue
+                report = only is None or name in only
+                if partial_download_name(name):
+                    if report and _model_like(name) and not name.lower().endswith(".json"):
+                        self.problems.append(
+                            IncompleteModel(
+                                entry.path, "not downloaded (partial download)", format="fs", code="partial_download"
+                            )
+                        )
+                    continue
+                fe = self._file_entry(entry, report)
+                if fe is None:
+                    continue
+                if isinstance(fe, FileAccessError):
+                    refused.append((name, fe))
+                    continue
+                if name.lower().endswith(".gguf"):
+                    ident = (fe.dev, fe.ino)
+                    if ident in self.seen:
+                        continue  # a hard link, a second symlink or overlapping roots: listed once
+                    self.seen.add(ident)
+                files.append(fe)
+
+    # -- the walk ------------------------------------------------------------------------------
+
+    def folders(self, collect: Callable[[Folder], bool] = lambda folder: False) -> Iterator[Folder]:
+        """Every folder under the roots that holds files, each folder once, depth first.
+
+        A folder for which ``collect(folder)`` is true is yielded after its whole subtree was
+        walked, with ``tree`` set; any other folder as soon as it is listed. A folder of a file
+        given by name is listed, never descended into.
+        """
+        limits = self.limits
+        done: set[tuple[int, int]] = set()  # folders walked, by identity: overlapping roots walk each once
+        for start, only in self.starts:
+            if only is not None:
+                if self.out_of_time(start):
+                    return
+                listed = self.listing(start, only)
+                names = {f.name for f in listed.files}
+                for name in sorted(only - names):
+                    path = os.path.join(start, name)
+                    if not any(p.path == path for p in self.problems) and not os.path.isfile(path):
+                        self.problems.append(_fs_error(path, "not a regular file", "not_regular_file"))
+                if only & names:
+                    folder = listed.folder(start, only & names)
+                    yield self._lone_tree(folder, listed.subdirs) if collect(folder) else folder
+                continue
+            # (path, depth) to enter, or a _Tree whose subtree is complete once it is popped.
+            stack: list[tuple[str, int] | _Tree] = [(start, 0)]
+            open_trees: list[_Tree] = []
+            while stack:
+                item = stack.pop()
+                if isinstance(item, _Tree):
+                    open_trees.remove(item)
+                    cut = self.cuts[item.cuts_before] if len(self.cuts) > item.cuts_before else None
+                    yield dataclasses.replace(item.folder, tree=tuple(item.files), cut=cut)
+                    continue
+                path, depth = item
+                ident = _folder_identity(path)
+                if ident is not None and ident in done:
+                    continue
+                if self.out_of_time(path):
+                    return
+                listed = self.listing(path)
+                files, subdirs = listed.files, listed.subdirs
+                if ident is not None:
+                    done.add(ident)
+                for tree in open_trees:
+                    tree.add(files)
+                if files or listed.refused:
+                    folder = listed.folder(path)
+                    if collect(folder):
+                        tree = _Tree(folder, len(self.cuts))
+                        tree.add(files)
+                        open_trees.append(tree)
+                        stack.append(tree)
+                    else:
+                        yield folder
+                if depth >= limits.walk_depth:
+                    if subdirs:
+                        self.budget_hit(path, f"folders nested deeper than {limits.walk_depth}", "walk_depth")
+                    continue
+                stack.extend((d, depth + 1) for d in reversed(subdirs))
+
+    def _lone_tree(self, folder: Folder, subdirs: list[str]) -> Folder:
+        """*folder* with its subtree, for a folder listed for a file given by name (which the walk
+        does not otherwise descend into). Problems below it are not the caller's: none are kept."""
+        tree = _Tree(folder, len(self.cuts))
+        tree.add(folder.files)
+        stack = [(d, 1) for d in reversed(subdirs)]
+        while stack:
+            path, depth = stack.pop()
+            listed = self.listing(path, only=frozenset())
+            tree.add(listed.files)
+            below = listed.subdirs
+            if depth < self.limits.walk_depth:
+                stack.extend((d, depth + 1) for d in reversed(below))
+        cut = self.cuts[tree.cuts_before] if len(self.cuts) > tree.cuts_before else None
+        return dataclasses.replace(folder, tree=tuple(tree.files), cut=cut)

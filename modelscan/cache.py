@@ -1,0 +1,127 @@
+"""``ScanCache``: per-candidate results reused while their files keep their identity.
+
+For servers that list models on every request: a scan with a cache walks the roots (which is
+cheap), and reads and derives only the candidates whose ``signature`` (every file's path,
+device, inode, size and mtime, from the walk's one ``stat`` of each) changed since the cache
+last saw them. A result holding a retryable problem (a file that changed while it was read) is
+never kept: the next scan reads it again.
+
+The cache is safe to share between threads, and concurrent scans of the same roots with the
+same options coalesce: while one thread scans, the others wait for its report instead of
+scanning too. It is not shared between processes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
+
+from .errors import ModelScanError
+from .facts import ModelFacts
+from .limits import Limits
+
+if TYPE_CHECKING:
+    from .candidates import Candidate
+
+__all__ = ["ScanCache"]
+
+T = TypeVar("T")
+
+#: What reading and deriving one candidate gave.
+Result = tuple[tuple[ModelFacts, ...], tuple[ModelScanError, ...]]
+
+
+class _Flight(Generic[T]):
+    """One scan under way, that other threads asking for the same may wait for."""
+
+    __slots__ = ("done", "error", "result")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+
+class ScanCache:
+    """Results per candidate, reused while no file of the candidate changed.
+
+    Pass the same object to every :func:`modelscan.scan_models` (or ``list_models``) call.
+    ``hits`` and ``misses`` count candidates found and not found since the cache was made.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._results: dict[tuple[object, ...], tuple[tuple[object, ...], Result]] = {}
+        self._flights: dict[Hashable, _Flight[object]] = {}
+        self._logged: set[tuple[str, str, str]] = set()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def clear(self) -> None:
+        """Forget every result."""
+        with self._lock:
+            self._results.clear()
+            self._logged.clear()
+
+    @staticmethod
+    def _key(candidate: Candidate, limits: Limits) -> tuple[object, ...]:
+        return (candidate.format, candidate.origin.folder, limits)
+
+    def get(self, candidate: Candidate, limits: Limits) -> Result | None:
+        """The result kept for *candidate*, if none of its files changed since."""
+        with self._lock:
+            entry = self._results.get(self._key(candidate, limits))
+            if entry is None or entry[0] != candidate.signature:
+                self.misses += 1
+                return None
+            self.hits += 1
+            return entry[1]
+
+    def put(self, candidate: Candidate, limits: Limits, result: Result) -> None:
+        """Keep *result* for *candidate*, unless it holds a retryable problem."""
+        if any(p.retryable for p in result[1]):
+            return
+        with self._lock:
+            self._results[self._key(candidate, limits)] = (candidate.signature, result)
+
+    def first_seen(self, problem: ModelScanError) -> bool:
+        """Whether *problem* is new to this cache (so that it is logged once, not every rescan)."""
+        ident = (problem.path, problem.code, problem.detail)
+        with self._lock:
+            if ident in self._logged:
+                return False
+            if len(self._logged) >= 100_000:  # bounded: forget rather than grow without end
+                self._logged.clear()
+            self._logged.add(ident)
+            return True
+
+    def shared(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, or the result of the call already under way for an equal *key*.
+
+        N threads asking at once cause one computation; all get its result (or its exception).
+        """
+        with self._lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return cast(T, flight.result)
+        try:
+            result = compute()
+            flight.result = result
+            return result
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()

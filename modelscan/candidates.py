@@ -1,0 +1,100 @@
+"""The seam between sources and readers: what a source found, before anything is read.
+
+A source (LM Studio's folder layout today; the Hugging Face cache, llama.cpp's caches, Ollama's
+store and remote repos next) walks its roots and yields candidates. A candidate says which
+format it is, where its model comes from and how that place names it (:class:`Origin`), and
+which files make it, each with the identity the walk saw (:class:`~modelscan._walk.FileEntry`).
+Readers read a candidate; derivation turns what was read into facts. Nothing here does I/O.
+
+A candidate is also the unit of caching: its ``signature`` holds every file it depends on, so a
+cached result is reused only while every one of those files keeps its identity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from ._walk import FileEntry
+from .errors import FileAccessError
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+__all__ = ["Candidate", "GGUFCandidate", "MLXCandidate", "Origin", "SourceName"]
+
+#: Where a model was found: LM Studio's ``<root>/<publisher>/<repo>/<files>`` layout (also any
+#: plain folder), the Hugging Face hub cache, llama.cpp's flat cache, Ollama's store, or a remote
+#: file or Hub repo.
+SourceName: TypeAlias = Literal["lmstudio", "hf-cache", "llama.cpp", "ollama", "remote"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a model comes from, and how that place names it (FIELDS.md sections 1 and 3).
+
+    ``folder`` is the model folder: the models of one folder share it, and several models of one
+    folder get ``@<quant>`` keys. ``name`` is a source's own name for the model, used as its key
+    verbatim (Ollama's ``llama3.2:latest``); ``None`` where keys follow FIELDS.md.
+    """
+
+    source: SourceName
+    folder: str
+    publisher: str
+    repo: str
+    name: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GGUFCandidate:
+    """The GGUF files of one model folder.
+
+    ``models`` holds each model's files: one file, or every shard of a split model, shard 1
+    first (a split model with a shard missing is not a candidate: the source reports it).
+    ``projectors`` are files named like projectors (``*mmproj*``); a projector counts only once
+    its header was read and says it is one, as does any file of ``models`` whose header says so.
+    """
+
+    format: ClassVar[Literal["gguf"]] = "gguf"
+    origin: Origin
+    models: tuple[tuple[FileEntry, ...], ...]
+    projectors: tuple[FileEntry, ...] = ()
+
+    def files(self) -> Iterator[FileEntry]:
+        """Every file the candidate's models depend on."""
+        for group in self.models:
+            yield from group
+        yield from self.projectors
+
+    @property
+    def signature(self) -> tuple[object, ...]:
+        return (self.origin, *(f.path for f in self.files()), *(f.identity for f in self.files()))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MLXCandidate:
+    """One MLX model folder: ``config.json`` beside ``*.safetensors`` weights.
+
+    ``files`` are the folder's own files (the readers pick config, index, shards and sidecars
+    from them by name); ``tree`` is every regular file below the folder, itself included, each
+    inode once: the model's ``size_bytes`` is theirs (GGUF files left out). ``cut`` names the
+    walk limit that left the tree partial, ``partial`` the one that left the folder's own
+    listing partial, if one did. ``refused`` are the folder's own entries that may not be read
+    (a FIFO, a link out of the roots), with the reason.
+    """
+
+    format: ClassVar[Literal["mlx"]] = "mlx"
+    origin: Origin
+    files: tuple[FileEntry, ...]
+    tree: tuple[FileEntry, ...]
+    cut: str | None = None
+    partial: str | None = None
+    refused: tuple[tuple[str, FileAccessError], ...] = ()
+
+    @property
+    def signature(self) -> tuple[object, ...]:
+        return (self.origin, *(f.path for f in self.tree), *(f.identity for f in self.tree))
+
+
+Candidate: TypeAlias = GGUFCandidate | MLXCandidate

@@ -1,0 +1,123 @@
+"""Reading what the walk saw: each file opened as the very version the walk measured.
+
+Every read here takes a :class:`~modelscan._walk.FileEntry`: the file is opened at its resolved
+path with ``expect=entry.identity`` (so a file swapped or rewritten since the walk is
+:class:`~modelscan.errors.ChangedDuringScan`, never a mixed listing), and every error names the
+file as it was found (``entry.path``). :func:`read_gguf_candidate` reads the headers of a
+:class:`~modelscan.candidates.GGUFCandidate`; the MLX reader (``modelscan.mlx``) reads its
+folders through the same functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+from typing import Union
+
+from ._fs import read_small_file
+from ._walk import FileEntry
+from .candidates import Candidate, GGUFCandidate, MLXCandidate
+from .errors import ModelScanError, os_error
+from .gguf import GGUFHeader, read_gguf_header
+from .limits import Limits
+from .safetensors import SafetensorsHeader, read_safetensors_header
+
+__all__ = [
+    "GGUFRecord",
+    "read_gguf_candidate",
+    "read_gguf_entry",
+    "read_safetensors_entry",
+    "read_small_entry",
+    "restat_candidate",
+]
+
+#: What reading one GGUF model gave: its shards' headers (shard 1 first), or the first error.
+GGUFRead = Union[tuple[GGUFHeader, ...], ModelScanError]  # noqa: UP007 -- a runtime alias on Python 3.10
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GGUFRecord:
+    """The headers of a GGUF candidate's files, each model's and each projector's on its own."""
+
+    candidate: GGUFCandidate
+    models: tuple[tuple[tuple[FileEntry, ...], GGUFRead], ...]
+    projectors: tuple[tuple[FileEntry, GGUFHeader | ModelScanError], ...]
+
+
+def read_gguf_entry(entry: FileEntry, limits: Limits) -> GGUFHeader:
+    """The GGUF header of *entry*; raises :class:`~modelscan.errors.ModelScanError`."""
+    return read_gguf_header(entry.real, limits=limits, expect=entry.identity, source=entry.path)
+
+
+def read_safetensors_entry(entry: FileEntry, limits: Limits) -> SafetensorsHeader:
+    """The safetensors header of *entry*; raises :class:`~modelscan.errors.ModelScanError`."""
+    try:
+        return read_safetensors_header(entry.real, limits=limits, expect=entry.identity, source=entry.path)
+    except OSError as exc:  # a read() that fails (EIO) is the file's problem, named as one
+        raise os_error(entry.path, exc, "cannot read") from exc
+
+
+def read_small_entry(entry: FileEntry, cap: int, limit_name: str, format: str = "json") -> bytes:
+    """The whole of a small sidecar file of at most *cap* bytes."""
+    return read_small_file(entry.real, cap, limit_name, format=format, expect=entry.identity, source=entry.path)
+
+
+def _read_group(files: tuple[FileEntry, ...], limits: Limits) -> GGUFRead:
+    headers = []
+    for f in files:
+        try:
+            headers.append(read_gguf_entry(f, limits))
+        except ModelScanError as err:
+            return err
+    return tuple(headers)
+
+
+def read_gguf_candidate(candidate: GGUFCandidate, limits: Limits) -> GGUFRecord:
+    """Read every header of *candidate*: a file that fails fails its own model only."""
+    projectors: list[tuple[FileEntry, GGUFHeader | ModelScanError]] = []
+    for f in candidate.projectors:
+        try:
+            projectors.append((f, read_gguf_entry(f, limits)))
+        except ModelScanError as err:
+            projectors.append((f, err))
+    return GGUFRecord(
+        candidate,
+        tuple((files, _read_group(files, limits)) for files in candidate.models),
+        tuple(projectors),
+    )
+
+
+def _restat(entry: FileEntry) -> FileEntry | None:
+    """*entry* as its file is now (the same resolved path, not followed further), or ``None``."""
+    try:
+        st = os.lstat(entry.real)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return dataclasses.replace(entry, size=st.st_size, dev=st.st_dev, ino=st.st_ino, mtime_ns=st.st_mtime_ns)
+
+
+def restat_candidate(candidate: Candidate) -> Candidate | None:
+    """*candidate* with a fresh ``stat`` of each of its files, for one more read after a file
+    changed under the first; ``None`` when a file is gone or is no longer a regular file."""
+    fresh: dict[str, FileEntry] = {}
+    files = candidate.files() if isinstance(candidate, GGUFCandidate) else candidate.tree
+    for entry in files:
+        new = _restat(entry)
+        if new is None:
+            return None
+        fresh[entry.path] = new
+    if isinstance(candidate, GGUFCandidate):
+        return dataclasses.replace(
+            candidate,
+            models=tuple(tuple(fresh[f.path] for f in group) for group in candidate.models),
+            projectors=tuple(fresh[f.path] for f in candidate.projectors),
+        )
+    assert isinstance(candidate, MLXCandidate)
+    return dataclasses.replace(
+        candidate,
+        files=tuple(fresh.get(f.path, f) for f in candidate.files),
+        tree=tuple(fresh[f.path] for f in candidate.tree),
+    )
