@@ -326,6 +326,13 @@ class Cursor:
         self.pos = p + n
         return self.buf[p : p + n]
 
+    def take_view(self, n: int, field: Field) -> memoryview:
+        """The next *n* bytes as a view of the buffer (no copy; valid until the next read)."""
+        self.ensure(n, field, hint=n)
+        p = self.pos
+        self.pos = p + n
+        return memoryview(self.buf)[p : p + n]
+
     def skip_strings(self, count: int, field: str) -> None:
         """Step over *count* length-prefixed strings without decoding them (R4, R5).
 

@@ -8,8 +8,8 @@ three deliberate differences:
 - big-endian files (which gguf-py's writer produces) are read, not rejected;
 - a tensor of a ggml type this table does not know is kept with ``n_bytes=None`` and a warning
   (ids are added upstream every few months, and one new type should not hide a model);
-- strings not asked for or longer than the configured caps, and arrays not asked for, are
-  skipped, not read.
+- strings longer than the configured caps or past the budget of strings not asked for, and
+  arrays not asked for, are skipped, not read.
 
 This module is the grammar; the bytes come through a :class:`~modelscan._cursor.Cursor`, which
 owns buffering, refills, integer reads and string skipping, over any byte source (a local file
@@ -17,10 +17,10 @@ by ``os.pread``, a file-like stream, or a remote one), so the grammar never does
 
 Hostile input (HOSTILE.md R1-R5): every count or length is checked against the bytes that remain
 before anything is allocated or looped over, then against :class:`~modelscan.limits.Limits`.
-What is kept is bounded too: string values are decoded only for the keys asked for (by default
-the few that model facts read), and the tensor infos can be summed into a
-:class:`GGUFTensorStats` as they are read instead of being kept, so a million tensors cost a few
-MB. Every failure is a :class:`~modelscan.errors.ModelScanError` naming the file, the field
+What is kept is bounded too: string values are decoded in full only for the keys asked for (by
+default the few that model facts read), others within a small total budget, and the tensor infos
+can be summed into a :class:`GGUFTensorStats` as they are read instead of being kept, so a
+million tensors cost a few MB. Every failure is a :class:`~modelscan.errors.ModelScanError` naming the file, the field
 (``kv[3:tokenizer.ggml.tokens].count``) and the absolute byte offset.
 """
 
@@ -79,9 +79,12 @@ _MIN_STRING_BYTES = 8
 _LFS_PREFIX = b"version https://git-lfs"
 _CHAT_TEMPLATE_PREFIX = "tokenizer.chat_template"
 
-#: The string values model facts read (``facts_gguf``): the default of ``decode_strings``. Every
-#: other string is skipped and kept as :class:`Undecoded`, so that the decoded text of any file
-#: within the limits stays a few MB (CPython keeps a string with one emoji at 4 bytes a character).
+#: The string values model facts read (``facts_gguf``): the default of ``decode_strings``, decoded
+#: up to their caps (``gguf_string_bytes``, ``gguf_chat_template_bytes``). Other string values
+#: are decoded only while their total stays within ``Limits.gguf_other_strings_bytes`` (what
+#: clients show of the metadata); the rest are kept as :class:`Undecoded`. So the decoded text of
+#: any file within the limits stays within a few tens of MB, although CPython keeps a string with
+#: one emoji at 4 bytes a character.
 FACT_STRING_KEYS: frozenset[str] = frozenset(
     {
         "general.architecture",
@@ -196,6 +199,7 @@ class _Parser:
         # The tensor infos are kept (if only for the error paths) when they cannot be read again.
         self.can_reread = bool(getattr(source, "can_reread", True))
         self.warnings: list[ModelScanError] = []
+        self.others_left = limits.gguf_other_strings_bytes  # bytes of other strings still decoded
         self.cur = Cursor(
             source, name=name, format="gguf", cap=limits.gguf_metadata_bytes, cap_limit="gguf_metadata_bytes"
         )
@@ -237,8 +241,9 @@ class _Parser:
 
     # --- strings --------------------------------------------------------------------------
 
-    def read_string(self, field: str, cap: int) -> str | Undecoded:
-        """A length-prefixed string; over *cap* bytes it is skipped and returned as Undecoded."""
+    def read_string(self, field: str, cap: int, *, spend: bool = False) -> str | Undecoded:
+        """A length-prefixed string; over *cap* bytes it is skipped and returned as Undecoded.
+        With *spend*, a decoded string's length comes off the budget of other strings."""
         cur = self.cur
         at = cur.here
         length = cur.read_u64(field)
@@ -246,12 +251,14 @@ class _Parser:
         if length > cap:
             cur.skip(length, field)
             return Undecoded(length)
-        raw = cur.take(length, field)
+        if spend:
+            self.others_left -= length
+        raw = cur.take_view(length, field)  # decoded from the buffer: a 4 MiB template is not copied
         try:
-            return raw.decode("utf-8")
+            return str(raw, "utf-8")
         except UnicodeDecodeError:
             self.warn(InvalidField, field, at, "string not UTF-8 (replaced)", code="not_utf8")
-            return raw.decode("utf-8", errors="replace")
+            return str(raw, "utf-8", "replace")
 
     def read_name(self, field: str, max_len: int, limit: str | None) -> str:
         """A key or tensor name: non-empty for keys, length-capped, strictly UTF-8."""
@@ -413,9 +420,8 @@ class _Parser:
         if value_type == GGUFValueType.STRING:
             if key in self.decode_strings:
                 return self.read_string(field, self.string_cap(key))
-            length = self.cur.read_u64(field)
-            self.cur.skip(length, field)
-            return Undecoded(length)
+            # Any other string while the budget lasts (what clients show of the metadata).
+            return self.read_string(field, min(self.others_left, self.limits.gguf_string_bytes), spend=True)
         if value_type == GGUFValueType.ARRAY:
             return self.read_array(key, item)
         self.fail(InvalidField, item + ".type", self.cur.here - 4, f"unknown value type {value_type}")
@@ -536,9 +542,11 @@ def parse_gguf_header(
     its start); for a stream it is measured by seeking to the end by default, which a stream that
     cannot seek must spare us by passing it.
 
-    String values are decoded only for the keys in *decode_strings* (by default
-    :data:`FACT_STRING_KEYS`); the others are :class:`Undecoded`. Arrays are skipped unless their
-    key is in *decode_arrays*. Pass :data:`ALL_KEYS` to decode every value (within the caps).
+    String values are decoded for the keys in *decode_strings* (by default
+    :data:`FACT_STRING_KEYS`), and for other keys while their total stays within
+    ``limits.gguf_other_strings_bytes``; the others are :class:`Undecoded`. Arrays are skipped
+    unless their key is in *decode_arrays*. Pass :data:`ALL_KEYS` to decode every value (each
+    within its cap).
     With *keep_tensors* false, :attr:`GGUFHeader.tensors` is empty and only
     :attr:`GGUFHeader.tensor_stats` is built: a few MB for a million tensors.
 

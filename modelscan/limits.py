@@ -25,6 +25,9 @@ class Limits:
     gguf_string_bytes: int = 1 * _MiB
     #: ... except chat templates, which may be this long.
     gguf_chat_template_bytes: int = 4 * _MiB
+    #: GGUF string values of keys not asked for by name (facts read a few, by name) are decoded,
+    #: in file order, while their total stays within this; longer ones are skipped.
+    gguf_other_strings_bytes: int = 1 * _MiB
     #: GGUF key length (the spec's limit).
     gguf_key_bytes: int = 65_535
     #: GGUF key/value count.
