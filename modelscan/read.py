@@ -47,7 +47,7 @@ class GGUFRecord:
 
 def read_gguf_entry(entry: FileEntry, limits: Limits) -> GGUFHeader:
     """The GGUF header of *entry*; raises :class:`~modelscan.errors.ModelScanError`."""
-    return read_gguf_header(entry.real, limits=limits, expect=entry.identity, source=entry.path)
+    return read_gguf_header(entry.real, limits=limits, expect=entry.identity, source=entry.path, keep_tensors=False)
 
 
 def read_safetensors_entry(entry: FileEntry, limits: Limits) -> SafetensorsHeader:
