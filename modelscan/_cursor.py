@@ -25,8 +25,8 @@ from .errors import LimitExceeded, ModelScanError, Truncated, os_error
 
 __all__ = ["FIRST_READ", "MAX_READ", "ByteSource", "Cursor", "FileSource", "StreamSource"]
 
-#: The first read of a source. Most later shards and projectors have a smaller header; a
-#: 4,096-token llama header takes a second read, sized from what the grammar expects.
+#: The first read of a source, and the least one read asks for. Most later shards and projectors
+#: have a smaller header; a 4,096-token llama header takes two more reads.
 FIRST_READ = 1 << 15
 #: The most one read asks for (a 6.5 MB vocabulary takes a handful of them).
 MAX_READ = 1 << 20
@@ -131,7 +131,8 @@ class Cursor:
     """
 
     __slots__ = (
-        "_fresh",
+        "_run",
+        "rest",
         "base",
         "buf",
         "bytes_read",
@@ -172,7 +173,10 @@ class Cursor:
         self.pos = 0
         self.reads = 0
         self.bytes_read = 0
-        self._fresh = True  # the next read starts somewhere new: size it as a first read
+        self._run = 0  # bytes read since the start or the last jump: the next read grows with it
+        #: What the grammar expects is left to read (0: it cannot say): the size of a read that has
+        #: no hint, so that the end of a header is read with little past it.
+        self.rest = 0
         self.set_byteorder("<")
 
     def set_byteorder(self, order: str) -> None:
@@ -228,7 +232,7 @@ class Cursor:
         self.buf = b""
         self.base = target
         self.pos = 0
-        self._fresh = True
+        self._run = 0
 
     def skip(self, n: int, field: Field) -> None:
         """Step over *n* bytes (checked first); bytes past the buffer are never read."""
@@ -241,17 +245,17 @@ class Cursor:
         """Read until ``buf[pos:pos + n]`` is there or the source (up to ``end``) has no more.
 
         One read asks for the larger of what is missing and a step: *hint* (the bytes the grammar
-        expects to need from here) when given, else a first read after a jump, else half of what
-        was read so far (so reads grow geometrically), never more than :data:`MAX_READ`.
+        expects to need from here) when given; else the largest of *first_read*, :attr:`rest` and
+        what was read since the last jump (so reads double); never more than :data:`MAX_READ`.
+        A read costs more than a few KB of copying, so a small header is one read, and a read
+        after a skip reads the rest of a typical header at once.
         """
         avail = len(self.buf) - self.pos
         read_from = self.base + len(self.buf)
         if hint:
             step = min(hint, MAX_READ)
-        elif self._fresh:
-            step = self.first_read
         else:
-            step = min(max(self.bytes_read >> 1, self.first_read), MAX_READ)
+            step = min(max(self.first_read, self.rest, self._run), MAX_READ)
         want = min(max(n - avail, step - avail), self.end - read_from)
         chunks = [self.buf[self.pos :]] if avail else []
         got = 0
@@ -266,7 +270,7 @@ class Cursor:
         except OSError as exc:
             raise os_error(self.name, exc, "read failed") from exc
         self.bytes_read += got
-        self._fresh = False
+        self._run += got
         self.base += self.pos
         self.pos = 0
         self.buf = chunks[0] if len(chunks) == 1 else b"".join(chunks)  # no copy of a lone read

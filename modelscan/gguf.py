@@ -364,6 +364,9 @@ class _Parser:
         kv_types: dict[str, int] = {}
         alignment = GGUF_DEFAULT_ALIGNMENT
         for i in range(n_kv):
+            # What is left of the header, roughly (real key/values and tensor infos average about
+            # 40 and 64 bytes): a read the grammar cannot size reads that much.
+            cur.rest = (n_kv - i) * 40 + n_tensors * 64
             key_at = cur.here
             key = self.read_name(f"kv[{i}].key", self.limits.gguf_key_bytes, "gguf_key_bytes")
             item = label("kv", i, key)

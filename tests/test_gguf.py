@@ -6,6 +6,7 @@ import dataclasses
 import io
 import math
 import os
+import pickle
 import struct
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 from gguf_oracle import assert_same_tensors
 
+import modelscan.gguf as mod
 from modelscan.errors import (
     ChangedDuringScan,
     FileAccessError,
@@ -401,8 +403,6 @@ def test_read_directory_and_missing(tmp_path: Path) -> None:
 
 
 def test_file_changed_during_the_read(small: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
-    import modelscan.gguf as mod
-
     path, _ = small
     real_parse = mod.parse_gguf_header
 
@@ -420,8 +420,6 @@ def test_file_changed_during_the_read(small: tuple[Path, bytes], monkeypatch: py
 def test_file_shrunk_during_the_read_is_changed_not_truncated(
     small: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import modelscan.gguf as mod
-
     path, _ = small
     real_parse = mod.parse_gguf_header
 
@@ -449,8 +447,6 @@ def test_empty_stream() -> None:
 
 
 def test_errors_are_valueerrors_and_pickle() -> None:
-    import pickle
-
     with pytest.raises(InvalidField) as info:
         parse(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 0) + struct.pack("<II", 4, 1))
     err = pickle.loads(pickle.dumps(info.value))

@@ -292,7 +292,7 @@ MUTATION = st.one_of(
 )
 
 
-def mutate(data: bytes, op: str, at: int, arg: Any) -> bytes:
+def mutate(data: bytes, op: str, at: int, arg: Any) -> bytes:  # noqa: PLR0911 - a return per operation
     if not data:
         return data
     at %= len(data)
