@@ -132,7 +132,6 @@ class Cursor:
 
     __slots__ = (
         "_run",
-        "rest",
         "base",
         "buf",
         "bytes_read",
@@ -144,6 +143,7 @@ class Cursor:
         "name",
         "pos",
         "reads",
+        "rest",
         "size",
         "source",
         "u32",
@@ -252,10 +252,7 @@ class Cursor:
         """
         avail = len(self.buf) - self.pos
         read_from = self.base + len(self.buf)
-        if hint:
-            step = min(hint, MAX_READ)
-        else:
-            step = min(max(self.first_read, self.rest, self._run), MAX_READ)
+        step = min(hint or max(self.first_read, self.rest, self._run), MAX_READ)
         want = min(max(n - avail, step - avail), self.end - read_from)
         chunks = [self.buf[self.pos :]] if avail else []
         got = 0

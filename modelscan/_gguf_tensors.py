@@ -206,7 +206,14 @@ class TensorInfos:
                     refused = True
                     break
                 fields = dims_unpack[nd](buf, q + 4)
-                if nd == 1:
+                if nd == 2:
+                    ne0 = fields[0]
+                    n_el = ne0 * fields[1]
+                    # Under 2^63 and not zero, no dim can be 2^63 or more.
+                    if n_el >= limit or (not n_el and max(ne0, fields[1]) >= limit):
+                        refused = True
+                        break
+                elif nd == 1:
                     ne0 = n_el = fields[0]
                     if ne0 >= limit:
                         refused = True
@@ -215,7 +222,7 @@ class TensorInfos:
                     dims = fields[:nd]
                     ne0 = dims[0]
                     n_el = prod(dims)
-                    if n_el >= limit or max(dims) >= limit:
+                    if n_el >= limit or (not n_el and max(dims) >= limit):
                         refused = True
                         break
                 else:
@@ -238,7 +245,7 @@ class TensorInfos:
                     refused = True
                     break
                 else:
-                    n_bytes = ne0 // block[0] * block[1] * (n_el // ne0) if ne0 else 0
+                    n_bytes = n_el // block[0] * block[1]  # rows of ne0 // block whole blocks
                 # Accepted: from here on nothing breaks out.
                 if seen is not None:
                     seen.add(raw)
@@ -250,8 +257,9 @@ class TensorInfos:
                     kept.append(info(raw.decode("utf-8"), fields[:nd], ggml_type, offset, n_el, n_bytes))
 
                 # The sums.
-                row = by_type.get(ggml_type)
-                if row is None:
+                try:
+                    row = by_type[ggml_type]
+                except KeyError:
                     row = by_type[ggml_type] = [0, 0, 0]
                 row[0] += 1
                 row[1] += n_el
