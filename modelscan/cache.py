@@ -14,8 +14,8 @@ scanning too. It is not shared between processes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
+from collections.abc import Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .errors import ModelScanError
 from .facts import ModelFacts
@@ -52,11 +52,16 @@ class ScanCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._results: dict[tuple[object, ...], tuple[tuple[object, ...], Result]] = {}
+        # key -> [signature, result (or its stored form, decoded on first use), last use]
+        self._results: dict[tuple[object, ...], list[Any]] = {}
+        self._decode: Callable[[object], Result | None] | None = None
+        self._clock = 0
         self._flights: dict[Hashable, _Flight[object]] = {}
         self._logged: set[tuple[str, str, str]] = set()
         self.hits = 0
         self.misses = 0
+        #: Whether a result was added or dropped since the cache was made (or loaded).
+        self.changed = False
 
     def __len__(self) -> int:
         return len(self._results)
@@ -66,6 +71,7 @@ class ScanCache:
         with self._lock:
             self._results.clear()
             self._logged.clear()
+            self.changed = True
 
     @staticmethod
     def _key(candidate: Candidate, limits: Limits) -> tuple[object, ...]:
@@ -73,20 +79,50 @@ class ScanCache:
 
     def get(self, candidate: Candidate, limits: Limits) -> Result | None:
         """The result kept for *candidate*, if none of its files changed since."""
+        key = self._key(candidate, limits)
         with self._lock:
-            entry = self._results.get(self._key(candidate, limits))
-            if entry is None or entry[0] != candidate.signature:
-                self.misses += 1
-                return None
-            self.hits += 1
-            return entry[1]
+            entry = self._results.get(key)
+            if entry is not None and entry[0] == candidate.signature:
+                result = entry[1]
+                if not isinstance(result, tuple):  # loaded from a file: decoded on first use
+                    result = self._decode(result) if self._decode is not None else None
+                    entry[1] = result
+                if result is not None:
+                    self._clock += 1
+                    entry[2] = self._clock
+                    self.hits += 1
+                    return cast(Result, result)
+                del self._results[key]
+                self.changed = True
+            self.misses += 1
+            return None
 
     def put(self, candidate: Candidate, limits: Limits, result: Result) -> None:
         """Keep *result* for *candidate*, unless it holds a retryable problem."""
         if any(p.retryable for p in result[1]):
             return
         with self._lock:
-            self._results[self._key(candidate, limits)] = (candidate.signature, result)
+            self._clock += 1
+            self._results[self._key(candidate, limits)] = [candidate.signature, result, self._clock]
+            self.changed = True
+
+    def restore(
+        self,
+        entries: Iterable[tuple[tuple[object, ...], tuple[object, ...], object]],
+        decode: Callable[[object], Result | None],
+    ) -> None:
+        """Add ``(key, signature, stored result)`` entries read from a file (``modelscan.store``);
+        each stored result is decoded by *decode* when a scan first asks for it."""
+        with self._lock:
+            self._decode = decode
+            for key, signature, stored in entries:
+                self._results.setdefault(key, [signature, stored, 0])
+
+    def entries(self, limit: int) -> list[tuple[tuple[object, ...], tuple[object, ...], object]]:
+        """At most *limit* ``(key, signature, result or stored form)`` entries, most recently used first."""
+        with self._lock:
+            ranked = sorted(self._results.items(), key=lambda kv: -kv[1][2])[:limit]
+            return [(key, entry[0], entry[1]) for key, entry in ranked]
 
     def first_seen(self, problem: ModelScanError) -> bool:
         """Whether *problem* is new to this cache (so that it is logged once, not every rescan)."""

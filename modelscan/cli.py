@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .cache import ScanCache
 from .errors import UsageError, display_path
 from .limits import BATCH_LIMITS, SERVER_LIMITS
 from .scan import scan_models
@@ -58,6 +59,17 @@ def _parser() -> argparse.ArgumentParser:
         '(e.g. {"gemma-3-270m-it-qat": [{"config": {"context_length": 4096}}]})',
     )
     p.add_argument("-v", "--verbose", action="store_true", help="also print warnings of listed models on stderr")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the on-disk cache of parsed headers "
+        "($XDG_CACHE_HOME/modelscan, else ~/.cache/modelscan)",
+    )
+    p.add_argument(
+        "--clear-cache",
+        action="store_true",
+        help="delete the on-disk cache first (alone: delete it and exit)",
+    )
     p.add_argument(
         "--server-limits",
         action="store_true",
@@ -103,33 +115,77 @@ def _paths(given: list[str]) -> list[str] | None:
     return None
 
 
+def _load_cache() -> ScanCache:
+    """The on-disk cache (an empty one where there is none, or it cannot be used)."""
+    from . import store  # noqa: PLC0415
+
+    cache = ScanCache()
+    store.load(cache, store.default_cache_dir() / store.FILE_NAME)
+    return cache
+
+
+def _save_cache(cache: ScanCache) -> None:
+    """Write the cache back; a cache that cannot be written is one line on stderr, not a failure."""
+    from . import store  # noqa: PLC0415
+
+    path = store.default_cache_dir() / store.FILE_NAME
+    try:
+        store.save(cache, path)
+    except OSError as exc:
+        print(f"modelscan: cache not saved to {display_path(path)}: {exc.strerror or exc}", file=sys.stderr)
+
+
+def _clear_cache() -> None:
+    from . import store  # noqa: PLC0415
+
+    folder = store.default_cache_dir()
+    path = folder / store.FILE_NAME
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        print(f"modelscan: cannot delete {display_path(path)}: {exc.strerror}", file=sys.stderr)
+        return
+    print(f"modelscan: cleared the cache ({display_path(path)})", file=sys.stderr)
+
+
+def _read_loaded(path: str | None) -> object:
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--loaded {display_path(path)}: {exc}") from exc
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    if args.clear_cache:
+        _clear_cache()
+        if not args.paths:
+            return 0
     paths = _paths(list(args.paths))
     if paths is None:
         return 2
-    loaded = None
-    if args.loaded:
-        try:
-            with open(args.loaded, "rb") as f:
-                loaded = json.loads(f.read())
-        except (OSError, ValueError) as exc:
-            print(f"modelscan: --loaded {display_path(args.loaded)}: {exc}", file=sys.stderr)
-            return 2
-    if args.workers is not None and args.workers < 1:
-        print("modelscan: --workers must be at least 1", file=sys.stderr)
-        return 2
-    # The library never starts processes unless asked; the command line asks for every CPU.
-    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     try:
-        report = scan_models(*paths, limits=SERVER_LIMITS if args.server_limits else BATCH_LIMITS, workers=workers)
+        loaded = _read_loaded(args.loaded)
+        if args.workers is not None and args.workers < 1:
+            raise UsageError("--workers must be at least 1")
+        # The library never starts processes unless asked; the command line asks for every CPU.
+        workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+        cache = None if args.no_cache else _load_cache()
+        limits = SERVER_LIMITS if args.server_limits else BATCH_LIMITS
+        report = scan_models(*paths, limits=limits, workers=workers, cache=cache)
+        if cache is not None and cache.changed:
+            _save_cache(cache)
+        try:
+            out: object = report.to_facts() if args.facts else report.to_response(loaded)  # type: ignore[arg-type]
+        except UsageError as exc:
+            raise UsageError(f"--loaded: {exc}") from exc
     except UsageError as exc:
         print(f"modelscan: {exc}", file=sys.stderr)
-        return 2
-    try:
-        out: object = report.to_facts() if args.facts else report.to_response(loaded)
-    except UsageError as exc:
-        print(f"modelscan: --loaded: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(json.dumps(out, indent=2) + "\n")
     sys.stdout.flush()

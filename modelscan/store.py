@@ -1,0 +1,308 @@
+"""A :class:`~modelscan.cache.ScanCache` on disk, so a repeat run of the command line reads no header.
+
+The file is JSON (never ``pickle`` or ``marshal``): a cache file is untrusted input like any
+model file. :func:`load` accepts a file only if its version and the fields of the facts it holds
+are this modelscan's, within a size cap, and checks the type of every value it keeps; anything
+else (a corrupt, truncated, foreign or half-written file) is ignored as if there were no cache.
+:func:`save` writes a temporary file beside the cache and renames it over the old one, so a
+reader never sees half a file and concurrent writers leave one whole file (the last one).
+
+Entries are reused exactly as an in-memory cache reuses them: only while every file of the
+candidate keeps its path, device, inode, size and mtime. Each entry is decoded into facts only
+when a scan asks for it. The cache keeps at most ``MAX_ENTRIES`` entries, the most recently used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from . import __version__, errors
+from .cache import Result, ScanCache
+from .candidates import Origin
+from .facts import ModelFacts, TensorTypeStat
+from .limits import Limits
+
+__all__ = ["FILE_NAME", "MAX_BYTES", "MAX_ENTRIES", "default_cache_dir", "load", "save"]
+
+FILE_NAME = "scan-cache.json"
+#: A cache file larger than this is not read (a bound on memory, whatever the file holds).
+MAX_BYTES = 512 << 20
+#: Entries kept when saving: the most recently used first.
+MAX_ENTRIES = 200_000
+_FORMAT = "modelscan-scan-cache"
+_VERSION = 1
+
+_FACT_FIELDS = [f.name for f in dataclasses.fields(ModelFacts)]
+_LIMIT_FIELDS = [f.name for f in dataclasses.fields(Limits)]
+_ERROR_CLASSES = {
+    name: cls
+    for name in errors.__all__
+    if isinstance(cls := getattr(errors, name), type) and issubclass(cls, errors.ModelScanError)
+}
+
+
+class _Bad(Exception):
+    """The cache file is not one this modelscan wrote."""
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/modelscan``, else ``~/.cache/modelscan``."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base and os.path.isabs(base) else Path.home() / ".cache") / "modelscan"
+
+
+# -- encoding ----------------------------------------------------------------------------------
+
+
+def _encode_error(err: errors.ModelScanError) -> list[object]:
+    return [type(err).__name__, err.path, err.detail, err.field, err.offset, err.limit, err.format, err.code]
+
+
+def _encode_facts(m: ModelFacts) -> list[object]:
+    out: list[object] = []
+    for name in _FACT_FIELDS:
+        value = getattr(m, name)
+        if name == "tensor_types":
+            value = {k: [v.tensors, v.elements, v.bytes] for k, v in value.items()}
+        elif name == "warnings":
+            value = [_encode_error(w) for w in value]
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = dataclasses.asdict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out.append(value)
+    return out
+
+
+def _encode_origin(origin: Origin) -> list[object]:
+    return [origin.source, origin.folder, origin.publisher, origin.repo, origin.name]
+
+
+def _encode_signature(signature: tuple[object, ...]) -> list[object]:
+    origin, *rest = signature
+    assert isinstance(origin, Origin)
+    return [_encode_origin(origin), *(list(x) if isinstance(x, tuple) else x for x in rest)]
+
+
+# -- decoding (every value checked) ------------------------------------------------------------
+
+
+def _check(ok: bool) -> None:
+    if not ok:
+        raise _Bad
+
+
+def _list(value: object, length: int | None = None) -> list[object]:
+    if type(value) is not list or (length is not None and len(value) != length):
+        raise _Bad
+    return value
+
+
+def _str(value: object) -> str:
+    if type(value) is not str:
+        raise _Bad
+    return value
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _opt_int(value: object) -> int | None:
+    if value is not None and type(value) is not int:
+        raise _Bad
+    return value
+
+
+def _decode_error(value: object) -> errors.ModelScanError:
+    name, path, detail, field, offset, limit, fmt, code = _list(value, 8)
+    cls = _ERROR_CLASSES.get(_str(name))
+    code = _str(code)
+    if cls is None or code not in errors.ERROR_CODES:
+        raise _Bad
+    return cls(
+        _str(path),
+        _str(detail),
+        field=_opt_str(field),
+        offset=_opt_int(offset),
+        limit=_opt_str(limit),
+        format=_opt_str(fmt),
+        code=code,  # type: ignore[arg-type]  # checked against the registry just above
+    )
+
+
+def _decode_tensor_types(value: object) -> dict[str, TensorTypeStat]:
+    if type(value) is not dict:
+        raise _Bad
+    out = {}
+    for k, v in value.items():
+        tensors, elements, size = _list(v, 3)
+        out[_str(k)] = TensorTypeStat(_opt_int(tensors) or 0, _opt_int(elements) or 0, _opt_int(size))
+    return out
+
+
+_NONE = type(None)
+_DECODERS: dict[str, Callable[[object], object]] = {
+    "tensor_types": _decode_tensor_types,
+    "warnings": lambda v: tuple(_decode_error(x) for x in _list(v)),
+    "files": lambda v: tuple(_str(x) for x in _list(v)),
+}
+#: The types each other field may have; a field that is in neither table cannot be loaded, so a
+#: new field of ModelFacts must be added here (tests/test_store.py round-trips every field).
+_TYPES: dict[str, tuple[type, ...]] = {
+    "format": (str,),
+    "path": (str,),
+    "folder": (str,),
+    "publisher": (str,),
+    "repo": (str,),
+    "type": (str,),
+    "architecture": (str, _NONE),
+    "name_source": (str,),
+    "key_base": (str,),
+    "quant_name": (str, _NONE),
+    "quant_bits": (int, _NONE),
+    "size_bytes": (int,),
+    "params_string": (str, _NONE),
+    "max_context_length": (int, _NONE),
+    "vision": (bool,),
+    "trained_for_tool_use": (bool,),
+    "n_params": (int, _NONE),
+    "n_params_active": (int, _NONE),
+    "bits_per_weight": (float, int, _NONE),
+    "header_bytes": (int,),
+    "projector": (str, _NONE),
+    "has_chat_template": (bool,),
+    "metadata": (dict,),
+    "source": (str,),
+    "source_name": (str, _NONE),
+    "display_name": (str,),
+    "key": (str,),
+}
+#: Fields whose value must be one of a few strings.
+_CHOICES: dict[str, frozenset[str]] = {
+    "format": frozenset({"gguf", "mlx"}),
+    "type": frozenset({"llm", "embedding"}),
+    "source": frozenset({"lmstudio", "hf-cache", "llama.cpp", "ollama", "remote"}),
+}
+
+
+def _decode_facts(value: object) -> ModelFacts:
+    kwargs: dict[str, object] = {}
+    for name, item in zip(_FACT_FIELDS, _list(value, len(_FACT_FIELDS)), strict=True):
+        decoder = _DECODERS.get(name)
+        if decoder is not None:
+            kwargs[name] = decoder(item)
+            continue
+        # type(), not isinstance(): a bool is refused where an int is wanted, and the reverse.
+        _check(type(item) in _TYPES[name])
+        _check(name not in _CHOICES or item in _CHOICES[name])
+        kwargs[name] = item
+    return ModelFacts(**kwargs)  # type: ignore[arg-type]  # every value checked above
+
+
+def _decode_result(value: object) -> Result:
+    models, problems = _list(value, 2)
+    return tuple(_decode_facts(m) for m in _list(models)), tuple(_decode_error(p) for p in _list(problems))
+
+
+def _decode_signature(value: object) -> tuple[object, ...]:
+    origin, *rest = _list(value)
+    source, folder, publisher, repo, name = _list(origin, 5)
+    _check(source in _CHOICES["source"])
+    decoded: list[object] = [Origin(_str(source), _str(folder), _str(publisher), _str(repo), _opt_str(name))]  # type: ignore[arg-type]
+    for item in rest:
+        if type(item) is list:
+            _check(all(type(x) is int for x in item))
+            decoded.append(tuple(item))
+        else:
+            decoded.append(_str(item))
+    return tuple(decoded)
+
+
+def _decode_limits(value: object) -> Limits:
+    fields = dict(zip(_LIMIT_FIELDS, _list(value, len(_LIMIT_FIELDS)), strict=True))
+    _check(all(type(v) in (int, float) for v in fields.values()))
+    return Limits(**fields)  # type: ignore[arg-type]  # every value checked above
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def load(cache: ScanCache, path: str | os.PathLike[str]) -> int:
+    """Add the entries of the cache file *path* to *cache*; the number of entries added.
+
+    A missing, unreadable, oversized, corrupt or foreign file adds nothing (returns 0).
+    """
+    try:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size > MAX_BYTES:
+                return 0
+            doc = json.loads(f.read())
+    except (OSError, ValueError, RecursionError):
+        return 0
+    try:
+        _check(type(doc) is dict)
+        _check(doc.get("format") == _FORMAT and doc.get("version") == _VERSION)
+        _check(doc.get("modelscan") == __version__ and doc.get("fields") == _FACT_FIELDS)
+        _check(doc.get("limits") == _LIMIT_FIELDS)
+        entries = doc.get("entries")
+        _check(type(entries) is list and len(entries) <= MAX_ENTRIES)
+        decoded = []
+        for entry in entries:
+            _check(type(entry) is list and len(entry) == 5)
+            fmt, folder, limits, signature, result = entry
+            _check(fmt in ("gguf", "mlx"))
+            key = (fmt, _str(folder), _decode_limits(limits))
+            decoded.append((key, _decode_signature(signature), result))
+    except (_Bad, TypeError, ValueError):
+        return 0
+    cache.restore(decoded, _lazy_result)
+    return len(decoded)
+
+
+def _lazy_result(raw: object) -> Result | None:
+    """Decode a stored result when a scan first asks for it; ``None`` if it does not check out."""
+    try:
+        return _decode_result(raw)
+    except (_Bad, TypeError, ValueError):
+        return None
+
+
+def save(cache: ScanCache, path: str | os.PathLike[str]) -> None:
+    """Write *cache* to *path* atomically (a temporary file renamed over it). Raises ``OSError``."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    entries = []
+    for (fmt, folder, limits), signature, result in cache.entries(MAX_ENTRIES):
+        stored = (
+            result
+            if not isinstance(result, tuple)
+            else [
+                [_encode_facts(m) for m in result[0]],
+                [_encode_error(p) for p in result[1]],
+            ]
+        )
+        entries.append([fmt, folder, [getattr(limits, n) for n in _LIMIT_FIELDS], _encode_signature(signature), stored])
+    doc = {
+        "format": _FORMAT,
+        "version": _VERSION,
+        "modelscan": __version__,
+        "fields": _FACT_FIELDS,
+        "limits": _LIMIT_FIELDS,
+        "entries": entries,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=".scan-cache-", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f, separators=(",", ":"))
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
