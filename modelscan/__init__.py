@@ -38,8 +38,10 @@ _LAZY = {
     "BATCH_LIMITS": "limits",
     "SERVER_LIMITS": "limits",
     "Limits": "limits",
+    "ArchNumbers": "facts",
     "ModelFacts": "facts",
     "TensorTypeStat": "facts",
+    "estimate_memory": "estimate",
     "GGUFHeader": "gguf",
     "GGUFTensorInfo": "gguf",
     "read_gguf_header": "gguf",
@@ -50,11 +52,13 @@ _LAZY = {
     "list_models": "scan",
     "scan_models": "scan",
     "lmstudio_models_folder": "sources.lmstudio",
+    "ArchRecord": "shapes",
     "Capabilities": "shapes",
     "ErrorRecord": "shapes",
     "FactsRecord": "shapes",
     "FactsResponse": "shapes",
     "LoadedInstance": "shapes",
+    "MemoryEstimate": "shapes",
     "ModelEntry": "shapes",
     "ModelsResponse": "shapes",
     "Quantization": "shapes",
@@ -62,17 +66,20 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .cache import ScanCache
-    from .facts import ModelFacts, TensorTypeStat
+    from .estimate import estimate_memory
+    from .facts import ArchNumbers, ModelFacts, TensorTypeStat
     from .gguf import GGUFHeader, GGUFTensorInfo, read_gguf_header
     from .limits import BATCH_LIMITS, SERVER_LIMITS, Limits
     from .safetensors import SafetensorsHeader, read_safetensors_header
     from .scan import ScanReport, list_models, scan_models
     from .shapes import (
+        ArchRecord,
         Capabilities,
         ErrorRecord,
         FactsRecord,
         FactsResponse,
         LoadedInstance,
+        MemoryEstimate,
         ModelEntry,
         ModelsResponse,
         Quantization,
@@ -97,6 +104,8 @@ __all__ = [
     "BATCH_LIMITS",
     "ERROR_CODES",
     "SERVER_LIMITS",
+    "ArchNumbers",
+    "ArchRecord",
     "Capabilities",
     "ChangedDuringScan",
     "DuplicateKey",
@@ -112,6 +121,7 @@ __all__ = [
     "LimitExceeded",
     "Limits",
     "LoadedInstance",
+    "MemoryEstimate",
     "ModelEntry",
     "ModelFacts",
     "ModelScanError",
@@ -126,6 +136,7 @@ __all__ = [
     "Unsupported",
     "UsageError",
     "__version__",
+    "estimate_memory",
     "list_models",
     "lmstudio_models_folder",
     "read_gguf_header",

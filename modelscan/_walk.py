@@ -30,6 +30,8 @@ import re
 import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
+from stat import S_ISREG
+from typing import NamedTuple
 
 from .errors import FileAccessError, IncompleteModel, LimitExceeded, ModelScanError, os_error
 from .limits import Limits
@@ -44,11 +46,16 @@ _CLOCK_EVERY = 1024
 
 _JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", ".localized"})
 _PARTIAL = re.compile(r"\.(part|partial|incomplete|download|crdownload|tmp)$|-partial(-\d+)?$", re.IGNORECASE)
+#: What every name _PARTIAL matches ends with, or contains ("partial"): a cheap test first.
+_PARTIAL_SUFFIXES = (".part", ".incomplete", ".download", ".crdownload", ".tmp")
+_tuple_new = tuple.__new__
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class FileEntry:
-    """A regular file seen by the walk: ``path`` is where it was found, ``real`` what to open."""
+class FileEntry(NamedTuple):
+    """A regular file seen by the walk: ``path`` is where it was found, ``real`` what to open.
+
+    A tuple, so that comparing what two walks saw (a cache's signatures) runs at C speed.
+    """
 
     name: str
     path: str
@@ -322,13 +329,15 @@ class Walk:
         cuts = len(self.cuts)
         out = _Listing()
         self._list(folder, only, out)
-        out.files.sort(key=lambda f: f.name)
+        out.files.sort()  # by name: names are unique within a folder
         out.subdirs.sort()
         if len(self.cuts) > cuts:
             out.partial = self.cuts[cuts]
         return out
 
     def _list(self, folder: str, only: frozenset[str] | None, out: _Listing) -> None:
+        # The hot loop of a warm rescan: one iteration per entry of every folder, so the common
+        # case (a regular file or a folder with an ordinary name) takes the fewest steps.
         files, subdirs, refused = out.files, out.subdirs, out.refused
         try:
             it = os.scandir(folder)
@@ -337,64 +346,74 @@ class Walk:
                 self.problems.append(os_error(folder, exc, "cannot list"))
             return
         limits = self.limits
+        per_dir = limits.walk_entries_per_dir
+        seen = self.seen
+        count = 0
         with it:
-            count = 0
-            while True:
-                try:
-                    entry = next(it)
-                except StopIteration:
-                    break
-                except OSError as exc:
-                    self.problems.append(os_error(folder, exc, "listing failed"))
-                    break
-                count += 1
-                self.total += 1
-                if count > limits.walk_entries_per_dir:
-                    self.budget_hit(
-                        folder, f"more than {limits.walk_entries_per_dir} entries in one folder", "walk_entries_per_dir"
-                    )
-                    break
-                if self.total > limits.walk_entries_total:
-                    self.budget_hit(
-                        folder, f"more than {limits.walk_entries_total} entries in all", "walk_entries_total"
-                    )
-                    break
-                if count % _CLOCK_EVERY == 0 and self.out_of_time(folder):
-                    break
-                name = entry.name
-                if is_junk_name(name):
-                    continue
-                try:
-                    is_dir = entry.is_dir(follow_symlinks=False)
-                except OSError:
-                    is_dir = False
-                if is_dir:
-                    if not name.startswith("."):
-                        subdirs.append(entry.path)
-                    continue
-                if name.startswith("."):
-                    continue
-                report = only is None or name in only
-                if partial_download_name(name):
-                    if report and _model_like(name) and not name.lower().endswith(".json"):
-                        self.problems.append(
-                            IncompleteModel(
-                                entry.path, "not downloaded (partial download)", format="fs", code="partial_download"
-                            )
+            try:
+                for entry in it:
+                    count += 1
+                    if count > per_dir:
+                        self.budget_hit(folder, f"more than {per_dir} entries in one folder", "walk_entries_per_dir")
+                        break
+                    if self.total + count > limits.walk_entries_total:
+                        self.budget_hit(
+                            folder, f"more than {limits.walk_entries_total} entries in all", "walk_entries_total"
                         )
-                    continue
-                fe = self._file_entry(entry, report)
-                if fe is None:
-                    continue
-                if isinstance(fe, FileAccessError):
-                    refused.append((name, fe))
-                    continue
-                if name.lower().endswith(".gguf"):
-                    ident = (fe.dev, fe.ino)
-                    if ident in self.seen:
-                        continue  # a hard link, a second symlink or overlapping roots: listed once
-                    self.seen.add(ident)
-                files.append(fe)
+                        break
+                    if count % _CLOCK_EVERY == 0 and self.out_of_time(folder):
+                        break
+                    name = entry.name
+                    if name[0] == ".":  # hidden, AppleDouble '._*', .DS_Store: never listed
+                        continue
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        is_dir = False
+                    if is_dir:
+                        subdirs.append(entry.path)
+                        continue
+                    lower = name.lower()
+                    if lower in _JUNK_NAMES:
+                        continue
+                    report = only is None or name in only
+                    if ("partial" in lower or lower.endswith(_PARTIAL_SUFFIXES)) and _PARTIAL.search(name):
+                        if report and _model_like(name) and not lower.endswith(".json"):
+                            self.problems.append(
+                                IncompleteModel(
+                                    entry.path,
+                                    "not downloaded (partial download)",
+                                    format="fs",
+                                    code="partial_download",
+                                )
+                            )
+                        continue
+                    try:
+                        st = None if entry.is_symlink() else entry.stat(follow_symlinks=False)
+                    except OSError:
+                        st = None
+                    if st is not None and S_ISREG(st.st_mode):
+                        fe: FileEntry = _tuple_new(
+                            FileEntry,
+                            (name, entry.path, entry.path, st.st_size, st.st_dev, st.st_ino, st.st_mtime_ns),
+                        )
+                    else:
+                        slow = self._file_entry(entry, report)  # links, special files, errors
+                        if slow is None:
+                            continue
+                        if isinstance(slow, FileAccessError):
+                            refused.append((name, slow))
+                            continue
+                        fe = slow
+                    if lower.endswith(".gguf"):
+                        ident = (fe.dev, fe.ino)
+                        if ident in seen:
+                            continue  # a hard link, a second symlink or overlapping roots: listed once
+                        seen.add(ident)
+                    files.append(fe)
+            except OSError as exc:
+                self.problems.append(os_error(folder, exc, "listing failed"))
+        self.total += count
 
     # -- the walk ------------------------------------------------------------------------------
 
@@ -407,6 +426,7 @@ class Walk:
         """
         limits = self.limits
         done: set[tuple[int, int]] = set()  # folders walked, by identity: overlapping roots walk each once
+        overlapping = sum(only is None for _, only in self.starts) > 1
         for start, only in self.starts:
             if only is not None:
                 if self.out_of_time(start):
@@ -432,7 +452,9 @@ class Walk:
                     yield dataclasses.replace(item.folder, tree=tuple(item.files), cut=cut)
                     continue
                 path, depth = item
-                ident = _folder_identity(path)
+                # Folders are told apart by identity only where two roots may overlap: one walk of
+                # one root never meets a folder twice (no directory symlink is followed).
+                ident = _folder_identity(path) if overlapping else None
                 if ident is not None and ident in done:
                     continue
                 if self.out_of_time(path):

@@ -58,6 +58,8 @@ class ScanCache:
         self._clock = 0
         self._flights: dict[Hashable, _Flight[object]] = {}
         self._logged: set[tuple[str, str, str]] = set()
+        # roots -> (the results of the last scan of them, its keyed models)
+        self._keyed: dict[Hashable, tuple[list[Result], list[ModelFacts]]] = {}
         self.hits = 0
         self.misses = 0
         #: Whether a result was added or dropped since the cache was made (or loaded).
@@ -123,6 +125,26 @@ class ScanCache:
         with self._lock:
             ranked = sorted(self._results.items(), key=lambda kv: -kv[1][2])[:limit]
             return [(key, entry[0], entry[1]) for key, entry in ranked]
+
+    def keyed(self, roots: Hashable, results: list[Result], assign: Callable[[], list[ModelFacts]]) -> list[ModelFacts]:
+        """The keyed models of a scan of *roots* that gave *results*: ``assign()``, unless the last
+        scan of the same roots gave these very results (every candidate a hit), whose keys then
+        still hold. Keys depend on every model at once, so a warm rescan of an unchanged tree
+        would otherwise redo them all."""
+        with self._lock:
+            last = self._keyed.get(roots)
+        if (
+            last is not None
+            and len(last[0]) == len(results)
+            and all(a is b for a, b in zip(last[0], results, strict=True))
+        ):
+            return last[1]
+        models = assign()
+        with self._lock:
+            if len(self._keyed) >= 64:  # a server scans a few sets of roots, not thousands
+                self._keyed.clear()
+            self._keyed[roots] = (results, models)
+        return models
 
     def first_seen(self, problem: ModelScanError) -> bool:
         """Whether *problem* is new to this cache (so that it is logged once, not every rescan)."""

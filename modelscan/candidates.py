@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
 from ._walk import FileEntry
 from .errors import FileAccessError
@@ -30,8 +30,7 @@ __all__ = ["Candidate", "GGUFCandidate", "MLXCandidate", "Origin", "SourceName"]
 SourceName: TypeAlias = Literal["lmstudio", "hf-cache", "llama.cpp", "ollama", "remote"]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Origin:
+class Origin(NamedTuple):
     """Where a model comes from, and how that place names it (FIELDS.md sections 1 and 3).
 
     ``folder`` is the model folder: the models of one folder share it, and several models of one
@@ -69,7 +68,8 @@ class GGUFCandidate:
 
     @property
     def signature(self) -> tuple[object, ...]:
-        return (self.origin, *(f.path for f in self.files()), *(f.identity for f in self.files()))
+        """Everything the candidate's results depend on: where it is, and each file as the walk saw it."""
+        return (self.origin, self.models, self.projectors)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -94,7 +94,8 @@ class MLXCandidate:
 
     @property
     def signature(self) -> tuple[object, ...]:
-        return (self.origin, *(f.path for f in self.tree), *(f.identity for f in self.tree))
+        """Everything the candidate's results depend on: where it is, and each file as the walk saw it."""
+        return (self.origin, self.tree)
 
 
 Candidate: TypeAlias = GGUFCandidate | MLXCandidate

@@ -12,7 +12,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from . import __version__
 from .cache import ScanCache
@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="modelscan",
         description="List local GGUF and MLX models exactly as LM Studio's GET /api/v1/models does, "
-        "reading headers only.",
+        "reading headers only. 'modelscan estimate PATH' estimates the memory they need "
+        "(see 'modelscan estimate --help').",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -50,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         "--facts",
         action="store_true",
         help="print the extended facts (exact parameter counts, real bits per weight, tensor types, "
-        "shards, warnings) instead of the endpoint JSON",
+        "shards, architecture numbers, warnings) instead of the endpoint JSON",
     )
     p.add_argument(
         "--loaded",
@@ -84,6 +85,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"modelscan {__version__}")
     return p
+
+
+def _estimate(argv: Sequence[str]) -> int:
+    from .cli_estimate import main as estimate  # noqa: PLC0415 -- loaded only when asked for
+
+    return estimate(argv)
+
+
+#: Subcommands by their first argument, each run with the arguments after it. Any other first
+#: argument is the listing command's (``modelscan PATH ...``): a folder named like a subcommand
+#: is given as ``./estimate``.
+SUBCOMMANDS: Mapping[str, Callable[[Sequence[str]], int]] = {"estimate": _estimate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -161,6 +174,9 @@ def _read_loaded(path: str | None) -> object:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
     args = _parser().parse_args(argv)
     if args.clear_cache:
         _clear_cache()

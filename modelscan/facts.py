@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from .candidates import SourceName
 
-__all__ = ["Format", "ModelFacts", "ModelType", "TensorTypeStat"]
+__all__ = ["ArchNumbers", "Format", "ModelFacts", "ModelType", "TensorTypeStat"]
 
 #: The endpoint's ``type``.
 ModelType: TypeAlias = Literal["llm", "embedding"]
@@ -32,6 +32,63 @@ class TensorTypeStat:
     tensors: int
     elements: int
     bytes: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ArchNumbers:
+    """A model's architecture numbers, as llama.cpp (GGUF) or the config (MLX) gives them.
+
+    Every field is ``None`` when the model does not have it. Per-layer values are a tuple with
+    one item per layer when the file gives them per layer, else one number. Built by
+    ``facts_arch.derive_gguf_arch`` / ``derive_mlx_arch``, which document every key and formula.
+    """
+
+    architecture: str | None = None
+    block_count: int | None = None
+    context_length: int | None = None
+    embedding_length: int | None = None
+    feed_forward_length: int | tuple[int, ...] | None = None
+    head_count: int | tuple[int, ...] | None = None
+    head_count_kv: int | tuple[int, ...] | None = None
+    #: Per-head key and value sizes (``n_embd_head_k`` / ``n_embd_head_v``).
+    key_length: int | None = None
+    value_length: int | None = None
+    #: MLA: the decompressed head sizes; the cache itself holds ``key_length`` (latent + rope).
+    key_length_mla: int | None = None
+    value_length_mla: int | None = None
+    #: Head sizes of the sliding-window layers, where they differ (Gemma 4).
+    key_length_swa: int | None = None
+    value_length_swa: int | None = None
+    vocab_size: int | None = None
+    sliding_window: int | None = None
+    #: Which layers use the sliding window (``True``), one per layer; ``None``: no layer does.
+    sliding_window_layers: tuple[bool, ...] | None = None
+    #: Trailing layers that reuse an earlier layer's KV cache (Gemma 3n, Gemma 4).
+    shared_kv_layers: int | None = None
+    expert_count: int | None = None
+    expert_used_count: int | None = None
+    rope_freq_base: float | None = None
+    rope_scaling_type: str | None = None
+    rope_scaling_factor: float | None = None
+    rope_original_context_length: int | None = None
+    tokenizer_model: str | None = None
+    #: ``False`` for encoders (bidirectional attention): they keep no KV cache.
+    causal: bool | None = None
+    ssm_conv_kernel: int | None = None
+    ssm_inner_size: int | None = None
+    ssm_state_size: int | None = None
+    ssm_group_count: int | None = None
+    ssm_time_step_rank: int | None = None
+    wkv_head_size: int | None = None
+    token_shift_count: int | None = None
+    shortconv_l_cache: int | None = None
+    #: Which layers keep a recurrent state (``True``); ``None``: no layer does.
+    recurrent_layers: tuple[bool, ...] | None = None
+    #: Which layers have attention, hence a KV cache (``True``); ``None``: every layer.
+    attention_layers: tuple[bool, ...] | None = None
+    #: Whether modelscan's table knows how this architecture lays out its cache; when not, the
+    #: generic rules apply and an estimate says its confidence is low.
+    kv_layout_known: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -64,6 +121,10 @@ class ModelFacts:
     header_bytes: int = 0
     files: tuple[str, ...] = ()
     projector: str | None = None
+    #: Tensor data bytes of that projector (``None``: no projector, or a tensor of unknown size).
+    projector_bytes: int | None = None
+    #: Architecture numbers for planners (issue 14): layers, heads, cache layout.
+    arch: ArchNumbers = dataclasses.field(default_factory=ArchNumbers)
     has_chat_template: bool = False
     warnings: tuple[ModelScanError, ...] = ()
     #: GGUF metadata as shown to clients (Ollama's ``model_info``): every key/value the reader kept,

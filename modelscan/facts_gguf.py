@@ -10,6 +10,7 @@ each model's :class:`~modelscan.facts.ModelFacts`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 from . import _rules
@@ -18,6 +19,7 @@ from ._walk import FileEntry
 from .candidates import Origin
 from .errors import InvalidField, ModelScanError, NotAModel
 from .facts import ModelFacts, ModelType, TensorTypeStat
+from .facts_arch import derive_gguf_arch
 from .gguf import GGUFArray, GGUFHeader, GGUFTensorStats, Undecoded
 from .read import GGUFRecord
 
@@ -172,7 +174,8 @@ def derive_gguf_facts(
     sizes when their headers were read. Reads ``general.architecture``, ``general.name``,
     ``general.size_label``, ``general.file_type``, ``{arch}.context_length``,
     ``{arch}.pooling_type``, ``{arch}.attention.causal``, ``{arch}.vision.*``,
-    ``{arch}.expert_count``, ``{arch}.expert_used_count`` and the chat templates.
+    ``{arch}.expert_count``, ``{arch}.expert_used_count`` and the chat templates; the
+    architecture numbers are ``facts_arch.derive_gguf_arch``'s.
 
     Raises :class:`InvalidField` when ``general.architecture`` is missing or not a string:
     without it no key of the model can be read.
@@ -219,6 +222,14 @@ def derive_gguf_facts(
     bpw = round(sum(b for _, b in known) * 8 / elements, 4) if elements else None
     name_source = name if name else key_base
     tool_use = _derive_tool_use(main, warnings)
+    arch_numbers = dataclasses.replace(
+        derive_gguf_arch(kv, source=main.path, warnings=warnings), context_length=context
+    )
+    projector_bytes = None
+    if projector is not None:
+        sizes = [b for _, _, b in projector.tensor_stats.by_type.values()]
+        if None not in sizes:  # every tensor of a known type
+            projector_bytes = sum(b for b in sizes if b is not None)
     return ModelFacts(
         format="gguf",
         path=main.path,
@@ -249,4 +260,6 @@ def derive_gguf_facts(
         source=origin.source,
         source_name=origin.name,
         display_name=_rules.display_name(name_source),
+        projector_bytes=projector_bytes,
+        arch=arch_numbers,
     )

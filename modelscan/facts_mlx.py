@@ -28,6 +28,7 @@ from ._json import FlatStringMap, short_key, type_name
 from ._mlx_config import Config, Quant, derive_context, derive_quant, first_count
 from .errors import ErrorCode, InvalidField, ModelScanError
 from .facts import ModelFacts, TensorTypeStat
+from .facts_arch import derive_mlx_arch
 from .limits import Limits
 from .mlx import MLXFolder
 from .safetensors import DTYPE_BITS, SafetensorsHeader, SafetensorsTensor
@@ -378,6 +379,8 @@ def derive_mlx_facts(folder: MLXFolder) -> ModelFacts:
     if params_string is None and n_params:
         params_string = _rules.rounded_count(n_params)
 
+    context = derive_context(cfg, (top_type, text_type))
+    arch_numbers = dataclasses.replace(derive_mlx_arch(folder.config), context_length=context)
     return ModelFacts(
         format="mlx",
         path=folder.path,
@@ -392,7 +395,7 @@ def derive_mlx_facts(folder: MLXFolder) -> ModelFacts:
         quant_bits=quant_bits,
         size_bytes=folder.size,
         params_string=params_string,
-        max_context_length=derive_context(cfg, (top_type, text_type)),
+        max_context_length=context,
         vision=type(vision_config) is dict and bool(vision_config),
         trained_for_tool_use=tools,
         n_params=n_params,
@@ -402,6 +405,7 @@ def derive_mlx_facts(folder: MLXFolder) -> ModelFacts:
         header_bytes=sum(h.header_bytes for h, _ in folder.shards),
         files=tuple(sorted(h.path for h, _ in folder.shards)),
         projector=None,
+        arch=arch_numbers,
         has_chat_template=has_template,
         warnings=tuple(warnings),
         source=origin.source,

@@ -57,6 +57,14 @@ class Limits:
     #: Folder walk: wall-clock budget in seconds.
     walk_seconds: float = 60.0
 
+    def __hash__(self) -> int:
+        # Limits key every cache entry: hash them once, not once per lookup.
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(dataclasses.astuple(self))
+            self.__dict__["_hash"] = cached
+        return cached
+
     def replace(self, **changes: object) -> Limits:
         """A copy with some limits changed."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+from collections.abc import Container
 from typing import Union
 
 from ._fs import read_small_file
@@ -24,6 +25,8 @@ from .limits import Limits
 from .safetensors import SafetensorsHeader, read_safetensors_header
 
 __all__ = [
+    "PER_LAYER_ARRAYS",
+    "PER_LAYER_SUFFIXES",
     "GGUFRecord",
     "read_gguf_candidate",
     "read_gguf_entry",
@@ -45,9 +48,42 @@ class GGUFRecord:
     projectors: tuple[tuple[FileEntry, GGUFHeader | ModelScanError], ...]
 
 
+#: Per-layer GGUF keys (``{arch}`` + suffix) whose arrays are decoded, for the architecture
+#: numbers (``facts_arch``). Every other array stays skipped (HOSTILE.md R5): these hold one item
+#: per layer, never one per token, and the reader's ``gguf_array_elements_decoded`` caps them.
+PER_LAYER_SUFFIXES = (
+    ".feed_forward_length",
+    ".attention.head_count",
+    ".attention.head_count_kv",
+    ".attention.sliding_window_pattern",
+)
+
+
+class _SuffixKeys(Container[str]):
+    """``key in PER_LAYER_ARRAYS``: the key ends with one of the suffixes (any architecture)."""
+
+    def __init__(self, suffixes: tuple[str, ...]) -> None:
+        self.suffixes = suffixes
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and not key.startswith("tokenizer.") and key.endswith(self.suffixes)
+
+
+#: The ``decode_arrays`` that :func:`read_gguf_entry` passes to the header reader.
+PER_LAYER_ARRAYS: Container[str] = _SuffixKeys(PER_LAYER_SUFFIXES)
+
+
 def read_gguf_entry(entry: FileEntry, limits: Limits) -> GGUFHeader:
-    """The GGUF header of *entry*; raises :class:`~modelscan.errors.ModelScanError`."""
-    return read_gguf_header(entry.real, limits=limits, expect=entry.identity, source=entry.path, keep_tensors=False)
+    """The GGUF header of *entry*, per-layer arrays decoded, tensor infos summed and not kept;
+    raises :class:`~modelscan.errors.ModelScanError`."""
+    return read_gguf_header(
+        entry.real,
+        limits=limits,
+        expect=entry.identity,
+        source=entry.path,
+        decode_arrays=PER_LAYER_ARRAYS,
+        keep_tensors=False,
+    )
 
 
 def read_safetensors_entry(entry: FileEntry, limits: Limits) -> SafetensorsHeader:
@@ -96,7 +132,7 @@ def _restat(entry: FileEntry) -> FileEntry | None:
         return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    return dataclasses.replace(entry, size=st.st_size, dev=st.st_dev, ino=st.st_ino, mtime_ns=st.st_mtime_ns)
+    return entry._replace(size=st.st_size, dev=st.st_dev, ino=st.st_ino, mtime_ns=st.st_mtime_ns)
 
 
 def restat_candidate(candidate: Candidate) -> Candidate | None:

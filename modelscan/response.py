@@ -9,16 +9,25 @@ the extended facts record (FIELDS.md section 7) beside it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, cast
 
 from .errors import ModelScanError, UsageError
-from .facts import ModelFacts
+from .facts import ArchNumbers, ModelFacts
 
 if TYPE_CHECKING:
-    from .shapes import FactsRecord, FactsResponse, LoadedInstance, ModelEntry, ModelsResponse, Quantization
+    from .shapes import ArchRecord, FactsRecord, FactsResponse, LoadedInstance, ModelEntry, ModelsResponse, Quantization
 
-__all__ = ["LLM_INSTANCE_DEFAULTS", "sort_models", "to_entry", "to_facts", "to_facts_record", "to_response"]
+__all__ = [
+    "LLM_INSTANCE_DEFAULTS",
+    "sort_models",
+    "to_arch_record",
+    "to_entry",
+    "to_facts",
+    "to_facts_record",
+    "to_response",
+]
 
 #: Config of a loaded LLM instance when the caller leaves a field out (LM Studio's defaults).
 LLM_INSTANCE_DEFAULTS: Mapping[str, object] = {
@@ -134,6 +143,16 @@ def to_response(models: Sequence[ModelFacts], loaded: Mapping[str, object] | Non
     return {"models": [to_entry(m, loaded.get(m.key, ())) for m in sort_models(models)]}
 
 
+def to_arch_record(numbers: ArchNumbers) -> ArchRecord:
+    """Architecture numbers as JSON, in field order; per-layer tuples become lists."""
+    record = {
+        f.name: list(value) if isinstance(value, tuple) else value
+        for f in dataclasses.fields(numbers)
+        for value in (getattr(numbers, f.name),)
+    }
+    return cast("ArchRecord", record)
+
+
 def to_facts_record(model: ModelFacts) -> FactsRecord:
     """The extended facts of one model (FIELDS.md section 7), as ``modelscan --facts`` prints them."""
     return {
@@ -142,6 +161,7 @@ def to_facts_record(model: ModelFacts) -> FactsRecord:
         "path": model.path,
         "files": list(model.files),
         "projector": model.projector,
+        "projector_bytes": model.projector_bytes,
         "n_params": model.n_params,
         "n_params_active": model.n_params_active,
         "bits_per_weight": model.bits_per_weight,
@@ -150,6 +170,7 @@ def to_facts_record(model: ModelFacts) -> FactsRecord:
         },
         "header_bytes": model.header_bytes,
         "has_chat_template": model.has_chat_template,
+        "arch": to_arch_record(model.arch),
         "warnings": [w.to_dict() for w in model.warnings],
     }
 

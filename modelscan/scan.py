@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from . import sources
 from .cache import Result, ScanCache
@@ -133,11 +133,16 @@ def _log(problems: Sequence[ModelScanError], cache: ScanCache | None) -> None:
             logger.warning("%s: %s", p.code, p)
 
 
+def _keyed(models: list[ModelFacts]) -> list[ModelFacts]:
+    """*models* with their keys (``keys.assign_keys``), copied only where a key changes."""
+    keys = assign_keys(models)
+    return [m if m.key == k else dataclasses.replace(m, key=k) for m, k in zip(models, keys, strict=True)]
+
+
 def _scan(
     paths: tuple[str | os.PathLike[str], ...], limits: Limits, cache: ScanCache | None, workers: int
 ) -> ScanReport:
     problems: list[ModelScanError] = []
-    wanted: dict[str, set[str]] = {}  # model folder -> the files asked for one by one
     results: list[Result | None] = []
     misses: list[tuple[int, Candidate]] = []
     for candidate in sources.discover(paths, limits, problems):
@@ -149,14 +154,15 @@ def _scan(
         results[i] = result
         if cache is not None:
             cache.put(candidate, limits, result)
-    models: list[ModelFacts] = []
-    for done in results:
-        assert done is not None  # every miss was filled in above
-        models.extend(done[0])
-        problems.extend(done[1])
+    done = cast("list[Result]", results)  # every miss was filled in above
+    found = [m for result in done for m in result[0]]
+    problems.extend(p for result in done for p in result[1])
     # Keys count every model of a folder, also when one file was asked for, so they stay stable.
-    keys = assign_keys(models)
-    models = [m if m.key == k else dataclasses.replace(m, key=k) for m, k in zip(models, keys, strict=True)]
+    if cache is None:
+        models = _keyed(found)
+    else:
+        models = cache.keyed((tuple(os.fspath(p) for p in paths), limits), done, lambda: _keyed(found))
+    wanted: dict[str, set[str]] = {}  # model folder -> the files asked for one by one
     for path in paths:
         if os.path.exists(path) and not os.path.isdir(path):  # a file given by name (as the walk decides)
             wanted.setdefault(os.path.dirname(os.fspath(path)) or os.curdir, set()).add(os.path.basename(path))
@@ -164,7 +170,7 @@ def _scan(
         models = [m for m in models if m.folder not in wanted or _holds(m, wanted[m.folder])]
     problems.sort(key=lambda e: (e.path, e.code))
     _log(problems, cache)
-    return ScanReport(models, problems)
+    return ScanReport(list(models), problems)
 
 
 def _checked_paths(paths: Sequence[object]) -> tuple[str | os.PathLike[str], ...]:

@@ -21,12 +21,17 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from . import __version__, errors
+from ._walk import FileEntry
 from .cache import Result, ScanCache
 from .candidates import Origin
-from .facts import ModelFacts, TensorTypeStat
+from .facts import ArchNumbers, ModelFacts, TensorTypeStat
 from .limits import Limits
+
+if TYPE_CHECKING:
+    from .candidates import SourceName
 
 __all__ = ["FILE_NAME", "MAX_BYTES", "MAX_ENTRIES", "default_cache_dir", "load", "save"]
 
@@ -85,9 +90,17 @@ def _encode_origin(origin: Origin) -> list[object]:
 
 
 def _encode_signature(signature: tuple[object, ...]) -> list[object]:
+    """``(origin, *parts)``: each part a tuple of walk entries, or of tuples of them (lists in JSON)."""
     origin, *rest = signature
     assert isinstance(origin, Origin)
-    return [_encode_origin(origin), *(list(x) if isinstance(x, tuple) else x for x in rest)]
+    return [_encode_origin(origin), _encode_entries(rest)]
+
+
+def _encode_entries(node: object) -> object:
+    if isinstance(node, FileEntry):
+        return list(node)
+    assert isinstance(node, (tuple, list))
+    return [_encode_entries(x) for x in node]
 
 
 # -- decoding (every value checked) ------------------------------------------------------------
@@ -148,7 +161,40 @@ def _decode_tensor_types(value: object) -> dict[str, TensorTypeStat]:
 
 
 _NONE = type(None)
+_ARCH_FIELDS = [f.name for f in dataclasses.fields(ArchNumbers)]
+#: The architecture numbers that are not ``int | None``, and what they may be instead.
+_ARCH_TYPES: dict[str, tuple[type, ...]] = {
+    "architecture": (str, _NONE),
+    "rope_scaling_type": (str, _NONE),
+    "tokenizer_model": (str, _NONE),
+    "rope_freq_base": (float, _NONE),
+    "rope_scaling_factor": (float, _NONE),
+    "causal": (bool, _NONE),
+    "kv_layout_known": (bool,),
+}
+#: Per-layer numbers: one int, one int per layer, or ``None``; per-layer flags: bools or ``None``.
+_ARCH_PER_LAYER = frozenset({"feed_forward_length", "head_count", "head_count_kv"})
+_ARCH_FLAGS = frozenset({"sliding_window_layers", "recurrent_layers", "attention_layers"})
+
+
+def _decode_arch(value: object) -> ArchNumbers:
+    _check(type(value) is dict and list(value) == _ARCH_FIELDS)
+    assert isinstance(value, dict)
+    out: dict[str, object] = {}
+    for name, item in value.items():
+        if type(item) is list:
+            wanted = bool if name in _ARCH_FLAGS else int
+            _check((name in _ARCH_FLAGS or name in _ARCH_PER_LAYER) and all(type(x) is wanted for x in item))
+            out[name] = tuple(item)
+            continue
+        types = _ARCH_TYPES.get(name, (int, _NONE))
+        _check(type(item) in types and (name not in _ARCH_FLAGS or item is None))
+        out[name] = item
+    return ArchNumbers(**out)  # type: ignore[arg-type]  # every value checked above
+
+
 _DECODERS: dict[str, Callable[[object], object]] = {
+    "arch": _decode_arch,
     "tensor_types": _decode_tensor_types,
     "warnings": lambda v: tuple(_decode_error(x) for x in _list(v)),
     "files": lambda v: tuple(_str(x) for x in _list(v)),
@@ -177,6 +223,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "bits_per_weight": (float, int, _NONE),
     "header_bytes": (int,),
     "projector": (str, _NONE),
+    "projector_bytes": (int, _NONE),
     "has_chat_template": (bool,),
     "metadata": (dict,),
     "source": (str,),
@@ -212,17 +259,22 @@ def _decode_result(value: object) -> Result:
 
 
 def _decode_signature(value: object) -> tuple[object, ...]:
-    origin, *rest = _list(value)
+    origin, rest = _list(value, 2)
     source, folder, publisher, repo, name = _list(origin, 5)
     _check(source in _CHOICES["source"])
-    decoded: list[object] = [Origin(_str(source), _str(folder), _str(publisher), _str(repo), _opt_str(name))]  # type: ignore[arg-type]
-    for item in rest:
-        if type(item) is list:
-            _check(all(type(x) is int for x in item))
-            decoded.append(tuple(item))
-        else:
-            decoded.append(_str(item))
-    return tuple(decoded)
+    decoded = Origin(cast("SourceName", source), _str(folder), _str(publisher), _str(repo), _opt_str(name))
+    return (decoded, *_decode_entries(rest))
+
+
+_ENTRY_TYPES = [str, str, str, int, int, int, int]
+
+
+def _decode_entries(node: object) -> tuple[object, ...]:
+    """Nested lists of walk entries back to tuples of :class:`FileEntry`."""
+    items = _list(node)
+    if len(items) == len(_ENTRY_TYPES) and [type(x) for x in items] == _ENTRY_TYPES:
+        return FileEntry(*items)  # type: ignore[arg-type]  # every value's type checked
+    return tuple(_decode_entries(x) for x in items)
 
 
 def _decode_limits(value: object) -> Limits:

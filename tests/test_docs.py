@@ -23,7 +23,8 @@ import modelscan
 import modelscan.errors
 from fixtures.make_fixtures import write_spec_example
 from modelscan import BATCH_LIMITS, SERVER_LIMITS, Limits
-from modelscan.cli import _parser, main
+from modelscan.cli import SUBCOMMANDS, _parser, main
+from modelscan.cli_estimate import _parser as _estimate_parser
 from modelscan.errors import ErrorCode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +90,28 @@ def test_cli_md_options_all_exist() -> None:
     documented = re.findall(r"`(-[-\w]+|PATH)\b", options)
     assert documented
     assert set(documented) <= known, set(documented) - known
+
+
+#: Each subcommand's parser and the heading of its options table in cli.md.
+SUBCOMMAND_PARSERS = {"estimate": (_estimate_parser, "### Estimate options")}
+
+
+def test_every_subcommand_has_its_options_table() -> None:
+    assert set(SUBCOMMAND_PARSERS) == set(SUBCOMMANDS)
+
+
+@pytest.mark.parametrize("name", sorted(SUBCOMMAND_PARSERS))
+def test_every_subcommand_option_is_in_cli_md_and_back(name: str) -> None:
+    make_parser, heading = SUBCOMMAND_PARSERS[name]
+    options = _section(_page("cli.md"), heading)
+    actions = make_parser()._actions
+    names = {s for a in actions for s in a.option_strings} | {a.metavar for a in actions if not a.option_strings}
+    assert "PATH" in names and "--help" in names
+    for option in names:
+        assert isinstance(option, str)
+        assert re.search(rf"`{re.escape(option)}[` ]", options), f"{name}: {option} is not in docs/cli.md's options"
+    documented = set(re.findall(r"`(-[-\w]+|PATH)\b", options))
+    assert documented and documented <= names, documented - names
 
 
 def _fixture_table() -> list[list[str]]:

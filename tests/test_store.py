@@ -14,9 +14,10 @@ import pytest
 import modelscan
 from modelscan import cli, store
 from modelscan import read as read_module
+from modelscan._walk import FileEntry
 from modelscan.candidates import Origin
 from modelscan.errors import InvalidField
-from modelscan.facts import ModelFacts, TensorTypeStat
+from modelscan.facts import ArchNumbers, ModelFacts, TensorTypeStat
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "models"
 
@@ -53,6 +54,17 @@ def _every_field_set() -> ModelFacts:
         header_bytes=9,
         files=("/m/p/r/model.safetensors",),
         projector="/m/p/r/mmproj.gguf",
+        projector_bytes=512,
+        arch=ArchNumbers(
+            architecture="gemma3",
+            block_count=2,
+            head_count=4,
+            head_count_kv=(1, 2),
+            rope_freq_base=10000.0,
+            causal=True,
+            sliding_window_layers=(True, False),
+            kv_layout_known=True,
+        ),
         has_chat_template=True,
         warnings=(InvalidField("/m/p/r/config.json", "expected int, got bool", field="x", code="wrong_type"),),
         metadata={"general.name": "R", "llama.context_length": 512, "tokens": []},
@@ -80,6 +92,26 @@ def test_every_field_of_the_facts_round_trips() -> None:
     )  # errors compare by identity
     assert [w.to_dict() for w in again.warnings] == [w.to_dict() for w in facts.warnings]
     assert type(again.warnings[0]) is InvalidField
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("block_count", True),
+        ("block_count", "2"),
+        ("head_count_kv", [1, True]),
+        ("sliding_window_layers", [1, 0]),
+        ("sliding_window_layers", 3),
+        ("expert_count", [1]),
+        ("causal", 1),
+        ("rope_freq_base", "1e4"),
+    ],
+)
+def test_bad_architecture_numbers_are_no_cache(field: str, value: object) -> None:
+    stored = json.loads(json.dumps(store._encode_facts(_every_field_set())))
+    stored[[f.name for f in dataclasses.fields(ModelFacts)].index("arch")][field] = value
+    with pytest.raises(store._Bad):
+        store._decode_facts(stored)
 
 
 def _count_header_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -218,6 +250,9 @@ def test_a_loaded_entry_is_used_only_for_the_same_files(root: Path) -> None:
     assert loaded.misses == 1
 
 
-def test_an_origin_is_stored_whole() -> None:
-    signature = (Origin("ollama", "/o", "library", "llama3.2", "llama3.2:latest"), "/o/x", (1, 2, 3, 4))
-    assert store._decode_signature(json.loads(json.dumps(store._encode_signature(signature)))) == signature
+def test_a_signature_is_stored_whole() -> None:
+    entry = FileEntry("x.gguf", "/o/x.gguf", "/b/sha256-1", 10, 1, 2, 3)
+    other = entry._replace(name="y.gguf", path="/o/y.gguf")
+    origin = Origin("ollama", "/o", "library", "llama3.2", "llama3.2:latest")
+    for signature in ((origin, ((entry, other), (other,)), (entry,)), (origin, (entry, other))):
+        assert store._decode_signature(json.loads(json.dumps(store._encode_signature(signature)))) == signature
