@@ -300,13 +300,17 @@ class TensorInfos:
         self.experts, self.last_end = experts, last_end
 
     def unknown_type(self, i: int, raw: bytes, at: int, ggml_type: int) -> None:
-        self.p.warn(
-            Unsupported,
-            label("tensor", i, raw.decode("utf-8")) + ".type",
-            at,
-            f"unknown ggml type id {ggml_type}",
-            code="unknown_ggml_type",
-        )
+        if self.p.room(Unsupported, "unknown_ggml_type"):  # the label is built for those kept only
+            self.p.warnings.append(
+                Unsupported(
+                    self.p.source,
+                    f"unknown ggml type id {ggml_type}",
+                    field=label("tensor", i, raw.decode("utf-8")) + ".type",
+                    offset=at,
+                    format="gguf",
+                    code="unknown_ggml_type",
+                )
+            )
 
     def layout_failure(self, i: int, raw: bytes, at: int, *, offset: int, expected: int | None, minimum: int) -> None:
         """Keep the first layout error (errors point at the byte of the info's ``offset`` field)."""

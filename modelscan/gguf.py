@@ -76,6 +76,9 @@ __all__ = [
 _MIN_KV_BYTES = 8 + 4 + 1
 _MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8
 _MIN_STRING_BYTES = 8
+# Warnings of one kind kept per file; the rest are counted in one more (a million tensors of an
+# unknown type would otherwise be a million warnings).
+_WARNINGS_PER_KIND = 16
 _LFS_PREFIX = b"version https://git-lfs"
 _CHAT_TEMPLATE_PREFIX = "tokenizer.chat_template"
 
@@ -199,7 +202,9 @@ class _Parser:
         # The tensor infos are kept (if only for the error paths) when they cannot be read again.
         self.can_reread = bool(getattr(source, "can_reread", True))
         self.warnings: list[ModelScanError] = []
+        self.warned: dict[tuple[type[ModelScanError], ErrorCode | None, str | None], int] = {}
         self.others_left = limits.gguf_other_strings_bytes  # bytes of other strings still decoded
+        self.elements_left = limits.gguf_array_elements_decoded_per_file  # array elements still decoded
         self.cur = Cursor(
             source, name=name, format="gguf", cap=limits.gguf_metadata_bytes, cap_limit="gguf_metadata_bytes"
         )
@@ -230,9 +235,31 @@ class _Parser:
         code: ErrorCode | None = None,
         limit: str | None = None,
     ) -> None:
-        self.warnings.append(
-            cls(self.source, detail, field=field, offset=offset, format="gguf", code=code, limit=limit)
-        )
+        if self.room(cls, code, limit):
+            self.warnings.append(
+                cls(self.source, detail, field=field, offset=offset, format="gguf", code=code, limit=limit)
+            )
+
+    def room(self, cls: type[ModelScanError], code: ErrorCode | None = None, limit: str | None = None) -> bool:
+        """Count one warning of this kind; whether it is still to be kept (the first few are)."""
+        kind = (cls, code, limit)
+        seen = self.warned[kind] = self.warned.get(kind, 0) + 1
+        return seen <= _WARNINGS_PER_KIND
+
+    def warnings_kept(self) -> tuple[ModelScanError, ...]:
+        """The warnings, and one for each kind that had more than were kept."""
+        more = [
+            cls(
+                self.source,
+                f"{n - _WARNINGS_PER_KIND} more {code or limit or cls.__name__} warnings not listed",
+                format="gguf",
+                code=code,
+                limit=limit,
+            )
+            for (cls, code, limit), n in self.warned.items()
+            if n > _WARNINGS_PER_KIND
+        ]
+        return (*self.warnings, *more)
 
     def set_byteorder(self, order: str) -> None:
         self.order = order
@@ -396,7 +423,7 @@ class _Parser:
             alignment=alignment,
             data_offset=data_offset,
             file_size=self.size,
-            warnings=tuple(self.warnings),
+            warnings=self.warnings_kept(),
             tensor_stats=tensors.stats(),
         )
 
@@ -458,8 +485,19 @@ class _Parser:
                 limit="gguf_array_elements_decoded",
             )
             decode = False
+        if decode and count > self.elements_left:
+            self.warn(
+                LimitExceeded,
+                item + ".count",
+                count_at,
+                f"{count} elements over what is left ({self.elements_left}) of the file's limit of "
+                f"{self.limits.gguf_array_elements_decoded_per_file}; not decoded",
+                limit="gguf_array_elements_decoded_per_file",
+            )
+            decode = False
         if decode:
-            values = self.decode_array(elem_type, count, item + ".value")
+            self.elements_left -= count
+            values = self.decode_array(key, elem_type, count, item + ".value")
         elif elem_type == GGUFValueType.STRING:
             cur.skip_strings(count, item + ".value")
         else:
@@ -477,11 +515,16 @@ class _Parser:
             )
         return GGUFArray(elem_type, count, values)
 
-    def decode_array(self, elem_type: int, count: int, field: str) -> tuple[object, ...]:
+    def decode_array(self, key: str, elem_type: int, count: int, field: str) -> tuple[object, ...]:
         cur = self.cur
         if elem_type == GGUFValueType.STRING:
             cap = self.limits.gguf_string_bytes
-            return tuple(self.read_string(f"{field}[{j}]", cap) for j in range(count))
+            if key in self.decode_strings:
+                return tuple(self.read_string(f"{field}[{j}]", cap) for j in range(count))
+            # Strings of a key not asked for by name come out of the budget of other strings.
+            return tuple(
+                self.read_string(f"{field}[{j}]", min(self.others_left, cap), spend=True) for j in range(count)
+            )
         fmt, size = GGUF_SCALAR[elem_type]
         cur.ensure(count * size, field, hint=count * size)
         at = cur.here

@@ -36,6 +36,8 @@ class Limits:
     gguf_n_tensors: int = 1_048_576
     #: Elements kept when an array is decoded on request (arrays are otherwise skipped).
     gguf_array_elements_decoded: int = 65_536
+    #: ... and in all the arrays of one file (a decoded element costs about 40 bytes).
+    gguf_array_elements_decoded_per_file: int = 262_144
     #: safetensors JSON header length (the reference library's cap).
     safetensors_header_bytes: int = 100_000_000
     #: safetensors tensor count.

@@ -36,6 +36,7 @@ from modelscan.gguf import (
     read_gguf_header,
 )
 from modelscan.limits import BATCH_LIMITS, SERVER_LIMITS, Limits
+from modelscan.read import PER_LAYER_ARRAYS
 
 ROOT = Path(__file__).resolve().parent.parent
 VT = gguf.GGUFValueType
@@ -337,6 +338,65 @@ def test_a_million_empty_tensors_in_a_few_mb(tmp_path: Path) -> None:
     assert (out["count"], out["kept"], out["by_type"]) == (n, 0, [[0, [n, 0, 0]]])
     assert out["data_offset"] == path.stat().st_size
     assert out["growth"] < 32 * MiB, out  # a list of a million infos took 311 MiB
+
+
+def test_warnings_of_one_kind_are_capped() -> None:
+    # Forty tensors of an unknown type: sixteen warnings naming them, then one that counts the rest.
+    infos = b"".join(tinfo(b"t%d" % i, [32], 200, 32 * i) for i in range(40))
+    h = parse(header(40, [kv_str("general.architecture", b"llama")], infos, data=32 * 40))
+    assert [w.code for w in h.warnings] == ["unknown_ggml_type"] * 17
+    assert [w.field for w in h.warnings[:2]] == ["tensor[0:t0].type", "tensor[1:t1].type"]
+    assert h.warnings[-1].field is None and "24 more unknown_ggml_type warnings" in h.warnings[-1].detail
+    assert h.tensor_stats.by_type == {200: (40, 1280, None)}
+
+
+def _int_array(key: str, values: list[int]) -> bytes:
+    return gstr(key.encode()) + struct.pack(f"<IIQ{len(values)}i", VT.ARRAY, VT.INT32, len(values), *values)
+
+
+def test_array_elements_decoded_per_file() -> None:
+    kvs = [kv_str("general.architecture", b"llama")]
+    kvs += [_int_array(f"a{i}.feed_forward_length", [1000 + i] * 30) for i in range(5)]
+    limits = BATCH_LIMITS.replace(gguf_array_elements_decoded_per_file=100)
+    h = parse(header(0, kvs), limits=limits, decode_arrays=ALL_KEYS)
+    decoded = [k for k, v in h.kv.items() if getattr(v, "values", None) is not None]
+    assert decoded == ["a0.feed_forward_length", "a1.feed_forward_length", "a2.feed_forward_length"]
+    assert [(w.limit, w.field) for w in h.warnings] == [
+        ("gguf_array_elements_decoded_per_file", "kv[4:a3.feed_forward_length].count"),
+        ("gguf_array_elements_decoded_per_file", "kv[5:a4.feed_forward_length].count"),
+    ]
+
+
+def test_string_elements_of_other_keys_spend_the_budget() -> None:
+    tags = gstr(b"general.tags") + struct.pack("<IIQ", VT.ARRAY, VT.STRING, 3)
+    tags += gstr(b"x" * 30) + gstr(b"y" * 30) + gstr(b"z" * 5)
+    kvs = [kv_str("general.architecture", b"llama"), tags, kv_str("general.license", b"mit")]
+    limits = BATCH_LIMITS.replace(gguf_other_strings_bytes=40)
+    h = parse(header(0, kvs), limits=limits, decode_arrays={"general.tags"})
+    assert h.kv["general.tags"].values == ("x" * 30, Undecoded(30), "z" * 5)  # type: ignore[attr-defined]
+    assert h.kv["general.license"] == "mit"  # 40 - 30 - 5 = 5 left
+    named = parse(header(0, kvs), limits=limits, decode_arrays={"general.tags"}, decode_strings={"general.tags"})
+    assert named.kv["general.tags"].values == ("x" * 30, "y" * 30, "z" * 5)  # type: ignore[attr-defined]
+
+
+def test_per_layer_arrays_of_any_prefix_stay_small(tmp_path: Path) -> None:
+    # 50 MiB of int32 arrays under keys the scan decodes (read.PER_LAYER_ARRAYS): 500 MiB when
+    # every one was decoded; now the file's element limit stops them.
+    n = 65_536
+    array = struct.pack(f"<{n}i", *(1000 + i % 7 for i in range(n)))
+    parts = [b"GGUF" + struct.pack("<IQQ", 3, 0, 201), kv_str("general.architecture", b"llama")]
+    for k in range(200):
+        parts.append(gstr(b"x%d.feed_forward_length" % k) + struct.pack("<IIQ", VT.ARRAY, VT.INT32, n) + array)
+    path = write(tmp_path / "per-layer.gguf", parts)
+    h: list[GGUFHeader] = []
+    peak = traced_peak(
+        lambda: h.append(
+            read_gguf_header(path, limits=SERVER_LIMITS, decode_arrays=PER_LAYER_ARRAYS, keep_tensors=False)
+        )
+    )
+    assert peak < 24 * MiB, peak
+    decoded = sum(getattr(v, "values", None) is not None for v in h[0].kv.values())
+    assert decoded == SERVER_LIMITS.gguf_array_elements_decoded_per_file // n
 
 
 # --- bytes read ------------------------------------------------------------------------------------
