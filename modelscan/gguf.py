@@ -390,6 +390,7 @@ class _Parser:
         kv: dict[str, object] = {}
         kv_types: dict[str, int] = {}
         alignment = GGUF_DEFAULT_ALIGNMENT
+        key_bytes = 0
         for i in range(n_kv):
             # What is left of the header, roughly (real key/values and tensor infos average about
             # 40 and 64 bytes): a read the grammar cannot size reads that much.
@@ -397,6 +398,16 @@ class _Parser:
             key_at = cur.here
             key = self.read_name(f"kv[{i}].key", self.limits.gguf_key_bytes, "gguf_key_bytes")
             item = label("kv", i, key)
+            key_bytes += cur.here - key_at - 8
+            if key_bytes > self.limits.gguf_key_bytes_per_file:
+                # Every key is kept: their total is what they cost (4 bytes a character at worst).
+                self.fail(
+                    LimitExceeded,
+                    item,
+                    key_at,
+                    f"keys reach {key_bytes} bytes, over the limit of {self.limits.gguf_key_bytes_per_file}",
+                    limit="gguf_key_bytes_per_file",
+                )
             if key in kv:
                 self.fail(DuplicateKey, item, key_at, f"duplicate key '{short(key)}'")
             value_type = cur.read_u32(item + ".type")

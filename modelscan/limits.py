@@ -30,6 +30,8 @@ class Limits:
     gguf_other_strings_bytes: int = 1 * _MiB
     #: GGUF key length (the spec's limit).
     gguf_key_bytes: int = 65_535
+    #: ... and all the keys of one file (real files hold a few KB).
+    gguf_key_bytes_per_file: int = 1 * _MiB
     #: GGUF key/value count.
     gguf_n_kv: int = 65_536
     #: GGUF tensor count.

@@ -691,7 +691,7 @@ def test_p03_raised_cap_completes_linearly() -> None:
     n = 200_000
     data = _p03_bytes(n)
     started = time.perf_counter()
-    h = parse(data, limits=BATCH_LIMITS.replace(gguf_n_kv=n))
+    h = parse(data, limits=BATCH_LIMITS.replace(gguf_n_kv=n, gguf_key_bytes_per_file=16 << 20))
     elapsed = time.perf_counter() - started
     assert len(h.kv) == n and h.kv["k199999"] == 1
     print(f"P-03 n={n}: {elapsed:.2f} s")

@@ -25,7 +25,7 @@ import pytest
 from gguf_oracle import stats_of_header
 
 from modelscan import _cursor, _gguf_tensors
-from modelscan.errors import DuplicateKey, FileAccessError, LayoutError, Truncated
+from modelscan.errors import DuplicateKey, FileAccessError, LayoutError, LimitExceeded, Truncated
 from modelscan.gguf import (
     ALL_KEYS,
     FACT_STRING_KEYS,
@@ -397,6 +397,27 @@ def test_per_layer_arrays_of_any_prefix_stay_small(tmp_path: Path) -> None:
     assert peak < 24 * MiB, peak
     decoded = sum(getattr(v, "values", None) is not None for v in h[0].kv.values())
     assert decoded == SERVER_LIMITS.gguf_array_elements_decoded_per_file // n
+
+
+def test_keys_of_one_file_are_limited(tmp_path: Path) -> None:
+    # 900 keys of 64 KiB (ASCII and one emoji) in a 56 MiB file: 225 MiB when all were kept.
+    key = b"a" * (65_535 - 9) + "\U0001f600".encode()
+    kvs = [gstr(b"k%04d" % i + key) + struct.pack("<IB", VT.UINT8, 1) for i in range(900)]
+    path = write(tmp_path / "keys.gguf", [b"GGUF" + struct.pack("<IQQ", 3, 0, 900), *kvs])
+    failed: list[LimitExceeded] = []
+
+    def read() -> None:
+        with pytest.raises(LimitExceeded) as info:
+            read_gguf_header(path, limits=SERVER_LIMITS)
+        failed.append(info.value)
+
+    peak = traced_peak(read)
+    assert peak < 8 * MiB, peak
+    over = SERVER_LIMITS.gguf_key_bytes_per_file // 65_535  # keys 0..over-1 fit
+    (err,) = failed
+    assert err.limit == "gguf_key_bytes_per_file"
+    assert str(err.field).startswith(f"kv[{over}:k{over:04d}aaa")
+    assert err.offset == 24 + over * (8 + 65_535 + 4 + 1)
 
 
 # --- bytes read ------------------------------------------------------------------------------------
