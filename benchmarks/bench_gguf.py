@@ -908,8 +908,14 @@ from modelscan.gguf import read_gguf_header
 
 # A checkout from before keep_tensors= reads the only way it can: every tensor info kept.
 summary = "keep_tensors" in inspect.signature(read_gguf_header).parameters
+try:
+    from modelscan.read import PER_LAYER_ARRAYS as arrays  # what the scan decodes, where it exists
+except ImportError:
+    arrays = frozenset()
 def call():
-    return read_gguf_header(path, keep_tensors=False) if summary else read_gguf_header(path)
+    if summary:
+        return read_gguf_header(path, keep_tensors=False, decode_arrays=arrays)
+    return read_gguf_header(path, decode_arrays=arrays)
 
 def rss(key):
     with open("/proc/self/status") as f:
@@ -967,7 +973,24 @@ def write_worst_files(folder: Path) -> list[tuple[str, Path]]:
         for key, mib in keys:
             f.write(_kv_str(key, _emoji(mib * _MiB)))
     out.append(("fact keys at their caps, then 30 MiB of strings (emoji)", path))
+    path = folder / "combined.gguf"  # the above, keys of 1 MiB, per-layer arrays, a million tensors
     n = 1 << 20
+    with open(path, "wb") as f:
+        f.write(b"GGUF" + struct.pack("<IQQ", 3, n, len(keys) + 1 + 4 + 16))
+        for key, mib in keys[:6]:
+            f.write(_kv_str(key, _emoji(mib * _MiB)))
+        f.write(_kv_str("x.other", _emoji(_MiB)))
+        array = struct.pack(f"<{1 << 16}i", *(1000 + i % 7 for i in range(1 << 16)))
+        for k in range(4):
+            f.write(_gstr(b"x%d.feed_forward_length" % k) + struct.pack("<IIQ", 9, 5, 1 << 16) + array)
+        long_key = b"a" * (60_000 - 10) + "\U0001f600".encode()
+        for i in range(16):
+            f.write(_gstr(b"kk%04d" % i + long_key) + struct.pack("<IB", 0, 1))
+        for key, mib in keys[6:]:
+            f.write(_kv_str(key, _emoji(mib * _MiB)))
+        f.write(b"".join(_gstr(b"t%x" % i) + struct.pack("<IQIQ", 1, 0, 0, 0) for i in range(n)))
+        f.write(b"\0" * (-f.tell() % 32))
+    out.append(("all of the above in one file, with per-layer arrays and long keys", path))
     path = folder / "million-tensors.gguf"
     with open(path, "wb") as f:
         f.write(b"GGUF" + struct.pack("<IQQ", 3, n, 1) + _kv_str("general.architecture", b"llama"))
@@ -988,7 +1011,7 @@ def run_worst(*, baseline: str | None = None, runs: int = 3, trace_million: bool
     with tempfile.TemporaryDirectory(prefix="bench_gguf_worst_") as tmp:
         files = write_worst_files(Path(tmp))
         for label, path in files:
-            million = "tensors" in label
+            million = "tensors" in label or "all of the above" in label
             for name, root in checkouts:
                 env = dict(C.child_env())
                 env["PYTHONPATH"] = root

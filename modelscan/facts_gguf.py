@@ -134,7 +134,7 @@ def _derive_tool_use(header: GGUFHeader, warnings: list[ModelScanError]) -> bool
             warnings.append(
                 InvalidField(
                     header.path,
-                    f"chat template of {value.length} bytes is over the limit; tool use not checked",
+                    f"chat template of {value.length} bytes was not decoded (over a limit); tool use not checked",
                     field=f"kv:{key}",
                     format="gguf",
                     code="not_decoded",

@@ -203,7 +203,8 @@ class _Parser:
         self.can_reread = bool(getattr(source, "can_reread", True))
         self.warnings: list[ModelScanError] = []
         self.warned: dict[tuple[type[ModelScanError], ErrorCode | None, str | None], int] = {}
-        self.others_left = limits.gguf_other_strings_bytes  # bytes of other strings still decoded
+        self.text_left = limits.gguf_string_bytes_per_file  # bytes of strings still decoded
+        self.others_left = limits.gguf_other_strings_bytes  # ... of which for keys not asked for
         self.elements_left = limits.gguf_array_elements_decoded_per_file  # array elements still decoded
         self.cur = Cursor(
             source, name=name, format="gguf", cap=limits.gguf_metadata_bytes, cap_limit="gguf_metadata_bytes"
@@ -268,17 +269,30 @@ class _Parser:
 
     # --- strings --------------------------------------------------------------------------
 
-    def read_string(self, field: str, cap: int, *, spend: bool = False) -> str | Undecoded:
-        """A length-prefixed string; over *cap* bytes it is skipped and returned as Undecoded.
-        With *spend*, a decoded string's length comes off the budget of other strings."""
+    def read_string(self, field: str, cap: int, *, other: bool = False) -> str | Undecoded:
+        """A length-prefixed string, decoded if it is within *cap* and what is left of the file's
+        budget of decoded text (and, for a key not asked for by name, *other*, of the budget of
+        other strings); else skipped and returned as Undecoded."""
         cur = self.cur
         at = cur.here
         length = cur.read_u64(field)
         cur.require(length, field)
-        if length > cap:
+        if length > cap or (other and length > self.others_left):
             cur.skip(length, field)
             return Undecoded(length)
-        if spend:
+        if length > self.text_left:
+            self.warn(
+                LimitExceeded,
+                field,
+                at,
+                f"string of {length} bytes not decoded: {self.text_left} bytes left of the file's limit of "
+                f"{self.limits.gguf_string_bytes_per_file}",
+                limit="gguf_string_bytes_per_file",
+            )
+            cur.skip(length, field)
+            return Undecoded(length)
+        self.text_left -= length
+        if other:
             self.others_left -= length
         raw = cur.take_view(length, field)  # decoded from the buffer: a 4 MiB template is not copied
         try:
@@ -462,7 +476,7 @@ class _Parser:
             if key in self.decode_strings:
                 return self.read_string(field, self.string_cap(key))
             # Any other string while the budget lasts (what clients show of the metadata).
-            return self.read_string(field, min(self.others_left, self.limits.gguf_string_bytes), spend=True)
+            return self.read_string(field, self.limits.gguf_string_bytes, other=True)
         if value_type == GGUFValueType.ARRAY:
             return self.read_array(key, item)
         self.fail(InvalidField, item + ".type", self.cur.here - 4, f"unknown value type {value_type}")
@@ -533,9 +547,7 @@ class _Parser:
             if key in self.decode_strings:
                 return tuple(self.read_string(f"{field}[{j}]", cap) for j in range(count))
             # Strings of a key not asked for by name come out of the budget of other strings.
-            return tuple(
-                self.read_string(f"{field}[{j}]", min(self.others_left, cap), spend=True) for j in range(count)
-            )
+            return tuple(self.read_string(f"{field}[{j}]", cap, other=True) for j in range(count))
         fmt, size = GGUF_SCALAR[elem_type]
         cur.ensure(count * size, field, hint=count * size)
         at = cur.here

@@ -25,8 +25,10 @@ class Limits:
     gguf_string_bytes: int = 1 * _MiB
     #: ... except chat templates, which may be this long.
     gguf_chat_template_bytes: int = 4 * _MiB
-    #: GGUF string values of keys not asked for by name (facts read a few, by name) are decoded,
-    #: in file order, while their total stays within this; longer ones are skipped.
+    #: GGUF string values decoded in all, per file; later ones are skipped (with a warning for a
+    #: key asked for by name). CPython keeps a string with one emoji at 4 bytes a character.
+    gguf_string_bytes_per_file: int = 6 * _MiB
+    #: ... of which for keys not asked for by name (facts read a few, by name), in file order.
     gguf_other_strings_bytes: int = 1 * _MiB
     #: GGUF key length (the spec's limit).
     gguf_key_bytes: int = 65_535
