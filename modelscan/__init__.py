@@ -7,6 +7,7 @@ Only headers and small JSON files are read; no weights are loaded, no numpy is i
 {'models': [...]}
 >>> report = modelscan.scan_models("fixtures/models")  # doctest: +SKIP
 >>> report.models[0].n_params, report.problems          # doctest: +SKIP
+>>> modelscan.scan_models(*modelscan.default_roots())   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ _LAZY = {
     "list_models": "scan",
     "scan_models": "scan",
     "lmstudio_models_folder": "sources.lmstudio",
+    "default_locations": "sources",
+    "default_roots": "sources",
     "ArchRecord": "shapes",
     "Capabilities": "shapes",
     "ErrorRecord": "shapes",
@@ -84,6 +87,7 @@ if TYPE_CHECKING:
         ModelsResponse,
         Quantization,
     )
+    from .sources import default_locations, default_roots
     from .sources.lmstudio import lmstudio_models_folder
 
 
@@ -136,6 +140,8 @@ __all__ = [
     "Unsupported",
     "UsageError",
     "__version__",
+    "default_locations",
+    "default_roots",
     "estimate_memory",
     "list_models",
     "lmstudio_models_folder",

@@ -14,6 +14,7 @@ __all__ = [
     "SENTENCE_TRANSFORMERS_FILES",
     "display_name",
     "gguf_key_base",
+    "go_template_uses_tools",
     "mentions_tools",
     "mlx_key_base",
     "nominal_bits",
@@ -227,3 +228,28 @@ def mentions_tools(template: str) -> bool:
         for other, at in next_open.items():
             if 0 <= at < end + 2:
                 next_open[other] = template.find(other, end + 2)
+
+
+#: ``.Tools`` as a field of Go's text/template: the dot not part of a longer name before it.
+_GO_TOOLS_FIELD = re.compile(r"(?<![\w.])\$?\.Tools\b")
+_GO_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`')
+
+
+def go_template_uses_tools(template: str) -> bool:
+    """Whether a Go text/template (Ollama's template layer) uses the field ``.Tools`` inside an
+    action ``{{ }}``: Ollama gives such a model the ``tools`` capability (SOURCES.md section 4).
+
+    Searched as text, never executed (HOSTILE.md R10); string literals inside an action do not
+    count. Linear in the length of the template.
+    """
+    if ".Tools" not in template:
+        return False
+    at = template.find("{{")
+    while at >= 0:
+        end = template.find("}}", at + 2)
+        if end < 0:
+            return False
+        if _GO_TOOLS_FIELD.search(_GO_STRING_LITERAL.sub("", template[at + 2 : end])):
+            return True
+        at = template.find("{{", end + 2)
+    return False

@@ -1,20 +1,29 @@
 """The one folder walk (HOSTILE.md R7, R11, R12, R15; FIELDS.md section 1's junk rules).
 
-Every source that looks at a folder (LM Studio's layout, and the MLX folder trees inside it)
-walks it here, so every rule about what a scan may see lives once:
+Every source that looks at a folder (LM Studio's layout and the MLX folder trees inside it, the
+Hugging Face hub cache, llama.cpp's cache, Ollama's store) walks it here, so every rule about
+what a scan may see lives once:
 
 - iterative ``os.scandir``, never following a directory symlink, with depth, entry and time
   budgets; each budget hit is one ``scan_truncated`` problem naming the limit;
 - a file symlink is followed only when its target is a regular file inside one of the scanned
-  roots, a file given by name, or the real ``blobs/`` folder of the Hugging Face cache repo it
-  sits in; where a link leads is judged from its path before the target is touched, so a link
-  out of the roots is refused whether or not its target exists (no existence oracle);
+  roots, a file given by name, or one of the Hugging Face cache's blob stores of the repo it
+  sits in: the repo's own ``blobs/`` folder and, for a ``models--*`` repo, the cache-wide
+  shared store ``<cache>/blobs/`` that a repo blob may link to in turn (both hops end inside
+  the cache, each store a real folder, never a link); where a link leads is judged from its path
+  before the target is touched, so a link out of the roots is refused whether or not its target
+  exists (no existence oracle);
 - FIFOs, devices and sockets with model-like names are problems, never opened;
 - AppleDouble ``._*`` files, ``.DS_Store`` and the like, hidden names and partial downloads are
-  never listed (partial downloads of model files are reported as such);
+  never listed (partial downloads of model files are reported as such, also in a blob store
+  whose names say nothing of models: :meth:`Walk.report_partials`);
 - a GGUF file is listed once per scan however many names lead to it (hard links, several links,
   overlapping roots), by ``(st_dev, st_ino)``; a folder tree collected for an MLX model counts
-  each of its files once the same way.
+  each of its files once the same way. A folder walked as a unit of its own
+  (:meth:`Walk.folders_of`, one Hugging Face snapshot) de-duplicates among its own files only, so
+  the same blob in two repos belongs to both;
+- a file named by a source (an Ollama blob by digest) is judged by the same rules
+  (:meth:`Walk.stat_file`).
 
 A :class:`FileEntry` is one ``stat`` of one file: the size a listing reports and the identity a
 cache keys on come from it, and readers open ``entry.real`` with ``expect=entry.identity`` so
@@ -29,7 +38,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from stat import S_ISREG
 from typing import NamedTuple
 
@@ -41,13 +50,20 @@ __all__ = ["FileEntry", "Folder", "Walk", "is_junk_name", "partial_download_name
 #: The walk's clock (a module attribute so tests can make the time budget run out).
 _clock = time.monotonic
 
+#: Symbolic links followed in one resolution before it counts as a loop (Linux's own limit).
+_MAX_HOPS = 40
+
 #: The deadline is checked on entering each folder and every this many entries within one.
 _CLOCK_EVERY = 1024
 
 _JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", ".localized"})
-_PARTIAL = re.compile(r"\.(part|partial|incomplete|download|crdownload|tmp)$|-partial(-\d+)?$", re.IGNORECASE)
+#: Partial downloads: browsers' and tools' temporary names, Hugging Face ``*.incomplete``, Ollama
+#: ``sha256-<hex>-partial`` (and ``-partial-<n>``), llama.cpp ``*.downloadInProgress``.
+_PARTIAL = re.compile(
+    r"\.(part|partial|incomplete|download|crdownload|tmp|downloadinprogress)$|-partial(-\d+)?$", re.IGNORECASE
+)
 #: What every name _PARTIAL matches ends with, or contains ("partial"): a cheap test first.
-_PARTIAL_SUFFIXES = (".part", ".incomplete", ".download", ".crdownload", ".tmp")
+_PARTIAL_SUFFIXES = (".part", ".incomplete", ".download", ".crdownload", ".tmp", ".downloadinprogress")
 _tuple_new = tuple.__new__
 
 
@@ -99,7 +115,8 @@ def is_junk_name(name: str) -> bool:
 
 
 def partial_download_name(name: str) -> bool:
-    """A download in progress or abandoned (``x.gguf.part``, ``*.incomplete``, Ollama ``-partial``)."""
+    """A download in progress or abandoned (``x.gguf.part``, ``*.incomplete``, Ollama ``-partial``,
+    llama.cpp ``*.downloadInProgress``)."""
     return _PARTIAL.search(name) is not None
 
 
@@ -118,24 +135,35 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _hf_blobs_root(link_path: str) -> str | None:
-    """For ``<repo>/snapshots/<rev>/...`` the repo's ``blobs`` folder (resolved), else ``None``.
-
-    ``blobs`` must be a real folder: a ``blobs`` that is itself a symbolic link (to ``/``, say)
-    would otherwise let a snapshot link reach any file.
-    """
-    parts = os.path.abspath(link_path).split(os.sep)
-    if "snapshots" not in parts[:-1]:
-        return None
-    i = len(parts) - 2 - parts[-2::-1].index("snapshots")
-    blobs = os.sep.join([*parts[:i], "blobs"])
+def _real_folder(path: str) -> str | None:
+    """*path* resolved, if it is a folder and not itself a symbolic link (else ``None``)."""
     try:
-        st = os.lstat(blobs)
+        st = os.lstat(path)
     except OSError:
         return None
     if not stat.S_ISDIR(st.st_mode):
         return None
-    return os.path.realpath(blobs)
+    return os.path.realpath(path)
+
+
+def _hf_blob_stores(link_path: str) -> tuple[str, ...]:
+    """The Hugging Face blob stores a link at *link_path* may lead into (resolved), or ``()``.
+
+    For ``<repo>/snapshots/<rev>/...``: the repo's ``blobs`` folder and, when the repo folder is
+    a ``models--*`` folder, the cache-wide shared store ``<cache>/blobs`` beside it (huggingface_hub
+    moves Xet-backed files there and links ``<repo>/blobs/<etag>`` to them: two hops). Each store
+    must be a real folder: a ``blobs`` that is itself a symbolic link (to ``/``, say) would
+    otherwise let a snapshot link reach any file.
+    """
+    parts = os.path.abspath(link_path).split(os.sep)
+    if "snapshots" not in parts[:-1]:
+        return ()
+    i = len(parts) - 2 - parts[-2::-1].index("snapshots")
+    repo = os.sep.join(parts[:i])
+    stores = [_real_folder(os.path.join(repo, "blobs"))]
+    if parts[i - 1].startswith("models--"):
+        stores.append(_real_folder(os.path.join(os.path.dirname(repo), "blobs")))
+    return tuple(s for s in stores if s is not None)
 
 
 def _fs_error(path: str, detail: str, code: str) -> FileAccessError:
@@ -221,6 +249,8 @@ class Walk:
         self.roots: list[str] = []  # resolved folders a file symlink may point into
         self.named: set[str] = set()  # resolved files given as roots: allowed targets too
         self.starts: list[tuple[str, frozenset[str] | None]] = []
+        self._stores: dict[str, tuple[str, ...]] = {}  # a link's folder -> the HF blob stores it may reach
+        self._real_dirs: dict[str, str] = {}  # folders -> their real paths, as links were resolved
         single: dict[str, set[str]] = {}
         for root in roots:
             path = os.fspath(root)
@@ -262,32 +292,107 @@ class Walk:
     def allowed_target(self, real: str, link_path: str) -> bool:
         if real in self.named or any(_within(real, r) for r in self.roots):
             return True
-        blobs = _hf_blobs_root(link_path)
-        return blobs is not None and _within(real, blobs)
+        folder = os.path.dirname(os.path.abspath(link_path))
+        stores = self._stores.get(folder)
+        if stores is None:
+            stores = self._stores[folder] = _hf_blob_stores(link_path)
+        return any(_within(real, s) for s in stores)
 
-    def _link_target(self, path: str) -> str:
-        """Where the file symlink *path* leads, if that is inside the roots (R11).
+    def _real_dir(self, folder: str) -> str:
+        """The real path of *folder*, from its parent's (remembered): a folder that is no link
+        is its real parent joined with its name, which costs one ``lstat``."""
+        real = self._real_dirs.get(folder)
+        if real is not None:
+            return real
+        parent, name = os.path.split(folder)
+        if not parent or not name or parent == folder or name in (".", ".."):
+            real = os.path.realpath(folder, strict=True)
+        else:
+            st = os.lstat(folder)
+            if stat.S_ISDIR(st.st_mode):
+                real = os.path.join(self._real_dir(parent), name)
+            else:  # a link (or gone): resolved the library's way
+                real = os.path.realpath(folder, strict=True)
+        self._real_dirs[folder] = real
+        return real
 
-        Where the link leads is judged first, from the path alone: a link out of the roots is
-        refused whether or not its target exists (no existence oracle, R15), and the target is
-        neither opened nor stat()ed.
+    def _resolve(self, path: str, is_link: bool = False) -> tuple[str, os.stat_result]:
+        """``os.path.realpath(path, strict=True)`` and the ``stat`` of what it names, resolved from
+        the real path of *path*'s folder (found once per folder) rather than from ``/``: a link in
+        a Hugging Face snapshot costs the ``lstat`` of the few parts its target names
+        (``../../blobs/<etag>``, then the shared store's), not of every part of the whole path.
+        *is_link*: the caller saw that *path* is a link (its ``lstat`` is not repeated). Raises
+        as ``realpath`` does."""
+        if os.sep != "/" or os.altsep:  # not POSIX paths: the library's own resolution
+            real = os.path.realpath(path, strict=True)
+            return real, os.stat(real)
+        folder, name = os.path.split(path)
+        cur = self._real_dir(folder)
+        pending = [name]  # parts still to walk, the next one last
+        hops = 0
+        st: os.stat_result | None = None
+        known_link = is_link
+        while pending:
+            part = pending.pop()
+            if part in ("", "."):
+                continue
+            if part == "..":
+                cur = os.path.dirname(cur)  # cur is real: its parent is its real parent
+                st = None
+                continue
+            nxt = os.path.join(cur, part)
+            target: str | None = None
+            if known_link:
+                known_link = False
+                try:
+                    target = os.readlink(nxt)
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL:  # EINVAL: no longer a link; looked at below
+                        raise
+            if target is None:
+                st = os.lstat(nxt)
+                if stat.S_ISLNK(st.st_mode):
+                    target = os.readlink(nxt)
+            if target is not None:
+                hops += 1
+                if hops > _MAX_HOPS:
+                    raise OSError(errno.ELOOP, "too many levels of symbolic links", nxt)
+                if target.startswith("/"):
+                    cur = "/"
+                st = None
+                pending.extend(reversed(target.split("/")))
+            elif pending and st is not None and not stat.S_ISDIR(st.st_mode):
+                raise OSError(errno.ENOTDIR, "not a directory", nxt)
+            else:
+                cur = nxt
+        return cur, (st if st is not None else os.stat(cur))
+
+    def _link_target(self, path: str, is_link: bool = False) -> tuple[str, os.stat_result]:
+        """Where the file symlink *path* leads, if that is inside the roots (R11), and the
+        ``stat`` of that file.
+
+        A link out of the roots is refused whether or not its target exists (no existence
+        oracle, R15), and the target is neither opened nor ``stat()``ed before it is judged to be
+        inside: resolving the link only ``lstat()``s the path's parts (one resolution when the
+        link leads somewhere; a second, lenient one judges a link that does not).
         """
         outside = "symbolic link points outside the scanned folders"
-        if not self.allowed_target(os.path.realpath(path), path):
-            raise _fs_error(path, outside, "outside_root")
         try:
-            real = os.path.realpath(path, strict=True)
-        except RuntimeError as exc:  # Python < 3.13 may say "Symlink loop" this way
-            raise _fs_error(path, "symbolic link loop", "symlink_loop") from exc
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
+            real, st = self._resolve(path, is_link)
+        except (RuntimeError, OSError) as exc:  # Python < 3.13 may say "Symlink loop" with a RuntimeError
+            # Judged from the path alone (resolved as far as it goes) before saying why the link
+            # cannot be followed: a link out of the roots is refused the same whether or not its
+            # target exists.
+            if not self.allowed_target(os.path.realpath(path), path):
+                raise _fs_error(path, outside, "outside_root") from exc
+            if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
                 raise _fs_error(path, "symbolic link loop", "symlink_loop") from exc
             if _no_such_file(exc):
                 raise _fs_error(path, "symbolic link target is missing", "broken_symlink") from exc
             raise
-        if not self.allowed_target(real, path):  # the links changed in between
+        if not self.allowed_target(real, path):
             raise _fs_error(path, outside, "outside_root")
-        return real
+        return real, st
 
     def _file_entry(self, entry: os.DirEntry[str], report: bool) -> FileEntry | FileAccessError | None:
         """The entry as a regular file, following a file symlink only into the roots; the reason
@@ -299,8 +404,7 @@ class Walk:
         path = entry.path
         try:
             if entry.is_symlink():
-                real = self._link_target(path)
-                st = os.stat(real)
+                real, st = self._link_target(path, is_link=True)
                 kind = "symbolic link to a {}, not a regular file"
             else:
                 real = path
@@ -318,6 +422,63 @@ class Walk:
                 self.problems.append(err)
             return err
         return FileEntry(entry.name, path, real, st.st_size, st.st_dev, st.st_ino, st.st_mtime_ns)
+
+    def stat_file(self, path: str) -> FileEntry | FileAccessError | None:
+        """One file a source names (an Ollama blob by its digest), judged as a listed file would
+        be: a link is followed only into the roots, anything but a regular file is refused.
+
+        Returns ``None`` when there is no such file; the caller says what that means. Nothing is
+        opened and no problem is recorded here.
+        """
+        try:
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                real, st = self._link_target(path, is_link=True)
+                kind = "symbolic link to a {}, not a regular file"
+            else:
+                real = path
+                kind = "not a regular file ({})"
+            if not stat.S_ISREG(st.st_mode):
+                what = "directory" if stat.S_ISDIR(st.st_mode) else _kind(st.st_mode)
+                raise _fs_error(path, kind.format(what), "not_regular_file")
+        except FileAccessError as exc:
+            return exc
+        except OSError as exc:
+            return None if _no_such_file(exc) else os_error(path, exc, "cannot stat")
+        return FileEntry(os.path.basename(path), path, real, st.st_size, st.st_dev, st.st_ino, st.st_mtime_ns)
+
+    def report_partials(self, folder: str) -> list[str]:
+        """Names of *folder*'s partial downloads (a blob store: Hugging Face ``blobs/``, Ollama's
+        ``blobs/``), each recorded as a ``partial_download`` problem. Only names are looked at:
+        no file is stat()ed, so a store of thousands of blobs costs one listing. The entry
+        budgets count as for any listing."""
+        found: list[str] = []
+        try:
+            it = os.scandir(folder)
+        except OSError as exc:
+            if not _no_such_file(exc):
+                self.problems.append(os_error(folder, exc, "cannot list"))
+            return found
+        with it:
+            for count, entry in enumerate(it, start=1):
+                self.total += 1
+                if count > self.limits.walk_entries_per_dir or self.total > self.limits.walk_entries_total:
+                    limit = "walk_entries_per_dir" if count > self.limits.walk_entries_per_dir else "walk_entries_total"
+                    self.budget_hit(folder, "too many entries while looking for partial downloads", limit)
+                    break
+                if partial_download_name(entry.name) and not is_junk_name(entry.name):
+                    found.append(entry.name)
+        found.sort()
+        for name in found:
+            self.problems.append(
+                IncompleteModel(
+                    os.path.join(folder, name),
+                    "not downloaded (partial download)",
+                    format="fs",
+                    code="partial_download",
+                )
+            )
+        return found
 
     # -- listing -------------------------------------------------------------------------------
 
@@ -424,7 +585,6 @@ class Walk:
         walked, with ``tree`` set; any other folder as soon as it is listed. A folder of a file
         given by name is listed, never descended into.
         """
-        limits = self.limits
         done: set[tuple[int, int]] = set()  # folders walked, by identity: overlapping roots walk each once
         overlapping = sum(only is None for _, only in self.starts) > 1
         for start, only in self.starts:
@@ -441,44 +601,64 @@ class Walk:
                     folder = listed.folder(start, only & names)
                     yield self._lone_tree(folder, listed.subdirs) if collect(folder) else folder
                 continue
-            # (path, depth) to enter, or a _Tree whose subtree is complete once it is popped.
-            stack: list[tuple[str, int] | _Tree] = [(start, 0)]
-            open_trees: list[_Tree] = []
-            while stack:
-                item = stack.pop()
-                if isinstance(item, _Tree):
-                    open_trees.remove(item)
-                    cut = self.cuts[item.cuts_before] if len(self.cuts) > item.cuts_before else None
-                    yield dataclasses.replace(item.folder, tree=tuple(item.files), cut=cut)
-                    continue
-                path, depth = item
-                # Folders are told apart by identity only where two roots may overlap: one walk of
-                # one root never meets a folder twice (no directory symlink is followed).
-                ident = _folder_identity(path) if overlapping else None
-                if ident is not None and ident in done:
-                    continue
-                if self.out_of_time(path):
-                    return
-                listed = self.listing(path)
-                files, subdirs = listed.files, listed.subdirs
-                if ident is not None:
-                    done.add(ident)
-                for tree in open_trees:
+            if not (yield from self._subtree(start, collect, done if overlapping else None)):
+                return
+
+    def folders_of(self, start: str, collect: Callable[[Folder], bool] = lambda folder: False) -> Iterator[Folder]:
+        """The folders under *start* (a folder inside the roots), as :meth:`folders` yields them,
+        walked as a unit of its own: its GGUF files are de-duplicated among themselves only, so a
+        file reached from two such units (one blob in two Hugging Face repos) belongs to both.
+        Budgets and problems are the walk's, shared with every other unit."""
+        seen, self.seen = self.seen, set()
+        try:
+            yield from self._subtree(start, collect, None)
+        finally:
+            self.seen = seen
+
+    def _subtree(
+        self, start: str, collect: Callable[[Folder], bool], done: set[tuple[int, int]] | None
+    ) -> Generator[Folder, None, bool]:
+        """The folders under *start*; returns ``False`` when the time budget ran out. *done*:
+        the folders walked so far, by identity, where roots may overlap (``None``: one walk of
+        one root never meets a folder twice, as no directory symlink is followed)."""
+        limits = self.limits
+        # (path, depth) to enter, or a _Tree whose subtree is complete once it is popped.
+        stack: list[tuple[str, int] | _Tree] = [(start, 0)]
+        open_trees: list[_Tree] = []
+        while stack:
+            item = stack.pop()
+            if isinstance(item, _Tree):
+                open_trees.remove(item)
+                cut = self.cuts[item.cuts_before] if len(self.cuts) > item.cuts_before else None
+                yield dataclasses.replace(item.folder, tree=tuple(item.files), cut=cut)
+                continue
+            path, depth = item
+            ident = _folder_identity(path) if done is not None else None
+            if ident is not None and done is not None and ident in done:
+                continue
+            if self.out_of_time(path):
+                return False
+            listed = self.listing(path)
+            files, subdirs = listed.files, listed.subdirs
+            if ident is not None and done is not None:
+                done.add(ident)
+            for tree in open_trees:
+                tree.add(files)
+            if files or listed.refused:
+                folder = listed.folder(path)
+                if collect(folder):
+                    tree = _Tree(folder, len(self.cuts))
                     tree.add(files)
-                if files or listed.refused:
-                    folder = listed.folder(path)
-                    if collect(folder):
-                        tree = _Tree(folder, len(self.cuts))
-                        tree.add(files)
-                        open_trees.append(tree)
-                        stack.append(tree)
-                    else:
-                        yield folder
-                if depth >= limits.walk_depth:
-                    if subdirs:
-                        self.budget_hit(path, f"folders nested deeper than {limits.walk_depth}", "walk_depth")
-                    continue
-                stack.extend((d, depth + 1) for d in reversed(subdirs))
+                    open_trees.append(tree)
+                    stack.append(tree)
+                else:
+                    yield folder
+            if depth >= limits.walk_depth:
+                if subdirs:
+                    self.budget_hit(path, f"folders nested deeper than {limits.walk_depth}", "walk_depth")
+                continue
+            stack.extend((d, depth + 1) for d in reversed(subdirs))
+        return True
 
     def _lone_tree(self, folder: Folder, subdirs: list[str]) -> Folder:
         """*folder* with its subtree, for a folder listed for a file given by name (which the walk

@@ -1,7 +1,7 @@
 """The seam between sources and readers: what a source found, before anything is read.
 
-A source (LM Studio's folder layout today; the Hugging Face cache, llama.cpp's caches, Ollama's
-store and remote repos next) walks its roots and yields candidates. A candidate says which
+A source (LM Studio's folder layout, the Hugging Face hub cache, llama.cpp's flat cache, Ollama's
+store; remote repos next) walks its roots and yields candidates. A candidate says which
 format it is, where its model comes from and how that place names it (:class:`Origin`), and
 which files make it, each with the identity the walk saw (:class:`~modelscan._walk.FileEntry`).
 Readers read a candidate; derivation turns what was read into facts. Nothing here does I/O.
@@ -51,25 +51,40 @@ class GGUFCandidate:
 
     ``models`` holds each model's files: one file, or every shard of a split model, shard 1
     first (a split model with a shard missing is not a candidate: the source reports it).
-    ``projectors`` are files named like projectors (``*mmproj*``); a projector counts only once
-    its header was read and says it is one, as does any file of ``models`` whose header says so.
+    ``projectors`` are files named like projectors (``*mmproj*``), or an Ollama manifest's
+    projector layers; a projector counts only once its header was read and says it is one, as
+    does any file of ``models`` whose header says so.
+
+    Two fields serve sources whose files have no telling names (Ollama's blobs):
+    ``quant_source`` is the name the quant token is taken from in place of each model's file
+    name (``""``: none, so ``general.file_type`` decides); ``template`` is a chat template file
+    beside the weights (Ollama's template layer, a Go text/template) that decides tool use
+    instead of the GGUF's own template.
     """
 
     format: ClassVar[Literal["gguf"]] = "gguf"
     origin: Origin
     models: tuple[tuple[FileEntry, ...], ...]
     projectors: tuple[FileEntry, ...] = ()
+    quant_source: str | None = None
+    template: FileEntry | None = None
 
     def files(self) -> Iterator[FileEntry]:
         """Every file the candidate's models depend on."""
         for group in self.models:
             yield from group
         yield from self.projectors
+        if self.template is not None:
+            yield self.template
 
     @property
     def signature(self) -> tuple[object, ...]:
-        """Everything the candidate's results depend on: where it is, and each file as the walk saw it."""
-        return (self.origin, self.models, self.projectors)
+        """Everything the candidate's results depend on: where it is, and each file as the walk saw it
+        (the template file too, when there is one). ``quant_source`` is not in it: a source derives
+        it from what the origin names (Ollama's host and tag)."""
+        if self.template is None:
+            return (self.origin, self.models, self.projectors)
+        return (self.origin, self.models, self.projectors, (self.template,))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -19,15 +19,20 @@ from .cache import ScanCache
 from .errors import UsageError, display_path
 from .limits import BATCH_LIMITS, SERVER_LIMITS
 from .scan import scan_models
+from .sources import default_locations, default_roots
 from .sources.lmstudio import lmstudio_models_folder
 
 __all__ = ["main"]
 
 _EPILOG = """\
+a PATH is read under the rules of the layout found in it: LM Studio's models folder (and any
+plain folder), a Hugging Face hub cache or one models--<org>--<name> repo, llama.cpp's cache,
+an Ollama store or one Ollama manifest file.
+
 exit status: 0 on success (problems are reported on stderr but do not fail the run);
 1 with --strict when any problem was found; 2 on a usage error (a PATH that does not
 exist, a bad option) or when no PATH is given and LM Studio's models folder does not
-exist; 130 when interrupted (Ctrl-C).
+exist, or with --all when no default location exists; 130 when interrupted (Ctrl-C).
 """
 
 
@@ -44,7 +49,14 @@ def _parser() -> argparse.ArgumentParser:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="a models root, a publisher folder, a model folder or one model file (default: LM Studio's models folder)",
+        help="a models root, a publisher folder, a model folder or one model file; a Hugging Face hub cache or "
+        "repo folder; llama.cpp's cache; an Ollama store or manifest (default: LM Studio's models folder)",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="scan every default location that exists (LM Studio, the Hugging Face hub cache, llama.cpp's "
+        "cache, Ollama's store), each under its own rules, in one report; PATHs are scanned too",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 when any problem was found")
     p.add_argument(
@@ -108,14 +120,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _paths(given: list[str]) -> list[str] | None:
-    """The PATHs to scan (LM Studio's models folder when none is given); ``None`` after saying
-    on stderr why there is nothing to scan: a mistyped path is the caller's error, not an empty
-    listing."""
+def _paths(given: list[str], all_sources: bool = False) -> list[str] | None:
+    """The PATHs to scan (with *all_sources*, every default location that exists first; LM
+    Studio's models folder when none is given); ``None`` after saying on stderr why there is
+    nothing to scan: a mistyped path is the caller's error, not an empty listing."""
     missing = [p for p in given if not os.path.lexists(p)]
     for p in missing:
         print(f"modelscan: {display_path(p)}: no such file or folder", file=sys.stderr)
     if missing:
+        return None
+    if all_sources:
+        found = [str(p) for p in default_roots()]
+        if found or given:
+            return found + given
+        print("modelscan: --all: no default location exists; looked at:", file=sys.stderr)
+        for source, place in default_locations():
+            print(f"  {display_path(place)} ({source})", file=sys.stderr)
         return None
     if given:
         return given
@@ -182,7 +202,7 @@ def _main(argv: Sequence[str] | None) -> int:
         _clear_cache()
         if not args.paths:
             return 0
-    paths = _paths(list(args.paths))
+    paths = _paths(list(args.paths), args.all)
     if paths is None:
         return 2
     try:

@@ -112,6 +112,7 @@ ErrorCode: TypeAlias = Literal[
     "bad_rope_scaling",
     "bad_chat_template",
     "duplicate_tensor",
+    "bad_digest",
     # Unsupported
     "unsupported",
     "unsupported_version",
@@ -141,6 +142,8 @@ ErrorCode: TypeAlias = Literal[
     "missing_config",
     "missing_weights",
     "partial_download",
+    "missing_blob",
+    "blob_size_mismatch",
     # ChangedDuringScan
     "changed_during_scan",
 ]
@@ -175,6 +178,7 @@ ERROR_CODES: dict[str, str] = {
     "bad_rope_scaling": "a YaRN rope_scaling object is unusable",
     "bad_chat_template": "a chat_template value of an unexpected shape",
     "duplicate_tensor": "a tensor present in two shards (the first counts)",
+    "bad_digest": "an Ollama manifest digest that is not sha256:<64 hex>; it never becomes a path",
     "unsupported": "a valid construct modelscan does not support",
     "unsupported_version": "a GGUF version other than 2 or 3",
     "unknown_ggml_type": "a ggml tensor type this table does not know",
@@ -199,6 +203,8 @@ ERROR_CODES: dict[str, str] = {
     "missing_config": "safetensors weights without config.json",
     "missing_weights": "config.json without .safetensors weights",
     "partial_download": "a download in progress or abandoned",
+    "missing_blob": "an Ollama manifest names a blob that is not in the store",
+    "blob_size_mismatch": "an Ollama blob whose size differs from the manifest's",
     "changed_during_scan": "the file changed while it was read; scanning again may succeed",
 }
 

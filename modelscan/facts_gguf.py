@@ -42,7 +42,9 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
     """The models of one folder's GGUF files, and the problems of the files that are not.
 
     The projector used for vision is the first by file name among the files whose header says
-    they are projectors (FIELDS.md section 2); adapters are sidecars and never listed.
+    they are projectors (FIELDS.md section 2); adapters are sidecars and never listed. The
+    candidate's ``quant_source``, when set, stands in for each model's file name as the source
+    of its quant token; its template file, when read, decides tool use.
     """
     problems: list[ModelScanError] = []
     projectors: list[tuple[FileEntry, GGUFHeader]] = []
@@ -70,10 +72,17 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
             models.append((files, headers))
     projectors.sort(key=lambda p: p[0].name)
     projector = projectors[0][1] if projectors else None
+    template: str | None = None
+    if isinstance(record.template, ModelScanError):
+        problems.append(record.template)  # tool use then follows the GGUF's own template
+    else:
+        template = record.template
+    quant_source = record.candidate.quant_source
     facts: list[ModelFacts] = []
     for files, group in models:
+        names = [f.name for f in files] if quant_source is None else [quant_source]
         try:
-            facts.append(derive_gguf_facts(group, [f.name for f in files], record.candidate.origin, projector))
+            facts.append(derive_gguf_facts(group, names, record.candidate.origin, projector, template))
         except ModelScanError as err:
             problems.append(err)
     return facts, problems
@@ -167,10 +176,13 @@ def derive_gguf_facts(
     file_names: Sequence[str],
     origin: Origin,
     projector: GGUFHeader | None = None,
+    template: str | None = None,
 ) -> ModelFacts:
     """Facts of one GGUF model from the headers of its shards (shard 1 first).
 
-    *projector* is the header of the projector used for vision, if any. Sizes are the files'
+    *projector* is the header of the projector used for vision, if any. *template* is the text
+    of a Go template that comes with the model (Ollama's template layer): when given, tool use
+    is whether it uses ``.Tools``, not what the GGUF's own chat template says. Sizes are the files'
     sizes when their headers were read. Reads ``general.architecture``, ``general.name``,
     ``general.size_label``, ``general.file_type``, ``{arch}.context_length``,
     ``{arch}.pooling_type``, ``{arch}.attention.causal``, ``{arch}.vision.*``,
@@ -221,7 +233,7 @@ def derive_gguf_facts(
     elements = sum(e for e, _ in known)
     bpw = round(sum(b for _, b in known) * 8 / elements, 4) if elements else None
     name_source = name if name else key_base
-    tool_use = _derive_tool_use(main, warnings)
+    tool_use = _rules.go_template_uses_tools(template) if template is not None else _derive_tool_use(main, warnings)
     arch_numbers = dataclasses.replace(
         derive_gguf_arch(kv, source=main.path, warnings=warnings), context_length=context
     )

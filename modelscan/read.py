@@ -4,8 +4,8 @@ Every read here takes a :class:`~modelscan._walk.FileEntry`: the file is opened 
 path with ``expect=entry.identity`` (so a file swapped or rewritten since the walk is
 :class:`~modelscan.errors.ChangedDuringScan`, never a mixed listing), and every error names the
 file as it was found (``entry.path``). :func:`read_gguf_candidate` reads the headers of a
-:class:`~modelscan.candidates.GGUFCandidate`; the MLX reader (``modelscan.mlx``) reads its
-folders through the same functions.
+:class:`~modelscan.candidates.GGUFCandidate` and its template file (Ollama's template layer); the
+MLX reader (``modelscan.mlx``) reads its folders through the same functions.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ __all__ = [
     "read_gguf_entry",
     "read_safetensors_entry",
     "read_small_entry",
+    "read_template_entry",
     "restat_candidate",
 ]
 
@@ -41,11 +42,13 @@ GGUFRead = Union[tuple[GGUFHeader, ...], ModelScanError]  # noqa: UP007 -- a run
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class GGUFRecord:
-    """The headers of a GGUF candidate's files, each model's and each projector's on its own."""
+    """The headers of a GGUF candidate's files, each model's and each projector's on its own;
+    the text of its template file, if it has one (or why it could not be read)."""
 
     candidate: GGUFCandidate
     models: tuple[tuple[tuple[FileEntry, ...], GGUFRead], ...]
     projectors: tuple[tuple[FileEntry, GGUFHeader | ModelScanError], ...]
+    template: str | ModelScanError | None = None
 
 
 #: Per-layer GGUF keys (``{arch}`` + suffix) whose arrays are decoded, for the architecture
@@ -109,18 +112,33 @@ def _read_group(files: tuple[FileEntry, ...], limits: Limits) -> GGUFRead:
     return tuple(headers)
 
 
+def read_template_entry(entry: FileEntry, limits: Limits) -> str:
+    """A chat template file's text (``limits.tokenizer_config_bytes`` at most), undecodable
+    bytes replaced: it is searched, never rendered (R10)."""
+    data = read_small_entry(entry, limits.tokenizer_config_bytes, "tokenizer_config_bytes", format="fs")
+    return data.decode("utf-8", errors="replace")
+
+
 def read_gguf_candidate(candidate: GGUFCandidate, limits: Limits) -> GGUFRecord:
-    """Read every header of *candidate*: a file that fails fails its own model only."""
+    """Read every header of *candidate*, and its template file: a file that fails fails its own
+    model only."""
     projectors: list[tuple[FileEntry, GGUFHeader | ModelScanError]] = []
     for f in candidate.projectors:
         try:
             projectors.append((f, read_gguf_entry(f, limits)))
         except ModelScanError as err:
             projectors.append((f, err))
+    template: str | ModelScanError | None = None
+    if candidate.template is not None:
+        try:
+            template = read_template_entry(candidate.template, limits)
+        except ModelScanError as err:
+            template = err
     return GGUFRecord(
         candidate,
         tuple((files, _read_group(files, limits)) for files in candidate.models),
         tuple(projectors),
+        template,
     )
 
 
@@ -150,6 +168,7 @@ def restat_candidate(candidate: Candidate) -> Candidate | None:
             candidate,
             models=tuple(tuple(fresh[f.path] for f in group) for group in candidate.models),
             projectors=tuple(fresh[f.path] for f in candidate.projectors),
+            template=None if candidate.template is None else fresh[candidate.template.path],
         )
     assert isinstance(candidate, MLXCandidate)
     return dataclasses.replace(

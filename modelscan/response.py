@@ -157,6 +157,7 @@ def to_facts_record(model: ModelFacts) -> FactsRecord:
     """The extended facts of one model (FIELDS.md section 7), as ``modelscan --facts`` prints them."""
     return {
         "key": model.key,
+        "source": model.source,
         "format": model.format,
         "path": model.path,
         "files": list(model.files),

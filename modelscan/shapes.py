@@ -139,6 +139,7 @@ class ArchRecord(TypedDict):
 
 class FactsRecord(TypedDict):
     key: str
+    source: Literal["lmstudio", "hf-cache", "llama.cpp", "ollama", "remote"]
     format: Literal["gguf", "mlx"]
     path: str
     files: list[str]

@@ -20,6 +20,7 @@ import _common  # noqa: E402
 import bench_gguf  # noqa: E402
 import bench_import  # noqa: E402
 import bench_safetensors  # noqa: E402
+import bench_sources  # noqa: E402
 import bench_tree  # noqa: E402
 import run_all  # noqa: E402
 
@@ -177,6 +178,29 @@ def test_bench_import_quick(tmp_path: Path, results: dict[str, dict[str, Any]]) 
     assert _failed(result) == []  # numpy is never imported, and modelscan came from this checkout
     assert result["rows"][0]["median_ms"] > 0
     results["import"] = result
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+def test_generated_hub_cache_is_what_scan_cache_dir_and_modelscan_see(tmp_path: Path) -> None:
+    from huggingface_hub import scan_cache_dir  # noqa: PLC0415 - a test dependency, loaded here only
+
+    gen = bench_sources.generate_cache(tmp_path / "hub", 12)
+    info = scan_cache_dir(tmp_path / "hub")
+    assert len(info.repos) == gen["repos"] == 12 and not info.warnings
+    report = modelscan.scan_models(tmp_path / "hub")
+    assert len(report.models) == 12 and report.problems == []
+    assert {m.size_bytes for m in report.models} == {gen["gguf_bytes_declared"]}
+
+
+def test_bench_sources_quick(tmp_path: Path) -> None:
+    result = bench_sources.main(
+        ["--repos", "12", "--rounds", "1", "--rescans", "2", "--json", str(tmp_path / "s.json")]
+    )
+    assert set(result["listed"].values()) == {12}  # every method saw every repo
+    assert result["warm"]["hits"] >= 12  # the rescans came from the cache
+    assert json.loads((tmp_path / "s.json").read_text())["rows"]
 
 
 # --- run_all -------------------------------------------------------------------------------------

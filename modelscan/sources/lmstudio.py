@@ -27,7 +27,15 @@ from ..limits import Limits
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["candidates", "folder_candidates", "lmstudio_models_folder", "origin_of"]
+__all__ = [
+    "candidates",
+    "folder_candidates",
+    "gguf_files",
+    "is_mlx_folder",
+    "lmstudio_models_folder",
+    "mlx_candidate",
+    "origin_of",
+]
 
 
 def lmstudio_models_folder(home: str | os.PathLike[str] | None = None) -> tuple[Path, list[Path]]:
@@ -74,7 +82,8 @@ def origin_of(folder: str) -> Origin:
     return Origin("lmstudio", folder, os.path.basename(os.path.dirname(absolute)), os.path.basename(absolute))
 
 
-def _is_mlx_folder(folder: Folder) -> bool:
+def is_mlx_folder(folder: Folder) -> bool:
+    """``config.json`` beside ``*.safetensors``: a folder whose whole tree the walk collects."""
     names = [f.name.lower() for f in folder.files]
     return "config.json" in names and any(n.endswith(".safetensors") for n in names)
 
@@ -84,38 +93,53 @@ def candidates(
 ) -> Iterator[Candidate]:
     """The candidates of every folder under *roots*, walked once (``modelscan._walk``)."""
     walk = Walk(roots, limits, problems)
-    for folder in walk.folders(collect=_is_mlx_folder):
+    for folder in walk.folders(collect=is_mlx_folder):
         yield from folder_candidates(folder, origin_of(folder.path), problems)
 
 
 def folder_candidates(folder: Folder, origin: Origin, problems: list[ModelScanError]) -> Iterator[Candidate]:
     """The GGUF models and the MLX model of one folder; a split model missing a shard, or
     weights without ``config.json``, are appended to *problems* instead."""
+    models, projectors = gguf_files(folder, problems)
+    if models or projectors:
+        yield GGUFCandidate(origin, tuple(models), tuple(projectors))
+    mlx = mlx_candidate(folder, origin, problems)
+    if mlx is not None:
+        yield mlx
+
+
+def gguf_files(folder: Folder, problems: list[ModelScanError]) -> tuple[list[tuple[FileEntry, ...]], list[FileEntry]]:
+    """The GGUF models of one folder (each a file, or a split model's shards, shard 1 first) and
+    its files named like projectors; a split model missing a shard is appended to *problems*."""
     gguf: list[FileEntry] = []
     projectors: list[FileEntry] = []
     for f in folder.files:
         lower = f.name.lower()
         if lower.endswith(".gguf"):
             (projectors if "mmproj" in lower else gguf).append(f)
-    if gguf or projectors:
-        models: list[tuple[FileEntry, ...]] = []
-        for files, total, absent in _group_gguf(gguf):
-            if absent:
-                shown = ", ".join(str(i) for i in absent[:5]) + (" ..." if len(absent) > 5 else "")
-                problems.append(
-                    IncompleteModel(
-                        files[0].path,
-                        f"split model is missing shard(s) {shown} of {total}",
-                        format="gguf",
-                        code="missing_shard",
-                    )
+    models: list[tuple[FileEntry, ...]] = []
+    for files, total, absent in _group_gguf(gguf):
+        if absent:
+            shown = ", ".join(str(i) for i in absent[:5]) + (" ..." if len(absent) > 5 else "")
+            problems.append(
+                IncompleteModel(
+                    files[0].path,
+                    f"split model is missing shard(s) {shown} of {total}",
+                    format="gguf",
+                    code="missing_shard",
                 )
-            else:
-                models.append(files)
-        yield GGUFCandidate(origin, tuple(models), tuple(projectors))
+            )
+        else:
+            models.append(files)
+    return models, projectors
+
+
+def mlx_candidate(folder: Folder, origin: Origin, problems: list[ModelScanError]) -> MLXCandidate | None:
+    """The MLX model of a folder whose tree the walk collected (``is_mlx_folder``); safetensors
+    weights without ``config.json`` are appended to *problems* instead."""
     if folder.tree is not None:
-        yield MLXCandidate(origin, folder.files, folder.tree, folder.cut, folder.partial, folder.refused)
-    elif any(f.name.lower().endswith(".safetensors") for f in folder.files):
+        return MLXCandidate(origin, folder.files, folder.tree, folder.cut, folder.partial, folder.refused)
+    if any(f.name.lower().endswith(".safetensors") for f in folder.files):
         problems.append(
             IncompleteModel(
                 folder.path,
@@ -124,6 +148,7 @@ def folder_candidates(folder: Folder, origin: Origin, problems: list[ModelScanEr
                 code="missing_config",
             )
         )
+    return None
 
 
 def _group_gguf(files: Iterable[FileEntry]) -> list[tuple[tuple[FileEntry, ...], int, tuple[int, ...]]]:
