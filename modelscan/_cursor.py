@@ -9,8 +9,10 @@ seek), :class:`StreamSource` for a file-like object; a remote source (HTTP ``Ran
 plugs in the same way, with the grammar unchanged.
 
 Reads are sized to what is needed: a small first read, then reads that grow with what has been
-read so far (up to :data:`MAX_READ`), or exactly what the grammar expects to need when it can
-say (``hint``). Skipped regions are never read: a skip past the buffer only moves the position.
+read so far (up to :data:`MAX_READ`), or what the grammar expects to need when it can say
+(``hint``, :attr:`Cursor.rest`). Skipped regions are never read: a skip past the buffer only
+moves the position. A source whose reads are dear (a request per read) may read ahead on its
+own and serve later reads from what it holds; the cursor does not need to know.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from .errors import LimitExceeded, ModelScanError, Truncated, os_error
 
 __all__ = ["FIRST_READ", "MAX_READ", "ByteSource", "Cursor", "FileSource", "StreamSource"]
 
-#: The first read of a source, and the least one read asks for. Most later shards and projectors
-#: have a smaller header; a 4,096-token llama header takes two more reads.
+#: The first read of a source, and the least a read asks for when the grammar gives no hint.
+#: Most later shards and projectors have a smaller header; a 4,096-token llama header takes two
+#: more reads.
 FIRST_READ = 1 << 15
 #: The most one read asks for (a 6.5 MB vocabulary takes a handful of them).
 MAX_READ = 1 << 20
