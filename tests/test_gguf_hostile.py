@@ -6,7 +6,7 @@ Each case is built with the section 7.0 builders and asserts the exact exception
 
 from __future__ import annotations
 
-# ruff: noqa: E501, UP031  -- catalogue entries are written as HOSTILE.md prints them
+# ruff: noqa: UP031  -- catalogue entries are written as HOSTILE.md prints them
 import contextlib
 import io
 import os
