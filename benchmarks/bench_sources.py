@@ -31,6 +31,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -114,10 +115,14 @@ print(json.dumps({"cold_s": cold_s, "warm_s": statistics.median(warm), "models":
 """
 
 
+def _float(value: object) -> float | None:
+    return value if isinstance(value, float) else None
+
+
 def _child(code: str, *args: str) -> tuple[float, dict[str, Any]]:
     """Wall time of a fresh ``python -c code args`` and the JSON line it prints."""
     t0 = time.perf_counter()
-    res = _common.subprocess.run(
+    res = subprocess.run(
         [_common.PYTHON, "-c", code, *args], capture_output=True, text=True, env=_common.child_env(), check=False
     )
     wall = time.perf_counter() - t0
@@ -199,10 +204,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         [
             [
                 r["method"],
-                _common.fmt_time(r["process_median_s"]),
-                _common.fmt_ratio(r["process_x_scan_cache_dir"]),
-                _common.fmt_time(r["call_median_s"]),
-                _common.fmt_ratio(r["call_x_scan_cache_dir"]),
+                _common.fmt_time(_float(r["process_median_s"])),
+                _common.fmt_ratio(_float(r["process_x_scan_cache_dir"])),
+                _common.fmt_time(_float(r["call_median_s"])),
+                _common.fmt_ratio(_float(r["call_x_scan_cache_dir"])),
             ]
             for r in rows
         ],

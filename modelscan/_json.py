@@ -9,8 +9,10 @@ one :class:`~modelscan.errors.ModelScanError` whose message never quotes the doc
 
 from __future__ import annotations
 
+import _thread
 import codecs
 import contextlib
+import functools
 import gc
 import json
 import operator
@@ -22,12 +24,23 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from itertools import chain, compress, islice, repeat
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import DuplicateKey, InvalidField, LimitExceeded, ModelScanError, escape_text
 from .limits import Limits
 
-__all__ = ["FlatStringMap", "parse_json", "parse_json_flat_member", "paused_gc", "short_key", "type_name"]
+__all__ = [
+    "FlatStringMap",
+    "on_fresh_stack",
+    "parse_json",
+    "parse_json_flat_member",
+    "paused_gc",
+    "short_key",
+    "stack_is_low",
+    "type_name",
+]
+
+_T = TypeVar("_T")
 
 #: The most digits an integer literal may have: CPython's default ``sys.get_int_max_str_digits``.
 #: Enforced here too, so a process that raised or disabled that limit still parses in linear time.
@@ -46,6 +59,18 @@ _TYPE_NAMES: dict[type, str] = {
 #: An escape that may encode half of a surrogate pair; only then can a lone surrogate exist,
 #: since the text itself was decoded strictly.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+#: A whole run of backslashes, then ``u`` and a surrogate's four hex digits. In valid JSON every
+#: backslash starts an escape of two characters (``\\\\``, ``\\n``...) or six (``\\uXXXX``), so
+#: the run's last backslash starts a ``\\u`` escape exactly when the run is odd; an even run is
+#: escaped backslashes followed by the letters ``uD8..``. Matching whole runs keeps the search
+#: linear: inside a run the look-behind fails at once.
+_SURROGATE_RUN = re.compile(r"(?<!\\)(\\+)u([dD][89a-fA-F][0-9a-fA-F]{2})")
+
+#: Frames a parse needs beyond the document's own nesting: our calls, json's and the checks'.
+_STACK_RESERVE = 100
+#: A stack at most this deep never counts as low (see stack_is_low).
+_SHALLOW_STACK = 50
 
 #: Encodings ``json.detect_encoding`` may name, as a reader would say them in an error.
 _ENCODING_NAMES = {
@@ -105,7 +130,7 @@ def _cap(text: str) -> str:
 
 
 def parse_json(
-    data: bytes,
+    data: bytes | str,
     *,
     source: str,
     what: str,
@@ -121,22 +146,48 @@ def parse_json(
 
     *source* is the file (for messages), *what* names the document in ``field`` (``config.json``,
     ``header``). With *utf8_only* the bytes must be UTF-8 without a BOM (safetensors); otherwise a
-    UTF-8 BOM and UTF-16/32 are detected as ``json.loads`` does (C-03). *format* and *offset* (where
-    the document starts in its file) go into the errors; *parse_int* is passed to ``json.loads``.
-    A caller that checks the type of every value itself may skip the depth walk (*check_depth*
-    False): deeper values then fail its own checks, or ``json.loads`` at about 1000 levels. A
-    caller that proves keys unique another way may skip the duplicate check (*check_duplicates*
-    False, the last value wins); it must parse again with the check when the proof fails.
+    UTF-8 BOM and UTF-16/32 are detected as ``json.loads`` does (C-03). A ``str`` *data* is text
+    its caller already decoded strictly (a reader that checks the bytes as it reads them holds the
+    text once, not bytes and text). *format* and *offset* (where the document starts in its file)
+    go into the errors; *parse_int* is passed to ``json.loads``. A caller that checks the type of
+    every value itself may skip the depth walk (*check_depth* False): deeper values then fail its
+    own checks, or ``json.loads`` at about 1000 levels. A caller that proves keys unique another
+    way may skip the duplicate check (*check_duplicates* False, the last value wins); it must
+    parse again with the check when the proof fails.
+
+    Nothing here walks the parsed object recursively, and the answer never depends on the
+    caller's stack: a caller deep in its own recursion (fewer than ``json_depth`` + 100 frames
+    left), or a document that ``json.loads`` could not finish on the stack it had, is parsed on a
+    fresh one (:func:`on_fresh_stack`).
 
     Raises :class:`InvalidField` (not UTF-8, not JSON, ``NaN``/``Infinity``, a lone surrogate, an
     integer over 4300 digits, a top level that is not an object), :class:`DuplicateKey` (``field``
     is the path to the second occurrence) and :class:`LimitExceeded` (``limit="json_depth"``).
     """
 
+    def on_a_fresh_stack() -> dict[str, object]:
+        again = functools.partial(  # not a lambda: a frame fewer on the fresh stack
+            parse_json,
+            data,
+            source=source,
+            what=what,
+            limits=limits,
+            utf8_only=utf8_only,
+            format=format,
+            offset=offset,
+            parse_int=parse_int,
+            check_depth=check_depth,
+            check_duplicates=check_duplicates,
+        )
+        return on_fresh_stack(again, parse_at_base=True)
+
+    if stack_is_low(limits.json_depth + _STACK_RESERVE):
+        return on_a_fresh_stack()
+
     def invalid(detail: str) -> InvalidField:
         return InvalidField(source, detail, field=what, offset=offset, format=format)
 
-    text = _decode(data, utf8_only, invalid, offset or 0)
+    text = data if isinstance(data, str) else _decode(data, utf8_only, invalid, offset or 0)
 
     duplicate: list[tuple[str, dict[str, object]]] = []
 
@@ -151,18 +202,24 @@ def parse_json(
                 seen.add(key)
         return obj
 
-    if _needs_own_int_cap():
-        parse_int = _capped_int_parser(parse_int or int)
+    int_parser = _capped_int_parser(parse_int or int) if _needs_own_int_cap() else parse_int
+    recursed = False
     try:
         with paused_gc(len(data)):
             obj = json.loads(
                 text,
                 object_pairs_hook=pairs_hook if check_duplicates else None,
                 parse_constant=_reject_constant,
-                parse_int=parse_int,
+                parse_int=int_parser,
             )
     except RecursionError as exc:
-        raise _too_deep(source, what, limits, format, offset) from exc
+        # More than json_depth levels (json_depth + _STACK_RESERVE frames were left, see above).
+        # What is refused must not depend on the caller's stack, so the parse is done again on a
+        # fresh one, which holds at least as many levels as any caller's: the answer is always
+        # the fresh stack's (a caller that skips the depth walk gets what json.loads built there).
+        if _FRESH.parse_at_base:
+            raise _too_deep(source, what, limits, format, offset) from exc
+        recursed = True
     except _Reject as exc:
         raise invalid(str(exc)) from exc
     except json.JSONDecodeError as exc:
@@ -170,6 +227,8 @@ def parse_json(
         raise invalid(f"JSON: {msg} at line {exc.lineno} column {exc.colno}") from exc
     except ValueError as exc:  # int() of a literal longer than sys.get_int_max_str_digits()
         raise invalid(f"JSON: integer with more than {_python_int_cap()} digits") from exc
+    if recursed:
+        return on_a_fresh_stack()
 
     if duplicate:
         key, holder = duplicate[0]
@@ -184,9 +243,104 @@ def parse_json(
         raise invalid(f"top level is {_TYPE_NAMES.get(type(obj), type(obj).__name__)}")
     if check_depth and _deeper_than(obj, limits.json_depth):
         raise _too_deep(source, what, limits, format, offset)
-    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
-        _check_no_lone_surrogate(obj, invalid)
+    lone = _lone_surrogate(text)
+    if lone is not None:
+        raise invalid(f"invalid unicode escape: lone surrogate U+{lone:04X}")
     return obj
+
+
+class _FreshStack(threading.local):
+    """What this thread is, if :func:`on_fresh_stack` started it."""
+
+    #: Its stack is as fresh as any: no hop from it.
+    active = False
+    #: parse_json runs at its base: a parse that runs out of stack there would anywhere.
+    parse_at_base = False
+
+
+_FRESH = _FreshStack()
+
+
+def stack_is_low(need: int) -> bool:
+    """Whether a parse that needs *need* frames should run on a fresh stack: fewer than that
+    are left below the recursion limit, or none of its caller's (the top of a stack holds one
+    level more than a fresh thread's, and the answer must be the same from everywhere).
+
+    Never on a fresh stack itself, nor on one at most 50 frames deep that is not the top: a
+    hop from there would gain nothing.
+    """
+    if _FRESH.active:
+        return False
+    try:
+        sys._getframe(3)  # this frame, the parse's, its caller's, and one above
+    except ValueError:
+        return True
+    try:
+        sys._getframe(max(sys.getrecursionlimit() - need, _SHALLOW_STACK))
+    except ValueError:  # the stack is not that deep
+        return False
+    return True
+
+
+def on_fresh_stack(call: Callable[[], _T], *, parse_at_base: bool = False) -> _T:
+    """Run *call* in a new thread, whose stack is empty, and return or raise what it did.
+
+    For a caller deep in its own recursion: ``json.loads`` recurses once per nesting level, and a
+    parse must not fail, or be called too deep, because of frames that are not the document's.
+    Only C calls are made here (``_thread``), so this works with a handful of frames left. The
+    thread gets a C stack of its own size, 16 MiB (some platforms give threads 128 KiB, too
+    little for a thousand levels); where no thread can be had, *call* runs here, as if fresh.
+    *parse_at_base* is for :func:`parse_json` only: *call* is a parse at the stack's base.
+    """
+    done = _thread.allocate_lock()
+    done.acquire()
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        _FRESH.active = True
+        _FRESH.parse_at_base = parse_at_base
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed back to the caller below, whatever it is
+            outcome.append((False, exc))
+        finally:
+            done.release()
+
+    try:
+        _start_thread(run)
+    except RuntimeError:  # "can't start new thread": a process or memory limit
+        was = _FRESH.active, _FRESH.parse_at_base
+        _FRESH.active, _FRESH.parse_at_base = True, parse_at_base
+        try:
+            return call()
+        finally:
+            _FRESH.active, _FRESH.parse_at_base = was
+    done.acquire()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    result: _T = value
+    return result
+
+
+#: The C stack of a thread that on_fresh_stack starts.
+_FRESH_STACK_BYTES = 16 << 20
+_STACK_SIZE_LOCK = _thread.allocate_lock()
+
+
+def _start_thread(run: Callable[[], None]) -> None:
+    """Start *run* in a thread with a ``_FRESH_STACK_BYTES`` stack (the process's setting is
+    put back at once: threads others start keep theirs)."""
+    with _STACK_SIZE_LOCK:
+        try:
+            previous = _thread.stack_size(_FRESH_STACK_BYTES)
+        except (ValueError, RuntimeError):  # the platform sets no stack size: take its default
+            _thread.start_new_thread(run, ())
+            return
+        try:
+            _thread.start_new_thread(run, ())
+        finally:
+            _thread.stack_size(previous)
 
 
 class _GCPause:
@@ -286,13 +440,32 @@ def _path_to(root: object, target: object) -> str:
     return ""
 
 
-def _check_no_lone_surrogate(obj: object, invalid: Callable[[str], InvalidField]) -> None:
-    # One C-speed pass: a lone surrogate in any key or string cannot be encoded as UTF-8.
-    try:
-        json.dumps(obj, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        code = ord(exc.object[exc.start])
-        raise invalid(f"invalid unicode escape: lone surrogate U+{code:04X}") from None
+def _lone_surrogate(text: str) -> int | None:
+    """The first surrogate that a ``\\uXXXX`` escape of the JSON *text* leaves unpaired, or ``None``.
+
+    Read from the text, not from the parsed object: nothing here recurses, whatever the nesting.
+    ``json`` joins a high-surrogate escape with a low-surrogate escape right after it, and keeps
+    any other surrogate escape as a lone code point; the text itself holds no surrogate (it was
+    decoded strictly), so those escapes are the only source of one.
+    """
+    if "\\u" not in text or _SURROGATE_ESCAPE.search(text) is None:  # one C pass when absent
+        return None
+    high = -1  # a high surrogate waiting for its low half
+    high_end = -1  # where that escape ends: the low half must start there
+    for m in _SURROGATE_RUN.finditer(text):
+        if len(m[1]) % 2 == 0:
+            continue  # escaped backslashes, then plain letters
+        start = m.start(2) - 2  # the escape's backslash
+        code = int(m[2], 16)
+        if high >= 0:
+            if start == high_end and code >= 0xDC00:
+                high = -1  # a pair: one character
+                continue
+            return high
+        if code >= 0xDC00:
+            return code
+        high, high_end = code, m.end()
+    return high if high >= 0 else None
 
 
 # -- a big flat member, parsed lean ----------------------------------------------------------------
@@ -429,8 +602,8 @@ def _lean_at(
             for start, end, pairs in spans:
                 text = str(data[start:end], "utf-8")
                 chunk: dict[str, str] = json.loads("{" + text + "}")
-                if "\\u" in text and _SURROGATE_ESCAPE.search(text):
-                    json.dumps(chunk, ensure_ascii=False).encode("utf-8")
+                if _lone_surrogate(text) is not None:
+                    return None  # the whole parse raises the precise error
                 del text
                 size += pairs
                 hashes = sorted(map(hash, chunk))

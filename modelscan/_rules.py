@@ -7,6 +7,7 @@ against the rulebook's own examples.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 __all__ = [
     "EMBEDDING_ARCHITECTURES",
@@ -199,8 +200,16 @@ def rounded_count(n: int) -> str:
 
 
 _BLOCK_CLOSE = {"{%": "%}", "{{": "}}"}
-_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", re.DOTALL)
 _TOOLS_NAME = re.compile(r"(?<![\w.])tools\b")
+#: Where a string literal may start, given the quotes that still can: after a quote of one kind
+#: was left unclosed, no later quote of that kind can close either (see _literal_end).
+_QUOTES = {"'\"": re.compile("['\"]"), "'": re.compile("'"), '"': re.compile('"')}
+#: The rest of a literal opened by each quote, up to its closing quote: characters, and pairs of
+#: a backslash and whatever follows it. Possessive, so the match runs in C with no backtracking
+#: state, and fails in one pass when the literal never closes.
+_LITERAL_RESTS = {
+    quote: re.compile(f"[^{quote}\\\\]*+(?:\\\\.[^{quote}\\\\]*+)*+{quote}", re.DOTALL) for quote in "'\""
+}
 
 
 def mentions_tools(template: str) -> bool:
@@ -208,26 +217,75 @@ def mentions_tools(template: str) -> bool:
 
     The template is searched as text and never rendered (HOSTILE.md R10); string literals inside
     a block do not count, nor does an attribute such as ``message.tools``. Linear in the length
-    of the template: an opener that never closes is not looked for again (a regex with a lazy
-    ``.*?`` rescans the rest of the text from every such opener).
+    of the template: each character is looked at a bounded number of times, whatever the blocks,
+    quotes and backslashes (a regex that restarts at every quote or opener is quadratic).
     """
     if "tools" not in template:
         return False
+    return any(_TOOLS_NAME.search(_without_string_literals(body)) for body in _block_bodies(template))
+
+
+def _block_bodies(template: str) -> Iterator[str]:
+    """The text inside each ``{% %}`` and ``{{ }}`` block, left to right.
+
+    A block ends at the first closer after its opener, in a string literal or not, and the next
+    block starts after it (blocks do not nest). An opener that is never closed opens nothing, and
+    neither does any later opener of its kind: so no opener is looked for twice.
+    """
     next_open = {opener: template.find(opener) for opener in _BLOCK_CLOSE}
     while True:
         found = [(at, opener) for opener, at in next_open.items() if at >= 0]
         if not found:
-            return False
+            return
         start, opener = min(found)
         end = template.find(_BLOCK_CLOSE[opener], start + 2)
         if end < 0:
             next_open[opener] = -1  # no closer anywhere after: none for later openers either
             continue
-        if _TOOLS_NAME.search(_STRING_LITERAL.sub("", template[start + 2 : end])):
-            return True
+        yield template[start + 2 : end]
         for other, at in next_open.items():
             if 0 <= at < end + 2:
                 next_open[other] = template.find(other, end + 2)
+
+
+def _without_string_literals(body: str) -> str:
+    """*body* without its string literals, ``'...'`` and ``"..."`` with backslash escapes.
+
+    Literals are taken left to right, each from the first quote not inside an earlier one to the
+    next unescaped quote of its kind; a quote that no such quote closes is kept as text. Each
+    character is read at most a few times: once a quote of one kind found no close, none after it
+    can (see :func:`_literal_end`), so that kind is not looked for again.
+    """
+    kept: list[str] = []
+    copied = 0  # body[:copied] is in kept, or dropped as a literal
+    pos = 0
+    quotes = "'\""  # the quotes that may still open a literal
+    while quotes:
+        m = _QUOTES[quotes].search(body, pos)
+        if m is None:
+            break
+        at = m.start()
+        end = _literal_end(body, at + 1, body[at])
+        if end < 0:
+            quotes = quotes.replace(body[at], "")
+            pos = at + 1
+            continue
+        kept.append(body[copied:at])
+        copied = pos = end
+    kept.append(body[copied:])
+    return "".join(kept)
+
+
+def _literal_end(body: str, pos: int, quote: str) -> int:
+    """Where the literal opened by *quote* just before *pos* ends (after its closing quote), or -1.
+
+    A backslash takes the character after it, whatever it is. When no close is found, every
+    later *quote* in *body* was taken by a backslash here (a free one would have closed this
+    literal). A literal opened by one of them reads on from the character after it, where this
+    reading also stood: from there both take the same steps, so that one cannot close either.
+    """
+    m = _LITERAL_RESTS[quote].match(body, pos)
+    return -1 if m is None else m.end()
 
 
 #: ``.Tools`` as a field of Go's text/template: the dot not part of a longer name before it.

@@ -10,23 +10,27 @@ The checks are those of the reference reader (``read_metadata`` and ``Metadata::
 safetensors 0.8.0 accepts it, except where a comment marked *stricter than the reference* says
 why modelscan refuses more: duplicate keys (S-23), serde's other spellings of an entry (a JSON
 array) or of a dtype (``{"F32": null}``), nesting deeper than ``limits.json_depth`` and the
-configurable limits. Only the ``8 + N`` header bytes are read: no numpy, no mmap (R6).
+configurable limits. Only the ``8 + N`` header bytes are read: no numpy, no mmap (R6). They are
+checked chunk by chunk as they come, so a header that cannot be JSON text is refused at its first
+bad byte, and a long one is checked whole before it is kept (see ``_read_header_text``).
 """
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import functools
 import math
 import operator
 import os
+import re
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import repeat
 from typing import BinaryIO, cast
 
 from ._fs import open_regular, verify_unchanged
-from ._json import parse_json, paused_gc, short_key
+from ._json import on_fresh_stack, parse_json, paused_gc, short_key, stack_is_low
 from .errors import (
     InvalidField,
     LayoutError,
@@ -34,6 +38,7 @@ from .errors import (
     ModelScanError,
     NotAModel,
     Truncated,
+    quote_bytes,
 )
 from .limits import BATCH_LIMITS, Limits
 
@@ -90,6 +95,17 @@ _LFS_PROBE_BYTES = 64
 
 _NAME_CHARS = 40
 
+#: The header is read and checked this many bytes at a time (see _read_header_text).
+_CHUNK = 1 << 20
+#: Bytes that cannot be anywhere in JSON text (RFC 8259: a control character other than tab, LF
+#: and CR, which must be escaped inside strings and may not appear outside them).
+_NOT_JSON_TEXT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: JSON's whitespace (RFC 8259 "ws").
+_JSON_WHITESPACE = " \t\n\r"
+
+#: Frames the reader needs beyond the JSON nesting it allows (its calls, json's, the checks').
+_STACK_RESERVE = 100
+
 #: Headers up to this size are first parsed without the duplicate-key hook (see below).
 _FAST_PATH_BYTES = 1 << 20
 
@@ -138,7 +154,8 @@ def parse_safetensors_header(
     """Read and validate the header of the safetensors file at the start of *stream*.
 
     *file_size* is the size of the whole file (from ``fstat``); *source* names it in errors.
-    Reads exactly ``8 + N`` bytes at most and never the data section.
+    Reads the ``8 + N`` header bytes at most, a header over 1 MiB twice when *stream* can seek
+    (checked, then kept), and never the data section.
 
     Raises :class:`NotAModel` (``empty_file``, ``lfs_pointer``, ``appledouble``),
     :class:`Truncated`, :class:`LimitExceeded` (``safetensors_header_bytes``,
@@ -146,6 +163,10 @@ def parse_safetensors_header(
     :class:`LayoutError` (``overlap``, ``hole``, ``size_mismatch``, ``trailing_bytes``,
     ``misaligned``).
     """
+    if stack_is_low(limits.json_depth + _STACK_RESERVE):  # a caller deep in recursion: see on_fresh_stack
+        return on_fresh_stack(
+            lambda: parse_safetensors_header(stream, source=source, file_size=file_size, limits=limits)
+        )
     if file_size == 0:
         raise NotAModel(source, "empty file (0 bytes)", format=_FORMAT, code="empty_file")
     head = _read_upto(stream, min(8, file_size))
@@ -169,23 +190,15 @@ def parse_safetensors_header(
         )
     if n == 0:
         raise InvalidField(source, "empty JSON", field="header", offset=8, format=_FORMAT)
-    raw = pending[:n] + _read_upto(stream, n - min(n, len(pending)))
-    if len(raw) < n:
-        raise Truncated(
-            source,
-            f"file ended after {len(raw)} of {n} header bytes",
-            field="header",
-            offset=8 + len(raw),
-            format=_FORMAT,
-        )
+    text = _read_header_text(stream, pending[:n], n, source)
 
     cap = limits.safetensors_tensors
     # R1: a header of N bytes holds at most N / 50 entries; only when that bound exceeds the cap,
-    # count the entries (bytes.count runs at memory speed) before paying for json.loads.
+    # count the entries (str.count runs at memory speed) before paying for json.loads.
     # Stricter than the reference only through the limit, and only for a header that spells
     # "data_offsets" as a whole string more than `cap` times (a hostile one).
     if (n - 1) // _MIN_ENTRY_BYTES > cap:
-        count = raw.count(b'"data_offsets"')
+        count = text.count('"data_offsets"')
         if count > cap:
             raise _too_many(source, count, cap)
 
@@ -202,26 +215,26 @@ def parse_safetensors_header(
     # again the strict way, which alone decides what is raised.
     if n <= _FAST_PATH_BYTES:
         try:
-            fast = _parse_header(raw, source=source, limits=limits, check_duplicates=False)
-            return _validate(fast, source=source, n=n, file_size=file_size, limits=limits, prove_unique_in=raw)
+            fast = _parse_header(text, source=source, limits=limits, check_duplicates=False)
+            return _validate(fast, source=source, n=n, file_size=file_size, limits=limits, prove_unique_in=text)
         except (ModelScanError, _Unproven):
             pass
     with paused_gc(n):  # the checks build a few objects per tensor too
-        strict = _parse_header(raw, source=source, limits=limits, check_duplicates=True)
+        strict = _parse_header(text, source=source, limits=limits, check_duplicates=True)
+        del text  # not needed by the checks: a big header is held as objects only, not also as text
         return _validate(strict, source=source, n=n, file_size=file_size, limits=limits, prove_unique_in=None)
 
 
-def _parse_header(raw: bytes, *, source: str, limits: Limits, check_duplicates: bool) -> dict[str, object]:
+def _parse_header(text: str, *, source: str, limits: Limits, check_duplicates: bool) -> dict[str, object]:
     return parse_json(
-        raw,
+        text,  # decoded strictly from UTF-8 by _read_header_text (the reference has no BOM handling)
         source=source,
         what="header",
         limits=limits,
-        utf8_only=True,  # the reference requires UTF-8 and has no BOM handling
         format=_FORMAT,
         offset=8,
         # serde reads the literal -0 as a float, so it is not a valid dimension or offset there.
-        parse_int=_int_or_float_minus_zero if b"-0" in raw else None,
+        parse_int=_int_or_float_minus_zero if "-0" in text else None,
         # _validate checks the type of every value, and walks the free-form ones with the cap.
         check_depth=False,
         check_duplicates=check_duplicates,
@@ -238,22 +251,27 @@ def read_safetensors_header(
     """Open *path* safely (R7), read its header with :func:`parse_safetensors_header`, and check
     that the file did not change meanwhile (R14).
 
-    *expect* is the ``(st_dev, st_ino)`` a folder walk saw for *path* (a resolved path): a file
-    swapped since then raises :class:`~modelscan.errors.ChangedDuringScan` before anything is read.
+    *expect* is what a folder walk saw for *path* (a resolved path; see ``_fs.open_regular``): a file
+    swapped or rewritten since then raises :class:`~modelscan.errors.ChangedDuringScan` before
+    anything is read. *source* is the name used in errors and in the header's ``path`` (default: *path* as given),
+    for a caller that opens a symbolic link's resolved target but names the file as it found it.
+    A file that changes while it is read raises :class:`~modelscan.errors.ChangedDuringScan`, also
+    when the change made the parse fail (a header half old, half new is not corrupt).
 
     Raises what :func:`parse_safetensors_header` raises, :class:`~modelscan.errors.FileAccessError`
-    and :class:`~modelscan.errors.ChangedDuringScan`. *source* names the file in errors and in
-    the header (default: *path*).
+    and :class:`~modelscan.errors.ChangedDuringScan`.
     """
-    source = os.fsdecode(path) if source is None else source
-    f, before = open_regular(path, expect=expect, source=source)
+    if stack_is_low(limits.json_depth + _STACK_RESERVE):
+        return on_fresh_stack(lambda: read_safetensors_header(path, limits=limits, expect=expect, source=source))
+    name = os.fsdecode(path) if source is None else source
+    f, before = open_regular(path, expect=expect, source=name)
     with f:
         try:
-            header = parse_safetensors_header(cast(BinaryIO, f), source=source, file_size=before.st_size, limits=limits)
-        except Truncated:
-            verify_unchanged(source, f, before)  # a file that shrank while read changed, it is not truncated
+            header = parse_safetensors_header(cast(BinaryIO, f), source=name, file_size=before.st_size, limits=limits)
+        except ModelScanError:
+            verify_unchanged(name, f, before)  # a failure on a file that changed is the change's doing
             raise
-        verify_unchanged(source, f, before)
+        verify_unchanged(name, f, before)
     return header
 
 
@@ -274,6 +292,78 @@ def _read_upto(stream: BinaryIO, n: int) -> bytes:
             got += len(chunk)
         data = b"".join(parts)
     return data
+
+
+def _read_header_text(stream: BinaryIO, pending: bytes, n: int, source: str) -> str:
+    """The *n* header bytes (*pending* first, then *stream*) as text, checked as they are read.
+
+    A header is refused at the first byte that cannot be in a JSON object's text (see
+    :func:`_checked_text`): a length that claims the whole file, over tensor data or a sparse
+    file, costs a chunk, not N bytes read and decoded. A header longer than a chunk is read twice
+    when the stream can seek: once to check every byte, keeping nothing, then to keep the text.
+    So only a header that is JSON text from end to end (the only kind that can be valid) is ever
+    held whole, and then once, as text (never as bytes and text).
+
+    Raises :class:`Truncated` (the file ends first) and :class:`InvalidField` (``field="header"``).
+    """
+    if n > _CHUNK and stream.seekable():
+        start = stream.tell()
+        deque(_checked_text(stream, pending, n, source), maxlen=0)
+        stream.seek(start)
+    return "".join(_checked_text(stream, pending, n, source))
+
+
+def _checked_text(stream: BinaryIO, pending: bytes, n: int, source: str) -> Iterator[str]:
+    """The *n* header bytes decoded chunk by chunk, each checked before the next is read.
+
+    What cannot be in a JSON object's text is invalid UTF-8, a control character other than tab,
+    LF and CR (JSON allows them nowhere; inside strings only escaped), or a first character after
+    whitespace other than ``{``. Each makes a header the reference refuses too, and the first of
+    them in the file is the one raised, whatever the chunk size.
+    """
+    tail = b""  # the start of a UTF-8 sequence that the next chunk completes
+    done = 0  # header bytes read so far
+    opened = False  # the first character after whitespace was seen (and was "{")
+    while done < n:
+        want = min(_CHUNK, n - done)
+        chunk, pending = pending[:want], pending[want:]
+        if len(chunk) < want:
+            chunk += _read_upto(stream, want - len(chunk))
+        if len(chunk) < want:
+            got = done + len(chunk)
+            raise Truncated(
+                source, f"file ended after {got} of {n} header bytes", field="header", offset=8 + got, format=_FORMAT
+            )
+        base = 8 + done  # the file offset of chunk[0]
+        # (file offset, rank, what is there): the first offset is raised; at one offset, a byte
+        # that is no text at all is named before one that only opens the wrong value.
+        problems: list[tuple[int, int, str]] = []
+        bad = _NOT_JSON_TEXT.search(chunk)
+        if bad is not None:
+            problems.append((base + bad.start(), 0, f"JSON: control character 0x{chunk[bad.start()]:02x}"))
+        data = tail + chunk if tail else chunk
+        start = base - len(tail)  # the file offset of data[0]
+        try:
+            text, used = codecs.utf_8_decode(data, "strict", done + want == n)
+        except UnicodeDecodeError as exc:
+            problems.append((start + exc.start, 0, "not UTF-8"))
+            # What came before the error still counts for the first-character check below.
+            text, used = (str(data[: exc.start], "utf-8") if not opened else ""), exc.start
+        if not opened:
+            # Checked on the text: a first character that is not ASCII is known only once decoded.
+            rest = text.lstrip(_JSON_WHITESPACE)
+            if rest:
+                opened = True
+                if rest[0] != "{":
+                    first = quote_bytes(rest[0].encode("utf-8"))
+                    problems.append((start + len(text) - len(rest), 1, f"top level is not an object: {first}"))
+        if problems:
+            at, _, what = min(problems)
+            raise InvalidField(source, f"{what} at byte {at}", field="header", offset=8, format=_FORMAT)
+        tail = data[used:]
+        done += want
+        yield text
+        del text, data, chunk  # not held while the next chunk is read
 
 
 def _reject_junk(stream: BinaryIO, head: bytes, source: str, file_size: int) -> bytes:
@@ -330,7 +420,7 @@ def _validate(
     n: int,
     file_size: int,
     limits: Limits,
-    prove_unique_in: bytes | None,
+    prove_unique_in: str | None,
 ) -> SafetensorsHeader:
     """The header that *obj* describes. Given *prove_unique_in* (the JSON bytes, parsed without
     the duplicate check), raises :class:`_Unproven` unless it shows there was no duplicate key."""
@@ -411,7 +501,7 @@ def _validate(
     )
 
 
-def _unique_members(raw: bytes, names: list[str], has_metadata: bool, metadata: dict[str, str] | None) -> bool:
+def _unique_members(raw: str, names: list[str], has_metadata: bool, metadata: dict[str, str] | None) -> bool:
     """Whether the JSON *raw*, parsed into these plainly valid entries, had no duplicate key.
 
     Outside strings a colon appears only between a key and its value, so *raw* holds one colon
@@ -422,14 +512,14 @@ def _unique_members(raw: bytes, names: list[str], has_metadata: bool, metadata: 
     also spell a colon ``\\u003a``, which the result counts and *raw* does not, so such a header
     proves nothing.
     """
-    if b"\\u003" in raw and (b"\\u003a" in raw or b"\\u003A" in raw):  # one pass when absent
+    if "\\u003" in raw and ("\\u003a" in raw or "\\u003A" in raw):  # one pass when absent
         return False
     members = 4 * len(names) + has_metadata
     in_strings = "".join(names).count(":")
     if metadata:
         members += len(metadata)
         in_strings += "".join(metadata).count(":") + "".join(metadata.values()).count(":")
-    return raw.count(b":") == members + in_strings
+    return raw.count(":") == members + in_strings
 
 
 def _new_tensors(

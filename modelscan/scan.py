@@ -105,7 +105,17 @@ def _run(jobs: list[tuple[Candidate, Limits]], workers: int) -> list[Result]:
     try:
         results = pool.map(_read_candidate, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
     except BaseException:
-        pool.terminate()  # Ctrl-C or an error: the workers stop now, not when their work is done
+        # Ctrl-C or an error: the workers stop now, not when their work is done. A second Ctrl-C
+        # must not interrupt the stopping (it would leave workers running).
+        import signal  # noqa: PLC0415
+
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+        try:
+            pool.terminate()
+        finally:
+            if in_main:
+                signal.signal(signal.SIGINT, previous)
         raise
     finally:
         pool.close()

@@ -24,6 +24,7 @@ import os
 import stat
 import struct
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from modelscan.errors import (
@@ -40,7 +41,6 @@ from modelscan.errors import (
 )
 
 # --- HOSTILE.md 7.0 builders (as published, with types) -------------------------------------
-# ruff: noqa: E702
 
 
 def u8(x: int) -> bytes:
@@ -136,7 +136,7 @@ class ScanExpect:
     that must be among the listed models'.
     """
 
-    def matches(self, problems: list[tuple[str, str]], models: int, warnings: set[str]) -> bool:
+    def matches(self, problems: list[tuple[str, str]], models: int, warnings: AbstractSet[str]) -> bool:
         """Whether a scan's sorted ``(relative path, code)`` problems, model count and warning
         codes are these."""
         if models != self.models or not set(self.warnings) <= warnings or len(problems) != len(self.problems):
@@ -185,6 +185,11 @@ class Entry:
         assert isinstance(content, bytes), f"{self.id}: target is written by a function"
         return content
 
+    def target_bytes(self, folder: Path) -> bytes:
+        """The target's bytes: as given, or written into *folder* by the entry and read back."""
+        content = dict(self.files)[self.target or ""]
+        return content if isinstance(content, bytes) else self.write(folder).read_bytes()
+
     def write(self, folder: Path) -> Path:
         """Create *folder* and write the entry's files into it; return the target (or folder)."""
         folder.mkdir(parents=True, exist_ok=True)
@@ -202,11 +207,11 @@ def _fatal_scan(target: str, code: str) -> ScanExpect:
     return ScanExpect(problems=((target, code),))
 
 
-def gguf(
+def gguf(  # noqa: PLR0917 - the catalogue's rows give their six fields by position
     id: str,
     data: bytes,
     outcome: str,
-    cls: type[ModelScanError] | None = None,  # noqa: PLR0917 - table rows
+    cls: type[ModelScanError] | None = None,
     code: str | None = None,
     field: str | None = None,
     *,
@@ -220,11 +225,11 @@ def gguf(
     return Entry(id, "gguf", ((name, data),), name, outcome, cls, code, field, limit, scan, note=note)
 
 
-def safet(
+def safet(  # noqa: PLR0917 - the catalogue's rows give their six fields by position
     id: str,
     data: bytes,
     outcome: str,
-    cls: type[ModelScanError] | None = None,  # noqa: PLR0917 - table rows
+    cls: type[ModelScanError] | None = None,
     code: str | None = None,
     field: str | None = None,
     *,
@@ -353,6 +358,7 @@ GGUF: list[Entry] = [
     ),
     gguf("G-06-counts-truncated", b"GGUF" + u32(3) + b"\0" * 4, "fatal", Truncated, "truncated", "header.n_tensors"),
     gguf("G-08-n_kv-2^64-1", hdr(0, 2**64 - 1), "fatal", Truncated, "truncated", "header.n_kv"),
+    gguf("G-08-n_tensors-2^64-1", hdr(2**64 - 1, 0), "fatal", Truncated, "truncated", "header.n_tensors"),
     gguf(
         "G-08-n_kv-70000",
         hdr(0, 70_000) + b"".join(kv_u32(f"k{i}", 1) for i in range(70_000)),
@@ -469,6 +475,18 @@ GGUF: list[Entry] = [
         scan=ScanExpect(models=1, warnings=("unexpected_type",)),
     ),
     gguf(
+        "G-23-scores-count-mismatch",
+        hdr(0, 3)
+        + ARCH
+        + kv_arr("tokenizer.ggml.tokens", T_STR, 8, _tokens(8))
+        + kv_arr("tokenizer.ggml.scores", T_F32, 7, b"\0" * 28),
+        "warn",
+        InvalidField,
+        "count_mismatch",
+        "kv[2:tokenizer.ggml.scores].count",
+        scan=ScanExpect(models=1, warnings=("count_mismatch",)),
+    ),
+    gguf(
         "G-24-alignment-0",
         _g24(kv_u32("general.alignment", 0)),
         "fatal",
@@ -493,12 +511,37 @@ GGUF: list[Entry] = [
         "kv[1:general.alignment].value",
     ),
     gguf(
+        "G-24-alignment-2^21",
+        _g24(kv_u32("general.alignment", 1 << 21)),
+        "fatal",
+        InvalidField,
+        "invalid_field",
+        "kv[1:general.alignment].value",
+    ),
+    gguf(
         "G-24-alignment-string",
         _g24(kv("general.alignment", T_STR, gstr("32"))),
         "fatal",
         InvalidField,
         "invalid_field",
         "kv[1:general.alignment].type",
+    ),
+    gguf(
+        "G-24-alignment-int32",
+        _g24(kv("general.alignment", T_I32, u32(32))),
+        "fatal",
+        InvalidField,
+        "invalid_field",
+        "kv[1:general.alignment].type",
+    ),
+    gguf(
+        "G-24-alignment-4-not-multiple-of-8",
+        pad(hdr(1, 2) + ARCH + kv_u32("general.alignment", 4) + tinfo("w", [4]), 4) + b"\0" * 16,
+        "warn",
+        InvalidField,
+        "alignment_not_multiple_of_8",
+        "kv[1:general.alignment].value",
+        scan=ScanExpect(models=1, warnings=("alignment_not_multiple_of_8",)),
     ),
     gguf(
         "G-25-tensor-name-64-bytes",
@@ -574,6 +617,14 @@ GGUF: list[Entry] = [
         "fatal",
         LayoutError,
         "overlap",
+        "tensor[1:b].offset",
+    ),
+    gguf(
+        "G-35-hole",
+        pad(hdr(2, 1) + ARCH + tinfo("a", [8], 0, 0) + tinfo("b", [8], 0, 64)) + b"\0" * 128,
+        "fatal",
+        LayoutError,
+        "hole",
         "tensor[1:b].offset",
     ),
     gguf(
@@ -1289,7 +1340,7 @@ def remove_tree(top: Path) -> None:
 # --- 7.5 performance --------------------------------------------------------------------------
 
 
-def _p01(n: int) -> Writer:
+def write_p01(n: int) -> Writer:
     def write(path: Path) -> None:
         with open(path, "wb") as f:
             f.write(hdr(0, 4) + ARCH)
@@ -1300,7 +1351,7 @@ def _p01(n: int) -> Writer:
     return write
 
 
-def _p03(path: Path, n: int = 5_000_000) -> None:
+def write_p03(path: Path, n: int = 5_000_000) -> None:
     """``hdr(0, n) + b''.join(kv_u32('k%d' % i, 1) for i in range(n))``, written by groups of
     equal key length (about 110 MB)."""
     value = u32(T_U32) + u32(1)
@@ -1322,7 +1373,9 @@ def _p03(path: Path, n: int = 5_000_000) -> None:
 def _p04_index(path: Path) -> None:
     """A shard index of about 17 MB: 300,000 tensors over 40 shards."""
     weight_map = {
-        f"model.layers.{i // 1000}.mlp.experts.{i % 1000}.down_proj.weight": f"model-{i % 40 + 1:05d}-of-00040.safetensors"
+        f"model.layers.{i // 1000}.mlp.experts.{i % 1000}.down_proj.weight": (
+            f"model-{i % 40 + 1:05d}-of-00040.safetensors"
+        )
         for i in range(300_000)
     }
     path.write_bytes(json.dumps({"metadata": {"total_size": 1 << 40}, "weight_map": weight_map}).encode())
@@ -1334,7 +1387,7 @@ PERF: list[Entry] = [
     Entry(
         "P-01-qwen2-151936",
         "perf",
-        (("model.gguf", _p01(151_936)),),
+        (("model.gguf", write_p01(151_936)),),
         "model.gguf",
         "accept",
         scan=_NO_CONTEXT,
@@ -1343,7 +1396,7 @@ PERF: list[Entry] = [
     Entry(
         "P-01-gemma3-262144",
         "perf",
-        (("model.gguf", _p01(262_144)),),
+        (("model.gguf", write_p01(262_144)),),
         "model.gguf",
         "accept",
         scan=_NO_CONTEXT,
@@ -1352,7 +1405,7 @@ PERF: list[Entry] = [
     Entry(
         "P-03-5M-tiny-kvs",
         "perf",
-        (("model.gguf", _p03),),
+        (("model.gguf", write_p03),),
         "model.gguf",
         "fatal",
         LimitExceeded,
@@ -1483,3 +1536,162 @@ def iter_entries(*kinds: str, big: bool = True, dynamic: bool = False) -> Iterat
         if e.dynamic and not dynamic:
             continue
         yield e
+
+
+# --- issue 9, round two: the readers (findings 1, 2 and 8) ------------------------------------
+# An append-only block: its entries join ENTRIES and BY_ID here. Each note starts with "issue 9",
+# which marks an entry beyond HOSTILE.md section 7 (test_every_catalogue_entry_is_there). Finding
+# 7 (a file rewritten during the read) needs a hook: tests/test_hostile_readers.py tests it.
+
+
+def _deep_extra_with_pair(depth: int) -> bytes:
+    """Finding 1: an extra value *depth* lists deep in a tensor entry, and a surrogate pair."""
+    header = (
+        b'{"__metadata__":{"e":"\\ud83d\\ude00"},"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16],"x":'
+        + b"[" * depth
+        + b"]" * depth
+        + b"}}"
+    )
+    return st(raw=header, data=b"\0" * 16)
+
+
+def _claims_whole_file(size: int, content: bytes = b"") -> Writer:
+    """Finding 8: a file of *size* bytes whose header length claims all of it (N = size - 8):
+    *content* after the length, then zeros (sparse)."""
+
+    def write(path: Path) -> None:
+        with open(path, "wb") as f:
+            f.write(u64(size - 8) + content)
+            f.truncate(size)
+
+    return write
+
+
+def _over_tensor_data() -> bytes:
+    """Finding 8 in small: a valid header and 1 MiB of F32 data, N patched to claim it all."""
+    values = struct.pack("<262144f", *(i / 1000 for i in range(262_144)))
+    header = json.dumps({"w": {"dtype": "F32", "shape": [262_144], "data_offsets": [0, len(values)]}}).encode()
+    return u64(len(header) + len(values)) + header + values
+
+
+def _text_then_nul(path: Path) -> None:
+    """Finding 8: 60 MB that could be a metadata string, then a NUL, N claiming all of it."""
+    head = b'{"__metadata__":{"x":"'
+    with open(path, "wb") as f:
+        f.write(u64(len(head) + 60_000_000 + 1 + 1000) + head)
+        for _ in range(60):
+            f.write(b"a" * 1_000_000)
+        f.write(b"\0")
+        f.truncate(8 + len(head) + 60_000_000 + 1 + 1000)
+
+
+def _escaped_quotes_template(size: int) -> str:
+    """Finding 2: an unclosed literal of escaped quotes, *size* characters, then "tools" outside."""
+    return "{% '" + "\\'" * ((size - 12) // 2) + " %} tools"
+
+
+def _write_template_jinja(path: Path) -> None:
+    path.write_text(_escaped_quotes_template((4 << 20) - 64), encoding="utf-8")
+
+
+def _gguf_with_template(path: Path) -> None:
+    from fixtures.make_fixtures import Q4_0, llm_tensors, write_gguf  # noqa: PLC0415 - numpy only when needed
+
+    kv = {**GOOD_KV, "tokenizer.chat_template": _escaped_quotes_template((4 << 20) - 64)}
+    write_gguf(path, "llama", kv, llm_tensors(Q4_0))
+
+
+def _st_entry(
+    id: str, content: Content, field: str, *, limits: str = "batch", big: bool = False, note: str = ""
+) -> Entry:
+    """A safetensors header refused as InvalidField, written by a function when it is big."""
+    return Entry(
+        id,
+        "safetensors",
+        (("model.safetensors", content), ("config.json", VALID_CONFIG)),
+        "model.safetensors",
+        "fatal",
+        InvalidField,
+        "invalid_field",
+        field,
+        scan=_fatal_scan("model.safetensors", "invalid_field"),
+        limits=limits,
+        big=big,
+        note=note,
+    )
+
+
+_F1 = "issue 9, finding 1: json.dumps of the whole object for the surrogate check raised RecursionError"
+_F2 = "issue 9, finding 2: quadratic string-literal search (49 s for 64 KB before)"
+_F8 = "issue 9, finding 8: N = size - 8 was read and decoded whole"
+
+ROUND_TWO_READERS: list[Entry] = [
+    # The field is the value's while json.loads can build the header on a fresh stack (about 990
+    # levels on CPython 3.11, more on later versions), the header's beyond: not asserted there.
+    *[
+        safet(
+            f"S-40-deep-extra-with-pair-{depth}",
+            _deep_extra_with_pair(depth),
+            "fatal",
+            LimitExceeded,
+            "limit_exceeded",
+            "tensor[w].x" if depth <= 975 else None,
+            limit="json_depth",
+            note=_F1,
+        )
+        for depth in (900, 960, 975, 985, 990, 1000, 5000)
+    ],
+    _st_entry(
+        "S-41-n-claims-sparse-90MB",
+        _claims_whole_file(90_000_000),
+        "header",
+        big=True,
+        note=_F8 + " (172 MiB peak before)",
+    ),
+    _st_entry(
+        "S-41-n-claims-sparse-server",
+        _claims_whole_file(25_000_000 + 8),  # SERVER_LIMITS.safetensors_header_bytes + 8
+        "header",
+        limits="server",
+        big=True,
+        note=_F8,
+    ),
+    safet(
+        "S-41-n-claims-tensor-data",
+        _over_tensor_data(),
+        "fatal",
+        InvalidField,
+        "invalid_field",
+        "header",
+        note=_F8 + " (the real MiniLM file so: 260 MiB peak before)",
+    ),
+    _st_entry(
+        "S-41-n-claims-text-then-nul",
+        _text_then_nul,
+        "header",
+        big=True,
+        note=_F8 + ": the bytes are checked before they are kept",
+    ),
+    sidecar(
+        "T-01-escaped-quotes-jinja-4MiB",
+        _write_template_jinja,
+        "accept",
+        name="chat_template.jinja",
+        big=True,
+        note=_F2,
+    ),
+    Entry(
+        "T-02-escaped-quotes-gguf-4MiB",
+        "folder",
+        (("model.gguf", _gguf_with_template),),
+        None,
+        "accept",
+        scan=ScanExpect(models=1),
+        big=True,
+        note=_F2,
+    ),
+]
+
+ENTRIES.extend(ROUND_TWO_READERS)
+BY_ID.update((e.id, e) for e in ROUND_TWO_READERS)
+assert len(BY_ID) == len(ENTRIES), "entry ids must be unique"

@@ -5,20 +5,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import child_env, run_python
 
-from fixtures.make_fixtures import gemma_270m_kv, llm_tensors, write_gguf, Q4_0
+from fixtures.make_fixtures import Q4_0, gemma_270m_kv, llm_tensors, write_gguf
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "models"
 
 
-def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "modelscan", *args], capture_output=True, env=env, cwd=cwd, check=False
-    )
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    return run_python("-m", "modelscan", *args, env=env)
 
 
 def test_fixtures_exit_0_and_problems_on_stderr() -> None:
@@ -37,8 +35,7 @@ def test_strict_exits_1_on_a_problem() -> None:
 
 
 def test_no_path_and_no_lmstudio_folder_exits_2(tmp_path: Path) -> None:
-    env = {**os.environ, "HOME": str(tmp_path)}
-    proc = run(env=env)
+    proc = run(env=child_env(HOME=str(tmp_path)))
     assert proc.returncode == 2
     assert proc.stdout == b""
     err = proc.stderr.decode()
@@ -59,7 +56,7 @@ def test_no_path_scans_the_lmstudio_folder(tmp_path: Path) -> None:
         gemma_270m_kv(),
         llm_tensors(Q4_0),
     )
-    proc = run(env={**os.environ, "HOME": str(home)})
+    proc = run(env=child_env(HOME=str(home)))
     assert proc.returncode == 0, proc.stderr
     assert [m["key"] for m in json.loads(proc.stdout)["models"]] == ["gemma-3-270m-it-qat"]
 

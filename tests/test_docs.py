@@ -227,7 +227,7 @@ def test_every_code_written_in_modelscan_is_registered() -> None:
     assert set(typing.get_args(ErrorCode)) == set(modelscan.ERROR_CODES)
 
 
-_ID = r"[GSCFP]-\d+[a-z]?(?:-[^`|]+)?"
+_ID = r"[GSCFPT]-\d+[a-z]?(?:-[^`|]+)?"
 
 
 def _catalogue_rows() -> dict[str, list[str]]:

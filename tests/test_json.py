@@ -6,23 +6,38 @@ import gc
 import json
 import pickle
 import sys
+from collections.abc import Callable
 
 import pytest
 
-from modelscan._json import parse_json, short_key
+from modelscan._json import parse_json, paused_gc, short_key
 from modelscan.errors import DuplicateKey, InvalidField, LimitExceeded, ModelScanError
 from modelscan.limits import BATCH_LIMITS
 
 SOURCE = "models/acme/config.json"
 
 
-def parse(data: bytes, **kwargs: object) -> dict[str, object]:
-    return parse_json(data, source=SOURCE, what="config.json", limits=BATCH_LIMITS, **kwargs)  # type: ignore[arg-type]
+def parse(
+    data: bytes,
+    *,
+    parse_int: Callable[[str], object] | None = None,
+    check_depth: bool = True,
+    utf8_only: bool = False,
+) -> dict[str, object]:
+    return parse_json(
+        data,
+        source=SOURCE,
+        what="config.json",
+        limits=BATCH_LIMITS,
+        parse_int=parse_int,
+        check_depth=check_depth,
+        utf8_only=utf8_only,
+    )
 
 
-def fail(data: bytes, **kwargs: object) -> ModelScanError:
+def fail(data: bytes, *, utf8_only: bool = False) -> ModelScanError:
     with pytest.raises(ModelScanError) as info:
-        parse(data, **kwargs)
+        parse(data, utf8_only=utf8_only)
     return info.value
 
 
@@ -279,10 +294,6 @@ def test_gc_left_disabled_if_the_caller_disabled_it() -> None:
 
 
 def test_paused_gc_overlapping_pauses_restore_the_collector() -> None:
-    import gc
-
-    from modelscan._json import paused_gc
-
     assert gc.isenabled()
     outer = paused_gc(1 << 30)
     inner = paused_gc(1 << 30)

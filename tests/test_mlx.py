@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import response_models
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mlx_reading import read_mlx_model
 from safetensors.numpy import save_file
 
 import modelscan
@@ -32,7 +34,6 @@ from modelscan.errors import (
 )
 from modelscan.facts import ModelFacts, TensorTypeStat
 from modelscan.limits import BATCH_LIMITS, Limits
-from mlx_reading import read_mlx_model
 
 TOOLS = "{%- if tools %}{% for tool in tools %}{{ tool | tojson }}{% endfor %}{% endif %}{{ messages[0].content }}"
 PLAIN = "{% for message in messages %}{{ message.content }}{% endfor %}"
@@ -775,7 +776,9 @@ def test_c10_text_config_not_an_object_is_not_read(model: Path) -> None:
         # The SSTI payload of CVE-2024-34359 is searched as text, never rendered.
         (
             {
-                "chat_template.jinja": "{{ self.__init__.__globals__.__builtins__.__import__('os').system('touch pwned') }}"
+                "chat_template.jinja": (
+                    "{{ self.__init__.__globals__.__builtins__.__import__('os').system('touch pwned') }}"
+                )
             },
             True,
             False,
@@ -1186,8 +1189,7 @@ def test_list_models_entry(tmp_path: Path) -> None:
         {"m.weight": u32(8, 8), "m.scales": f16(8, 1), "m.biases": f16(8, 1)},
         files={"chat_template.jinja": TOOLS},
     )
-    models = modelscan.list_models(tmp_path / "models")["models"]
-    assert isinstance(models, list)
+    models = response_models(modelscan.list_models(tmp_path / "models"))
     assert models == [
         {
             "type": "llm",
@@ -1337,14 +1339,14 @@ def _outcome(error: ModelScanError) -> tuple[object, ...]:
     return type(error), error.code, error.field
 
 
-def _whole(data: bytes) -> object:
+def _whole(data: bytes) -> tuple[object, ...]:
     try:
         return ("ok", list(parse_json(data, source="i", what=INDEX, limits=BATCH_LIMITS).items()))
     except ModelScanError as err:
         return _outcome(err)
 
 
-def _lean(data: bytes) -> tuple[object, bool]:
+def _lean(data: bytes) -> tuple[tuple[object, ...], bool]:
     """What mlx.py gets: the lean result, or the whole parse it falls back to; and whether it was lean."""
     try:
         found = parse_json_flat_member(data, "weight_map", source="i", what=INDEX, limits=BATCH_LIMITS)
@@ -1362,7 +1364,7 @@ def _lean(data: bytes) -> tuple[object, bool]:
     return ("ok", list(rest.items())), True
 
 
-def _agree(data: bytes, lean: bool | None = None) -> object:
+def _agree(data: bytes, lean: bool | None = None) -> tuple[object, ...]:
     assert len(data) > 1 << 20
     got, was_lean = _lean(data)
     assert got == _whole(data)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from helpers import response_models
 
 import modelscan
 from fixtures.make_fixtures import Q4_K, TOOLS_TEMPLATE, llm_tensors, write_gguf
@@ -356,8 +357,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def entries(root: Path) -> list[dict[str, object]]:
-    models = modelscan.list_models(root)["models"]
-    assert isinstance(models, list)
+    models = response_models(modelscan.list_models(root))
     return models
 
 

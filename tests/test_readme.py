@@ -1,4 +1,5 @@
-"""README.md opens with the two commands a fresh machine runs; CI runs the second one."""
+"""README.md opens with the two commands a fresh machine runs; CI runs the lint and type checks,
+then the second one."""
 
 from __future__ import annotations
 
@@ -26,3 +27,13 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     install_and_test = tests.split("&& ", 2)[-1]  # after creating and activating the venv
     assert install_and_test in ci.splitlines()
+
+
+def test_ci_runs_the_checks_before_the_tests() -> None:
+    _, tests = _readme_commands()
+    lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    install_and_test = tests.split("&& ", 2)[-1]
+    checks = ["ruff check .", "ruff format --check .", "mypy"]
+    assert all(check in lines for check in checks)
+    assert max(lines.index(check) for check in checks) < lines.index(install_and_test)
+    assert lines.index("pip install '.[test]'") < min(lines.index(check) for check in checks)

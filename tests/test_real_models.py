@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import response_models, run_python
 
 import modelscan
 from modelscan import _rules
@@ -22,7 +23,7 @@ def test_real_gemma_entry_matches_its_header(gemma_gguf: Path, gemma_reader: Any
     root = gemma_gguf.parent.parent.parent
     report = modelscan.scan_models(root)
     assert report.problems == []
-    (entry,) = report.to_response()["models"]
+    (entry,) = response_models(report.to_response())
     arch = _field(gemma_reader, "general.architecture")
     # Every field, derived here from GGUFReader's view of the same header and the rulebook.
     assert entry == {
@@ -66,12 +67,7 @@ def test_real_gemma_extended_facts(gemma_gguf: Path, gemma_reader: Any) -> None:
 
 
 def test_real_gemma_through_the_command_line(gemma_gguf: Path) -> None:
-    import subprocess
-    import sys
-
-    proc = subprocess.run(
-        [sys.executable, "-m", "modelscan", "--strict", str(gemma_gguf)], capture_output=True, text=True, check=False
-    )
+    proc = run_python("-m", "modelscan", "--strict", str(gemma_gguf), text=True)
     assert proc.returncode == 0, proc.stderr
     (entry,) = json.loads(proc.stdout)["models"]
     assert entry["key"] == "gemma-3-270m" and entry["size_bytes"] == 253_113_024

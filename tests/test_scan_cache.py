@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import response_models
 
 import modelscan
 from modelscan import scan as scan_module
@@ -40,7 +41,7 @@ def test_a_changed_file_is_read_again(root: Path) -> None:
     hits_before = cache.hits
     report = modelscan.scan_models(root, cache=cache)
     assert cache.hits == hits_before + len(cache) - 1
-    (entry,) = [e for e in report.to_response()["models"] if e["key"] == "gemma-3-270m-it-qat"]  # type: ignore[union-attr]
+    (entry,) = [e for e in response_models(report.to_response()) if e["key"] == "gemma-3-270m-it-qat"]
     assert entry["size_bytes"] == gemma.stat().st_size
 
 

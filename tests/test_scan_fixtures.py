@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import response_models
 
 import modelscan
 from fixtures.make_fixtures import write_all
@@ -21,7 +21,7 @@ def report() -> modelscan.ScanReport:
 
 @pytest.fixture(scope="module")
 def entries(report: modelscan.ScanReport) -> dict[str, dict[str, Any]]:
-    return {e["key"]: e for e in report.to_response()["models"]}  # type: ignore[union-attr]
+    return {e["key"]: e for e in response_models(report.to_response())}
 
 
 def test_committed_fixtures_are_what_the_script_writes(tmp_path: Path) -> None:
@@ -34,7 +34,7 @@ def test_committed_fixtures_are_what_the_script_writes(tmp_path: Path) -> None:
 
 
 def test_keys_and_order(entries: dict[str, dict[str, Any]], report: modelscan.ScanReport) -> None:
-    listed = [(e["type"], e["publisher"], e["key"]) for e in report.to_response()["models"]]  # type: ignore[union-attr]
+    listed = [(e["type"], e["publisher"], e["key"]) for e in response_models(report.to_response())]
     assert listed == [
         ("llm", "acme", "mystery-model"),
         ("llm", "acme", "unlabelled"),
@@ -132,9 +132,9 @@ def test_key_collision_across_folders(entries: dict[str, dict[str, Any]]) -> Non
     ],
 )
 def test_any_level_of_the_layout(sub: str, keys: set[str]) -> None:
-    entries = modelscan.list_models(FIXTURES / sub)["models"]
-    assert {e["key"] for e in entries} == keys  # type: ignore[index]
-    for e in entries:  # type: ignore[union-attr]
+    entries = response_models(modelscan.list_models(FIXTURES / sub))
+    assert {e["key"] for e in entries} == keys
+    for e in entries:
         assert e["publisher"] == "lmstudio-community"
         if e["key"] == "gemma-3-4b-it":
             assert e["capabilities"]["vision"] is True  # the projector is found beside one file too
@@ -146,11 +146,8 @@ def test_same_output_every_time(report: modelscan.ScanReport) -> None:
     assert [str(p) for p in again.problems] == [str(p) for p in report.problems]
 
 
-def test_relative_and_absolute_paths_agree() -> None:
-    cwd = os.getcwd()
-    try:
-        os.chdir(FIXTURES)
+def test_relative_and_absolute_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as mp:
+        mp.chdir(FIXTURES)
         relative = modelscan.list_models(".")
-    finally:
-        os.chdir(cwd)
     assert relative == modelscan.list_models(FIXTURES)

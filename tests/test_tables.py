@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import gguf
 import pytest
 
@@ -55,7 +57,7 @@ def _lm_studio_name(member: gguf.LlamaFileType) -> str:
 
 def test_file_type_names_agree_with_gguf_py() -> None:
     theirs = {m.value: _lm_studio_name(m) for m in gguf.LlamaFileType}
-    assert LLAMA_FILE_TYPE_NAMES == theirs
+    assert theirs == LLAMA_FILE_TYPE_NAMES
 
 
 @pytest.mark.parametrize(
@@ -82,8 +84,6 @@ def test_scalar_table_covers_every_fixed_size_type() -> None:
 
 
 def test_scalar_formats_agree_with_gguf_py_writer() -> None:
-    import struct
-
     # The writer packs BOOL as "?"; we read it as "B" to see bytes other than 0 and 1.
     writer_formats = gguf.GGUFWriter._simple_value_packing
     for vtype, (fmt, size) in GGUF_SCALAR.items():

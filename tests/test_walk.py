@@ -89,7 +89,7 @@ def _count_scandirs(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     def scandir(path: Any = ".") -> Iterator[os.DirEntry[str]]:
         key = os.path.abspath(os.fspath(path))
         counts[key] = counts.get(key, 0) + 1
-        return real(path)  # type: ignore[no-any-return]
+        return real(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
     return counts

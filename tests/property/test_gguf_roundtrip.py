@@ -292,23 +292,25 @@ MUTATION = st.one_of(
 )
 
 
-def mutate(data: bytes, op: str, at: int, arg: Any) -> bytes:  # noqa: PLR0911 - a return per operation
+def mutate(data: bytes, op: str, at: int, arg: Any) -> bytes:
     if not data:
         return data
     at %= len(data)
+    # Each operation as the bytes it puts at *at* and where the original resumes after them.
     if op == "flip":
-        return data[:at] + bytes([data[at] ^ arg]) + data[at + 1 :]
-    if op == "cut":
-        return data[:at]
-    if op == "insert":
-        return data[:at] + bytes(arg) + data[at:]
-    if op == "delete":
-        return data[:at] + data[at + arg :]
-    if op == "dup":
-        return data[:at] + data[at : at + arg] + data[at:]
-    width = 4 if op == "u32" else 8
-    value = int(arg) & ((1 << (8 * width)) - 1)
-    return data[:at] + value.to_bytes(width, "little") + data[at + width :]
+        middle, resume = bytes([data[at] ^ arg]), at + 1
+    elif op == "cut":
+        middle, resume = b"", len(data)
+    elif op == "insert":
+        middle, resume = bytes(arg), at
+    elif op == "delete":
+        middle, resume = b"", at + arg
+    elif op == "dup":
+        middle, resume = data[at : at + arg], at
+    else:
+        width = 4 if op == "u32" else 8
+        middle, resume = (int(arg) & ((1 << (8 * width)) - 1)).to_bytes(width, "little"), at + width
+    return data[:at] + middle + data[resume:]
 
 
 @SETTINGS
@@ -323,7 +325,7 @@ def test_mutated_valid_files(spec: Spec, mutations: list[tuple[str, int, Any]]) 
         parse_or_error(data)
 
 
-def test_mutations_reach_deep_into_the_header() -> None:
+def test_mutations_reach_deep_into_the_header(tmp_path: Path) -> None:
     # A sanity check of the fuzzer: a valid file has many positions whose mutation still parses
     # up to a later field, so errors come from every part of the header, not just the magic.
     spec = Spec(
@@ -332,10 +334,8 @@ def test_mutations_reach_deep_into_the_header() -> None:
         [("a", Value(VT.ARRAY, ["x", "yy"], VT.STRING)), ("b", Value(VT.UINT32, 5))],
         [Tensor("t", np.zeros((2, 4), np.float32), None)],
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "m.gguf"
-        write(spec, path)
-        data = path.read_bytes()
+    write(spec, tmp_path / "m.gguf")
+    data = (tmp_path / "m.gguf").read_bytes()
     fields = set()
     for at in range(len(data)):
         result = parse_or_error(mutate(data, "u64", at, 2**64 - 1))

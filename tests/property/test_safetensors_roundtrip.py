@@ -40,7 +40,7 @@ def parse(data: bytes) -> SafetensorsHeader:
 def reference(data: bytes) -> dict[str, tuple[str, tuple[int, ...], bytes]] | None:
     """The reference's view (name -> dtype, shape, data), or None if it refuses the file."""
     try:
-        loaded = safetensors.deserialize(data)  # type: ignore[no-untyped-call]
+        loaded = safetensors.deserialize(data)  # type: ignore[no-untyped-call]  # unannotated in safetensors 0.8.0
     except Exception:  # SafetensorError
         return None
     return {name: (info["dtype"], tuple(info["shape"]), bytes(info["data"])) for name, info in loaded}
