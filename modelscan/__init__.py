@@ -8,6 +8,8 @@ Only headers and small JSON files are read; no weights are loaded, no numpy is i
 >>> report = modelscan.scan_models("fixtures/models")  # doctest: +SKIP
 >>> report.models[0].n_params, report.problems          # doctest: +SKIP
 >>> modelscan.scan_models(*modelscan.default_roots())   # doctest: +SKIP
+>>> modelscan.list_models("hf://ggml-org/gemma-3-270m-GGUF")  # doctest: +SKIP
+>>> modelscan.scan_target("https://host/path/model.gguf")      # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ _LAZY = {
     "lmstudio_models_folder": "sources.lmstudio",
     "default_locations": "sources",
     "default_roots": "sources",
+    "scan_target": "batch",
+    "expand_repo": "batch",
     "ArchRecord": "shapes",
     "Capabilities": "shapes",
     "ErrorRecord": "shapes",
@@ -68,6 +72,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from .batch import expand_repo, scan_target
     from .cache import ScanCache
     from .estimate import estimate_memory
     from .facts import ArchNumbers, ModelFacts, TensorTypeStat
@@ -143,9 +148,11 @@ __all__ = [
     "default_locations",
     "default_roots",
     "estimate_memory",
+    "expand_repo",
     "list_models",
     "lmstudio_models_folder",
     "read_gguf_header",
     "read_safetensors_header",
     "scan_models",
+    "scan_target",
 ]

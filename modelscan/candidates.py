@@ -3,7 +3,8 @@
 A source (LM Studio's folder layout, the Hugging Face hub cache, llama.cpp's flat cache, Ollama's
 store; remote repos next) walks its roots and yields candidates. A candidate says which
 format it is, where its model comes from and how that place names it (:class:`Origin`), and
-which files make it, each with the identity the walk saw (:class:`~modelscan._walk.FileEntry`).
+which files make it, each with the identity the walk saw (:class:`~modelscan._walk.FileEntry`),
+or, for a file on a server, the identity its server gave (:class:`RemoteEntry`).
 Readers read a candidate; derivation turns what was read into facts. Nothing here does I/O.
 
 A candidate is also the unit of caching: its ``signature`` holds every file it depends on, so a
@@ -22,12 +23,40 @@ from .errors import FileAccessError
 if TYPE_CHECKING:
     from typing import TypeAlias
 
-__all__ = ["Candidate", "GGUFCandidate", "MLXCandidate", "Origin", "SourceName"]
+__all__ = ["Candidate", "Entry", "GGUFCandidate", "MLXCandidate", "Origin", "RemoteEntry", "SourceName", "mtime_ns"]
 
 #: Where a model was found: LM Studio's ``<root>/<publisher>/<repo>/<files>`` layout (also any
 #: plain folder), the Hugging Face hub cache, llama.cpp's flat cache, Ollama's store, or a remote
 #: file or Hub repo.
 SourceName: TypeAlias = Literal["lmstudio", "hf-cache", "llama.cpp", "ollama", "remote"]
+
+
+class RemoteEntry(NamedTuple):
+    """A file on a server, as a remote source found it (``modelscan.sources.remote``).
+
+    ``path`` is the name it goes by in listings and errors (``hf://org/name/model.gguf``, or the
+    URL without credentials), ``url`` what to fetch. ``size`` and ``etag`` are what a listing or a
+    ``HEAD`` said (``None`` when the source did not ask: the first read learns them). A tuple,
+    like :class:`~modelscan._walk.FileEntry`: a cache's signature holds the entries themselves,
+    so a cached result is reused only while every file keeps its URL, size and ETag (the Hub
+    listing's object id). A source that gets no version from a server gives a fresh random one,
+    never reused.
+    """
+
+    name: str
+    path: str
+    url: str
+    size: int | None = None
+    etag: str | None = None
+
+
+#: A file of a candidate: one the folder walk saw, or one on a server.
+Entry: TypeAlias = FileEntry | RemoteEntry
+
+
+def mtime_ns(entry: Entry) -> int:
+    """When *entry*'s file last changed, in ns since the epoch; 0 for a remote file (unknown)."""
+    return entry.mtime_ns if isinstance(entry, FileEntry) else 0
 
 
 class Origin(NamedTuple):
@@ -59,17 +88,21 @@ class GGUFCandidate:
     ``quant_source`` is the name the quant token is taken from in place of each model's file
     name (``""``: none, so ``general.file_type`` decides); ``template`` is a chat template file
     beside the weights (Ollama's template layer, a Go text/template) that decides tool use
-    instead of the GGUF's own template.
+    instead of the GGUF's own template. ``digest`` is the source's own digest of the model, 64 hex
+    digits (Ollama's: the sha256 of its manifest), which Ollama's views show; ``manifest`` is the
+    file it was computed from, as the walk saw it.
     """
 
     format: ClassVar[Literal["gguf"]] = "gguf"
     origin: Origin
-    models: tuple[tuple[FileEntry, ...], ...]
-    projectors: tuple[FileEntry, ...] = ()
+    models: tuple[tuple[Entry, ...], ...]
+    projectors: tuple[Entry, ...] = ()
     quant_source: str | None = None
     template: FileEntry | None = None
+    digest: str | None = None
+    manifest: FileEntry | None = None
 
-    def files(self) -> Iterator[FileEntry]:
+    def files(self) -> Iterator[Entry]:
         """Every file the candidate's models depend on."""
         for group in self.models:
             yield from group
@@ -81,10 +114,14 @@ class GGUFCandidate:
     def signature(self) -> tuple[object, ...]:
         """Everything the candidate's results depend on: where it is, and each file as the walk saw it
         (the template file too, when there is one). ``quant_source`` is not in it: a source derives
-        it from what the origin names (Ollama's host and tag)."""
-        if self.template is None:
-            return (self.origin, self.models, self.projectors)
-        return (self.origin, self.models, self.projectors, (self.template,))
+        it from what the origin names (Ollama's host and tag). The manifest is, when there is one:
+        rewritten over the same blobs, it has another digest."""
+        signature: tuple[object, ...] = (self.origin, self.models, self.projectors)
+        if self.template is not None:
+            signature += ((self.template,),)
+        if self.manifest is not None:
+            signature += ((self.manifest,),)
+        return signature
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,8 +138,8 @@ class MLXCandidate:
 
     format: ClassVar[Literal["mlx"]] = "mlx"
     origin: Origin
-    files: tuple[FileEntry, ...]
-    tree: tuple[FileEntry, ...]
+    files: tuple[Entry, ...]
+    tree: tuple[Entry, ...]
     cut: str | None = None
     partial: str | None = None
     refused: tuple[tuple[str, FileAccessError], ...] = ()

@@ -1,9 +1,13 @@
 """The ``modelscan`` command: argument parsing and printing only.
 
-stdout: the endpoint's ``{"models": [...]}`` JSON (2-space indent, ASCII-escaped so that any
-file name stays valid JSON). stderr: one line per problem, ``path: reason``, control characters
-and undecodable bytes escaped. Exit status: 0; 1 with ``--strict`` when there was a problem;
-2 for a usage error, or when no PATH is given and LM Studio's models folder does not exist.
+stdout: the endpoint's ``{"models": [...]}`` JSON, or another view with ``--view`` (2-space
+indent, ASCII-escaped so that any file name stays valid JSON). stderr: one line per problem,
+``path: reason``, control characters and undecodable bytes escaped. Exit status: 0; 1 with
+``--strict`` when there was a problem; 2 for a usage error, or when no PATH is given and LM
+Studio's models folder does not exist.
+
+Subcommands are dispatched on the first argument (``SUBCOMMANDS``): ``modelscan estimate ...``
+and ``modelscan serve ...``. Anything else is a PATH (``./serve`` names a folder called ``serve``).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from .cache import ScanCache
 from .errors import UsageError, display_path
 from .limits import BATCH_LIMITS, SERVER_LIMITS
 from .scan import scan_models
-from .sources import default_locations, default_roots
+from .sources import default_locations, default_roots, is_remote
 from .sources.lmstudio import lmstudio_models_folder
+from .views import VIEW_NAMES, ViewName, dumps, render
 
 __all__ = ["main"]
 
@@ -28,6 +33,10 @@ _EPILOG = """\
 a PATH is read under the rules of the layout found in it: LM Studio's models folder (and any
 plain folder), a Hugging Face hub cache or one models--<org>--<name> repo, llama.cpp's cache,
 an Ollama store or one Ollama manifest file.
+
+commands:
+  modelscan estimate PATH ...  memory estimates (modelscan estimate --help)
+  modelscan serve [PATH ...]   serve the views over HTTP (modelscan serve --help)
 
 exit status: 0 on success (problems are reported on stderr but do not fail the run);
 1 with --strict when any problem was found; 2 on a usage error (a PATH that does not
@@ -39,9 +48,9 @@ exist, or with --all when no default location exists; 130 when interrupted (Ctrl
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="modelscan",
-        description="List local GGUF and MLX models exactly as LM Studio's GET /api/v1/models does, "
-        "reading headers only. 'modelscan estimate PATH' estimates the memory they need "
-        "(see 'modelscan estimate --help').",
+        description="List GGUF and MLX models exactly as LM Studio's GET /api/v1/models does, "
+        "reading headers only (over HTTP Range requests for remote files). 'modelscan estimate PATH' "
+        "estimates the memory they need (see 'modelscan estimate --help').",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -50,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
         nargs="*",
         metavar="PATH",
         help="a models root, a publisher folder, a model folder or one model file; a Hugging Face hub cache or "
-        "repo folder; llama.cpp's cache; an Ollama store or manifest (default: LM Studio's models folder)",
+        "repo folder; llama.cpp's cache; an Ollama store or manifest; a remote file "
+        "(https://host/path/model.gguf or .safetensors) or Hub repo (hf://org/name[@revision][/path]) "
+        "(default: LM Studio's models folder)",
     )
     p.add_argument(
         "--all",
@@ -60,10 +71,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--strict", action="store_true", help="exit 1 when any problem was found")
     p.add_argument(
+        "--view",
+        choices=VIEW_NAMES,
+        metavar="NAME",
+        help="which shape to print: v1 (default: LM Studio's GET /api/v1/models), v0 (LM Studio's legacy "
+        "/api/v0/models), openai (LM Studio's GET /v1/models), openai-strict (the same with 'created'), "
+        "lms (lms ls --json), ollama (Ollama's GET /api/tags), facts (as --facts)",
+    )
+    p.add_argument(
         "--facts",
         action="store_true",
         help="print the extended facts (exact parameter counts, real bits per weight, tensor types, "
-        "shards, architecture numbers, warnings) instead of the endpoint JSON",
+        "shards, architecture numbers, warnings) instead of the endpoint JSON; same as --view facts",
+    )
+    p.add_argument(
+        "--variants",
+        action="store_true",
+        help="v1 and lms views: list the several quantizations of one folder as one entry with "
+        "variants and selected_variant (a later LM Studio form)",
+    )
+    p.add_argument(
+        "--parallel",
+        action="store_true",
+        help="v1 view: show config.parallel of loaded LLM instances (a later LM Studio field)",
     )
     p.add_argument(
         "--loaded",
@@ -105,10 +135,16 @@ def _estimate(argv: Sequence[str]) -> int:
     return estimate(argv)
 
 
+def _serve(argv: Sequence[str]) -> int:
+    from .serve import main as serve  # noqa: PLC0415 -- loaded only when asked for (it needs uvicorn)
+
+    return serve(argv)
+
+
 #: Subcommands by their first argument, each run with the arguments after it. Any other first
 #: argument is the listing command's (``modelscan PATH ...``): a folder named like a subcommand
 #: is given as ``./estimate``.
-SUBCOMMANDS: Mapping[str, Callable[[Sequence[str]], int]] = {"estimate": _estimate}
+SUBCOMMANDS: Mapping[str, Callable[[Sequence[str]], int]] = {"estimate": _estimate, "serve": _serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,7 +160,7 @@ def _paths(given: list[str], all_sources: bool = False) -> list[str] | None:
     """The PATHs to scan (with *all_sources*, every default location that exists first; LM
     Studio's models folder when none is given); ``None`` after saying on stderr why there is
     nothing to scan: a mistyped path is the caller's error, not an empty listing."""
-    missing = [p for p in given if not os.path.lexists(p)]
+    missing = [p for p in given if not is_remote(p) and not os.path.lexists(p)]
     for p in missing:
         print(f"modelscan: {display_path(p)}: no such file or folder", file=sys.stderr)
     if missing:
@@ -198,6 +234,10 @@ def _main(argv: Sequence[str] | None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         return SUBCOMMANDS[argv[0]](argv[1:])
     args = _parser().parse_args(argv)
+    if args.facts and args.view not in (None, "facts"):
+        print(f"modelscan: --facts and --view {args.view} ask for two views; give one", file=sys.stderr)
+        return 2
+    view: ViewName = "facts" if args.facts else args.view or "v1"
     if args.clear_cache:
         _clear_cache()
         if not args.paths:
@@ -217,13 +257,20 @@ def _main(argv: Sequence[str] | None) -> int:
         if cache is not None and cache.changed:
             _save_cache(cache)
         try:
-            out: object = report.to_facts() if args.facts else report.to_response(loaded)  # type: ignore[arg-type]
+            out = render(
+                view,
+                report.models,
+                report.problems,
+                loaded if view in ("v1", "v0") else None,  # type: ignore[arg-type]
+                parallel=args.parallel,
+                variants=args.variants,
+            )
         except UsageError as exc:
             raise UsageError(f"--loaded: {exc}") from exc
     except UsageError as exc:
         print(f"modelscan: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    sys.stdout.write(dumps(out).decode("ascii"))
     sys.stdout.flush()
     for problem in report.problems:
         print(str(problem), file=sys.stderr)

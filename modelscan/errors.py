@@ -3,7 +3,7 @@
 Every failure a public call can meet on any input file is one of these. Each error carries:
 
 - ``path``: the file (a ``str``; undecodable bytes kept as surrogates),
-- ``format``: ``"gguf"``, ``"safetensors"``, ``"json"`` or ``"fs"``,
+- ``format``: ``"gguf"``, ``"safetensors"``, ``"json"``, ``"fs"`` or ``"http"`` (a server's answer),
 - ``code``: a stable string callers can switch on,
 - ``field``: a dotted location inside the file (``kv[3:general.name].value``),
 - ``offset``: an absolute byte offset for binary formats, else ``None``,
@@ -81,6 +81,8 @@ def quote_bytes(data: bytes, limit: int = _MAX_QUOTE) -> str:
 ErrorCode: TypeAlias = Literal[
     # ModelScanError itself
     "error",
+    # a batch target that is not a path, a URL or an hf:// reference (modelscan.scan_target)
+    "bad_target",
     # NotAModel
     "not_a_model",
     "empty_file",
@@ -136,6 +138,10 @@ ErrorCode: TypeAlias = Literal[
     "outside_root",
     "not_found",
     "os_error",
+    "http_error",
+    "bad_response",
+    "too_many_redirects",
+    "connection_failed",
     # IncompleteModel
     "incomplete_model",
     "missing_shard",
@@ -151,6 +157,7 @@ ErrorCode: TypeAlias = Literal[
 #: What each code means, for documentation and ``--help``-style listings.
 ERROR_CODES: dict[str, str] = {
     "error": "an error of no more specific kind",
+    "bad_target": "a batch target that is not a path, a URL or an hf:// reference",
     "not_a_model": "not a model file of a known format",
     "empty_file": "the file is empty (decided from its size, nothing read)",
     "bad_magic": "the first bytes are not a GGUF magic",
@@ -198,6 +205,10 @@ ERROR_CODES: dict[str, str] = {
     "outside_root": "a symbolic link that leaves the scanned folders",
     "not_found": "no such file or folder",
     "os_error": "another operating-system error (the detail says which)",
+    "http_error": "a server answered with an error status other than 401, 403, 404 or 410",
+    "bad_response": "a server's answer is not valid HTTP, or not what was asked for (range, length)",
+    "too_many_redirects": "more redirects than modelscan follows (a loop)",
+    "connection_failed": "a connection to a server could not be made, or closed mid-answer",
     "incomplete_model": "a model whose parts are not all there",
     "missing_shard": "a split model or shard index names a shard that is not there",
     "missing_config": "safetensors weights without config.json",

@@ -137,3 +137,10 @@ class ModelFacts:
     display_name: str = ""
     #: Unique within one scan; assigned by ``keys.assign_keys`` (empty until then).
     key: str = ""
+    #: The newest ``st_mtime_ns`` of the files the model's ``size_bytes`` counts (GGUF: its shards
+    #: and projector; MLX: the folder's tree), from the walk's one ``stat`` of each; 0 if unknown.
+    #: Views show it as a date: OpenAI's ``created``, Ollama's ``modified_at``.
+    mtime_ns: int = 0
+    #: A source's own digest of the model, 64 hex digits (Ollama: its manifest's sha256), shown
+    #: by Ollama's views; ``None`` where the source has none (views then derive a stable one).
+    digest: str | None = None

@@ -15,8 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from . import _rules
 from ._tables import LLAMA_FILE_TYPE_NAMES, GGMLType
-from ._walk import FileEntry
-from .candidates import Origin
+from .candidates import Entry, Origin, mtime_ns
 from .errors import InvalidField, ModelScanError, NotAModel
 from .facts import ModelFacts, ModelType, TensorTypeStat
 from .facts_arch import derive_gguf_arch
@@ -47,7 +46,7 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
     of its quant token; its template file, when read, decides tool use.
     """
     problems: list[ModelScanError] = []
-    projectors: list[tuple[FileEntry, GGUFHeader]] = []
+    projectors: list[tuple[Entry, GGUFHeader]] = []
     for entry, header in record.projectors:
         if isinstance(header, ModelScanError):
             problems.append(header)
@@ -62,7 +61,7 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
                     code="not_a_projector",
                 )
             )
-    models: list[tuple[tuple[FileEntry, ...], tuple[GGUFHeader, ...]]] = []
+    models: list[tuple[tuple[Entry, ...], tuple[GGUFHeader, ...]]] = []
     for files, headers in record.models:
         if isinstance(headers, ModelScanError):
             problems.append(headers)
@@ -72,6 +71,7 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
             models.append((files, headers))
     projectors.sort(key=lambda p: p[0].name)
     projector = projectors[0][1] if projectors else None
+    projector_mtime = mtime_ns(projectors[0][0]) if projectors else 0
     template: str | None = None
     if isinstance(record.template, ModelScanError):
         problems.append(record.template)  # tool use then follows the GGUF's own template
@@ -81,8 +81,19 @@ def derive_gguf_models(record: GGUFRecord) -> tuple[list[ModelFacts], list[Model
     facts: list[ModelFacts] = []
     for files, group in models:
         names = [f.name for f in files] if quant_source is None else [quant_source]
+        newest = max(projector_mtime, *(mtime_ns(f) for f in files))
         try:
-            facts.append(derive_gguf_facts(group, names, record.candidate.origin, projector, template))
+            facts.append(
+                derive_gguf_facts(
+                    group,
+                    names,
+                    record.candidate.origin,
+                    projector,
+                    template,
+                    mtime_ns=newest,
+                    digest=record.candidate.digest,
+                )
+            )
         except ModelScanError as err:
             problems.append(err)
     return facts, problems
@@ -177,13 +188,18 @@ def derive_gguf_facts(
     origin: Origin,
     projector: GGUFHeader | None = None,
     template: str | None = None,
+    *,
+    mtime_ns: int = 0,
+    digest: str | None = None,
 ) -> ModelFacts:
     """Facts of one GGUF model from the headers of its shards (shard 1 first).
 
     *projector* is the header of the projector used for vision, if any. *template* is the text
     of a Go template that comes with the model (Ollama's template layer): when given, tool use
     is whether it uses ``.Tools``, not what the GGUF's own chat template says. Sizes are the files'
-    sizes when their headers were read. Reads ``general.architecture``, ``general.name``,
+    sizes when their headers were read; *mtime_ns* is the newest modification time of those
+    files, as the walk saw them; *digest* the source's own digest of the model, if it has one.
+    Reads ``general.architecture``, ``general.name``,
     ``general.size_label``, ``general.file_type``, ``{arch}.context_length``,
     ``{arch}.pooling_type``, ``{arch}.attention.causal``, ``{arch}.vision.*``,
     ``{arch}.expert_count``, ``{arch}.expert_used_count`` and the chat templates; the
@@ -274,4 +290,6 @@ def derive_gguf_facts(
         display_name=_rules.display_name(name_source),
         projector_bytes=projector_bytes,
         arch=arch_numbers,
+        mtime_ns=mtime_ns,
+        digest=digest,
     )

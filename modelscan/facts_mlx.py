@@ -411,4 +411,5 @@ def derive_mlx_facts(folder: MLXFolder) -> ModelFacts:
         source=origin.source,
         source_name=origin.name,
         display_name=_rules.display_name(key_base),
+        mtime_ns=folder.mtime_ns,
     )

@@ -62,6 +62,12 @@ class Limits:
     walk_entries_total: int = 1_000_000
     #: Folder walk: wall-clock budget in seconds.
     walk_seconds: float = 60.0
+    #: Remote files: body bytes fetched for one file (its header and what the requests bring past it).
+    remote_bytes: int = 288 * _MiB
+    #: Remote files: wall-clock budget in seconds for all the requests of one file.
+    remote_seconds: float = 120.0
+    #: Remote files: seconds to wait for a connection or for any bytes of an answer.
+    remote_timeout: float = 30.0
 
     def __hash__(self) -> int:
         # Limits key every cache entry: hash them once, not once per lookup.
@@ -88,4 +94,7 @@ SERVER_LIMITS = Limits(
     walk_entries_per_dir=10_000,
     walk_entries_total=200_000,
     walk_seconds=10.0,
+    remote_bytes=72 * _MiB,
+    remote_seconds=20.0,
+    remote_timeout=10.0,
 )

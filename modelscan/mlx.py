@@ -27,8 +27,8 @@ import os
 from collections.abc import Mapping
 
 from ._json import FlatStringMap, parse_json, parse_json_flat_member, short_key, type_name
-from ._walk import FileEntry, Walk
-from .candidates import MLXCandidate, Origin
+from ._walk import Walk
+from .candidates import Entry, MLXCandidate, Origin, mtime_ns
 from .errors import FileAccessError, IncompleteModel, InvalidField, LimitExceeded, ModelScanError
 from .limits import BATCH_LIMITS, Limits
 from .read import read_safetensors_entry, read_small_entry
@@ -68,6 +68,8 @@ class MLXFolder:
     #: Bytes of every regular file of the folder's tree, each counted once, GGUF files left out.
     size: int
     warnings: tuple[ModelScanError, ...]
+    #: The newest modification time (``st_mtime_ns``) of the files ``size`` counts.
+    mtime_ns: int = 0
 
 
 def read_mlx_candidate(candidate: MLXCandidate, limits: Limits = BATCH_LIMITS) -> MLXFolder:
@@ -87,7 +89,7 @@ def read_mlx_candidate(candidate: MLXCandidate, limits: Limits = BATCH_LIMITS) -
             format="fs",
             limit=candidate.partial,
         )
-    files: dict[str, FileEntry | FileAccessError] = dict(candidate.refused)
+    files: dict[str, Entry | FileAccessError] = dict(candidate.refused)
     files.update((f.name, f) for f in candidate.files)
     warnings: list[ModelScanError] = []
     if candidate.cut is not None:
@@ -106,6 +108,7 @@ def read_mlx_candidate(candidate: MLXCandidate, limits: Limits = BATCH_LIMITS) -
     config = _read_json(config_file, limits.config_json_bytes, "config_json_bytes", limits)
     shards, weight_map, metadata, index_path = _shard_files(path, files, limits, warnings)
     headers = tuple((read_safetensors_entry(f, limits), f.name) for f in shards)
+    counted = [f for f in candidate.tree if not f.name.lower().endswith(".gguf")]
     return MLXFolder(
         origin=candidate.origin,
         path=path,
@@ -118,8 +121,9 @@ def read_mlx_candidate(candidate: MLXCandidate, limits: Limits = BATCH_LIMITS) -
         index_path=index_path,
         templates=_read_templates(files, limits, warnings),
         names=frozenset(f.name for f in candidate.files),
-        size=sum(f.size for f in candidate.tree if not f.name.lower().endswith(".gguf")),
+        size=sum(f.size or 0 for f in counted),
         warnings=tuple(warnings),
+        mtime_ns=max((mtime_ns(f) for f in counted), default=0),
     )
 
 
@@ -149,7 +153,7 @@ def read_mlx_folder(
     return read_mlx_candidate(candidate, limits)
 
 
-def _usable(files: Mapping[str, FileEntry | FileAccessError], name: str) -> FileEntry | None:
+def _usable(files: Mapping[str, Entry | FileAccessError], name: str) -> Entry | None:
     """The folder's file *name*; raises why it may not be read, if the walk refused it."""
     found = files.get(name)
     if isinstance(found, FileAccessError):
@@ -157,12 +161,13 @@ def _usable(files: Mapping[str, FileEntry | FileAccessError], name: str) -> File
     return found
 
 
-def _read_json(file: FileEntry, cap: int, limit_name: str, limits: Limits) -> dict[str, object]:
+def _read_json(file: Entry, cap: int, limit_name: str, limits: Limits) -> dict[str, object]:
     """A sidecar parsed strictly (R8); raises what reading or parsing raises."""
-    return parse_json(read_small_entry(file, cap, limit_name), source=file.path, what=file.name, limits=limits)
+    data = read_small_entry(file, cap, limit_name, limits=limits)
+    return parse_json(data, source=file.path, what=file.name, limits=limits)
 
 
-def _read_index(file: FileEntry, limits: Limits) -> dict[str, object]:
+def _read_index(file: Entry, limits: Limits) -> dict[str, object]:
     """The shard index as :func:`_read_json` reads it, but a big flat ``weight_map`` stays text.
 
     C-14: a million entries parsed whole take about 310 MB; as a :class:`FlatStringMap` (decoded
@@ -170,7 +175,7 @@ def _read_index(file: FileEntry, limits: Limits) -> dict[str, object]:
     Accepts and rejects exactly what :func:`parse_json` does: whatever the lean path cannot prove
     is parsed whole.
     """
-    data = read_small_entry(file, limits.index_json_bytes, "index_json_bytes")
+    data = read_small_entry(file, limits.index_json_bytes, "index_json_bytes", limits=limits)
     lean = parse_json_flat_member(data, "weight_map", source=file.path, what=INDEX, limits=limits)
     if lean is None:
         return parse_json(data, source=file.path, what=INDEX, limits=limits)
@@ -195,7 +200,7 @@ def _holds_template(value: object) -> bool:
 
 
 def _read_templates(
-    files: Mapping[str, FileEntry | FileAccessError], limits: Limits, warnings: list[ModelScanError]
+    files: Mapping[str, Entry | FileAccessError], limits: Limits, warnings: list[ModelScanError]
 ) -> tuple[tuple[str, str, object], ...]:
     """The chat template sources, read in order up to the first that holds a template.
 
@@ -207,7 +212,9 @@ def _read_templates(
         warnings.append(jinja)
     elif jinja is not None:
         try:
-            data = read_small_entry(jinja, limits.tokenizer_config_bytes, "tokenizer_config_bytes", format="fs")
+            data = read_small_entry(
+                jinja, limits.tokenizer_config_bytes, "tokenizer_config_bytes", format="fs", limits=limits
+            )
         except ModelScanError as err:
             warnings.append(err)
         else:
@@ -256,8 +263,8 @@ def _bad_shard_name(name: str) -> bool:
 
 
 def _shard_files(
-    folder: str, files: Mapping[str, FileEntry | FileAccessError], limits: Limits, warnings: list[ModelScanError]
-) -> tuple[list[FileEntry], Mapping[str, str] | FlatStringMap | None, Mapping[str, object] | None, str | None]:
+    folder: str, files: Mapping[str, Entry | FileAccessError], limits: Limits, warnings: list[ModelScanError]
+) -> tuple[list[Entry], Mapping[str, str] | FlatStringMap | None, Mapping[str, object] | None, str | None]:
     """The weight files of the model: ``(shards sorted by name, weight_map, index metadata, index path)``.
 
     With ``model.safetensors.index.json`` the shards are its ``weight_map`` values: each must be a
@@ -342,7 +349,7 @@ def _shard_files(
     return [_shard(files, n) for n in sorted(listed)], weight_map, metadata, index_path
 
 
-def _shard(files: Mapping[str, FileEntry | FileAccessError], name: str) -> FileEntry:
+def _shard(files: Mapping[str, Entry | FileAccessError], name: str) -> Entry:
     found = _usable(files, name)
     assert found is not None  # a name of the folder's listing
     return found

@@ -3,9 +3,12 @@
 Every read here takes a :class:`~modelscan._walk.FileEntry`: the file is opened at its resolved
 path with ``expect=entry.identity`` (so a file swapped or rewritten since the walk is
 :class:`~modelscan.errors.ChangedDuringScan`, never a mixed listing), and every error names the
-file as it was found (``entry.path``). :func:`read_gguf_candidate` reads the headers of a
-:class:`~modelscan.candidates.GGUFCandidate` and its template file (Ollama's template layer); the
-MLX reader (``modelscan.mlx``) reads its folders through the same functions.
+file as it was found (``entry.path``). A :class:`~modelscan.candidates.RemoteEntry` (a file on a
+server) is read the same way by ``modelscan.remote``, over HTTP ``Range`` requests; only that
+dispatch knows the difference, and a scan without remote files never imports HTTP.
+:func:`read_gguf_candidate` reads the headers of a :class:`~modelscan.candidates.GGUFCandidate`
+and its template file (Ollama's template layer); the MLX reader (``modelscan.mlx``) reads its
+folders through the same functions.
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ import dataclasses
 import os
 import stat
 from collections.abc import Container
-from typing import Union
+from typing import Union, cast
 
 from ._fs import read_small_file
 from ._walk import FileEntry
-from .candidates import Candidate, GGUFCandidate, MLXCandidate
+from .candidates import Candidate, Entry, GGUFCandidate, MLXCandidate, RemoteEntry
 from .errors import ModelScanError, os_error
 from .gguf import GGUFHeader, read_gguf_header
-from .limits import Limits
+from .limits import BATCH_LIMITS, Limits
 from .safetensors import SafetensorsHeader, read_safetensors_header
 
 __all__ = [
@@ -46,8 +49,8 @@ class GGUFRecord:
     the text of its template file, if it has one (or why it could not be read)."""
 
     candidate: GGUFCandidate
-    models: tuple[tuple[tuple[FileEntry, ...], GGUFRead], ...]
-    projectors: tuple[tuple[FileEntry, GGUFHeader | ModelScanError], ...]
+    models: tuple[tuple[tuple[Entry, ...], GGUFRead], ...]
+    projectors: tuple[tuple[Entry, GGUFHeader | ModelScanError], ...]
     template: str | ModelScanError | None = None
 
 
@@ -76,9 +79,13 @@ class _SuffixKeys(Container[str]):
 PER_LAYER_ARRAYS: Container[str] = _SuffixKeys(PER_LAYER_SUFFIXES)
 
 
-def read_gguf_entry(entry: FileEntry, limits: Limits) -> GGUFHeader:
+def read_gguf_entry(entry: Entry, limits: Limits) -> GGUFHeader:
     """The GGUF header of *entry*, per-layer arrays decoded, tensor infos summed and not kept;
     raises :class:`~modelscan.errors.ModelScanError`."""
+    if isinstance(entry, RemoteEntry):
+        from .remote import read_remote_gguf  # noqa: PLC0415 -- local scans never import HTTP
+
+        return read_remote_gguf(entry, limits, decode_arrays=PER_LAYER_ARRAYS, keep_tensors=False)
     return read_gguf_header(
         entry.real,
         limits=limits,
@@ -89,20 +96,30 @@ def read_gguf_entry(entry: FileEntry, limits: Limits) -> GGUFHeader:
     )
 
 
-def read_safetensors_entry(entry: FileEntry, limits: Limits) -> SafetensorsHeader:
+def read_safetensors_entry(entry: Entry, limits: Limits) -> SafetensorsHeader:
     """The safetensors header of *entry*; raises :class:`~modelscan.errors.ModelScanError`."""
+    if isinstance(entry, RemoteEntry):
+        from .remote import read_remote_safetensors  # noqa: PLC0415
+
+        return read_remote_safetensors(entry, limits)
     try:
         return read_safetensors_header(entry.real, limits=limits, expect=entry.identity, source=entry.path)
     except OSError as exc:  # a read() that fails (EIO) is the file's problem, named as one
         raise os_error(entry.path, exc, "cannot read") from exc
 
 
-def read_small_entry(entry: FileEntry, cap: int, limit_name: str, format: str = "json") -> bytes:
-    """The whole of a small sidecar file of at most *cap* bytes."""
+def read_small_entry(
+    entry: Entry, cap: int, limit_name: str, format: str = "json", limits: Limits = BATCH_LIMITS
+) -> bytes:
+    """The whole of a small sidecar file of at most *cap* bytes (*limits*: a remote file's time)."""
+    if isinstance(entry, RemoteEntry):
+        from .remote import read_remote_small  # noqa: PLC0415
+
+        return read_remote_small(entry, cap, limit_name, format, limits)
     return read_small_file(entry.real, cap, limit_name, format=format, expect=entry.identity, source=entry.path)
 
 
-def _read_group(files: tuple[FileEntry, ...], limits: Limits) -> GGUFRead:
+def _read_group(files: tuple[Entry, ...], limits: Limits) -> GGUFRead:
     headers = []
     for f in files:
         try:
@@ -122,7 +139,7 @@ def read_template_entry(entry: FileEntry, limits: Limits) -> str:
 def read_gguf_candidate(candidate: GGUFCandidate, limits: Limits) -> GGUFRecord:
     """Read every header of *candidate*, and its template file: a file that fails fails its own
     model only."""
-    projectors: list[tuple[FileEntry, GGUFHeader | ModelScanError]] = []
+    projectors: list[tuple[Entry, GGUFHeader | ModelScanError]] = []
     for f in candidate.projectors:
         try:
             projectors.append((f, read_gguf_entry(f, limits)))
@@ -142,8 +159,11 @@ def read_gguf_candidate(candidate: GGUFCandidate, limits: Limits) -> GGUFRecord:
     )
 
 
-def _restat(entry: FileEntry) -> FileEntry | None:
-    """*entry* as its file is now (the same resolved path, not followed further), or ``None``."""
+def _restat(entry: Entry) -> Entry | None:
+    """*entry* as its file is now (the same resolved path, not followed further), or ``None``.
+    A remote file is read once more as the server has it now: what its listing said is dropped."""
+    if isinstance(entry, RemoteEntry):
+        return entry._replace(size=None, etag=None)
     try:
         st = os.lstat(entry.real)
     except OSError:
@@ -156,7 +176,7 @@ def _restat(entry: FileEntry) -> FileEntry | None:
 def restat_candidate(candidate: Candidate) -> Candidate | None:
     """*candidate* with a fresh ``stat`` of each of its files, for one more read after a file
     changed under the first; ``None`` when a file is gone or is no longer a regular file."""
-    fresh: dict[str, FileEntry] = {}
+    fresh: dict[str, Entry] = {}
     files = candidate.files() if isinstance(candidate, GGUFCandidate) else candidate.tree
     for entry in files:
         new = _restat(entry)
@@ -168,7 +188,7 @@ def restat_candidate(candidate: Candidate) -> Candidate | None:
             candidate,
             models=tuple(tuple(fresh[f.path] for f in group) for group in candidate.models),
             projectors=tuple(fresh[f.path] for f in candidate.projectors),
-            template=None if candidate.template is None else fresh[candidate.template.path],
+            template=None if candidate.template is None else cast(FileEntry, fresh[candidate.template.path]),
         )
     assert isinstance(candidate, MLXCandidate)
     return dataclasses.replace(

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LLM_INSTANCE_DEFAULTS",
+    "PARALLEL_DEFAULT",
+    "check_loaded",
     "sort_models",
     "to_arch_record",
     "to_entry",
@@ -38,6 +40,9 @@ LLM_INSTANCE_DEFAULTS: Mapping[str, object] = {
     "offload_kv_cache_to_gpu": True,
 }
 _EMBEDDING_INSTANCE_DEFAULTS: Mapping[str, object] = {"context_length": 2048}
+#: ``config.parallel`` of a loaded LLM instance when the caller leaves it out (LM Studio's "Max
+#: Concurrent Predictions" default). Shown only when asked for (VIEWS.md section 1).
+PARALLEL_DEFAULT = 4
 
 
 def sort_models(models: Sequence[ModelFacts]) -> list[ModelFacts]:
@@ -57,11 +62,22 @@ def _check_value(key: str, field: str, value: object, default: object) -> object
     return value
 
 
-def _instances(model: ModelFacts, given: object) -> list[LoadedInstance]:
+def _with_parallel(defaults: Mapping[str, object]) -> dict[str, object]:
+    """LLM defaults with ``parallel`` between ``eval_batch_size`` and ``flash_attention``."""
+    out: dict[str, object] = {}
+    for field, value in defaults.items():
+        out[field] = value
+        if field == "eval_batch_size":
+            out["parallel"] = PARALLEL_DEFAULT
+    return out
+
+
+def _instances(model: ModelFacts, given: object, parallel: bool = False) -> list[LoadedInstance]:
     key = model.key
     if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
         raise UsageError(f"loaded[{key!r}] must be a list of instances, got {type(given).__name__}")
-    defaults = _EMBEDDING_INSTANCE_DEFAULTS if model.type == "embedding" else LLM_INSTANCE_DEFAULTS
+    embedding = model.type == "embedding"
+    defaults = _EMBEDDING_INSTANCE_DEFAULTS if embedding else _with_parallel(LLM_INSTANCE_DEFAULTS)
     out: list[LoadedInstance] = []
     for n, inst in enumerate(given, start=1):
         if not isinstance(inst, Mapping):
@@ -81,22 +97,25 @@ def _instances(model: ModelFacts, given: object) -> list[LoadedInstance]:
             raise UsageError(
                 f"loaded[{key!r}][{n - 1}]: config field(s) {sorted(map(str, extra))} not allowed for {kind} model"
             )
-        shaped = {f: _check_value(key, f, config.get(f, d), d) for f, d in defaults.items()}
+        shaped = {
+            f: _check_value(key, f, config.get(f, d), d) for f, d in defaults.items() if parallel or f != "parallel"
+        }
         out.append(cast("LoadedInstance", {"id": inst_id, "config": shaped}))
     if len({i["id"] for i in out}) < len(out):
         raise UsageError(f"loaded[{key!r}]: instance ids repeat")
     return out
 
 
-def to_entry(model: ModelFacts, loaded: object = ()) -> ModelEntry:
+def to_entry(model: ModelFacts, loaded: object = (), *, parallel: bool = False) -> ModelEntry:
     """One model entry, keys in the order of list-models-endpoint.md.
 
-    *loaded* is the model's loaded instances, as ``to_response`` takes them.
+    *loaded* is the model's loaded instances, as ``to_response`` takes them; with *parallel*, an
+    LLM instance's config also shows ``parallel`` (VIEWS.md section 1).
     """
     quantization: Quantization | None = (
         None if model.quant_name is None else {"name": model.quant_name, "bits_per_weight": model.quant_bits}
     )
-    instances = _instances(model, loaded)
+    instances = _instances(model, loaded, parallel)
     if model.type == "embedding":  # no architecture, capabilities or description
         return {
             "type": model.type,
@@ -127,20 +146,42 @@ def to_entry(model: ModelFacts, loaded: object = ()) -> ModelEntry:
     }
 
 
-def to_response(models: Sequence[ModelFacts], loaded: Mapping[str, object] | None = None) -> ModelsResponse:
-    """``{"models": [...]}`` for *models* (keys already assigned).
+def check_loaded(
+    models: Sequence[ModelFacts], loaded: Mapping[str, object] | None, *, parallel: bool = False
+) -> dict[str, list[LoadedInstance]]:
+    """*loaded* checked against *models* and shaped: each key's instances, defaults filled in.
 
-    Raises :class:`UsageError` when *loaded* names a key that no model has, or an instance is
-    malformed.
+    Raises :class:`UsageError` when *loaded* is not a mapping, names a key that no model has, or
+    an instance is malformed.
     """
     loaded = {} if loaded is None else loaded
     if not isinstance(loaded, Mapping):
         raise UsageError(f"loaded must be a mapping of model key to instances, got {type(loaded).__name__}")
-    keys = {m.key for m in models}
-    unknown = sorted(str(k) for k in loaded if k not in keys)
+    by_key = {m.key: m for m in models}
+    unknown = sorted(str(k) for k in loaded if k not in by_key)
     if unknown:
         raise UsageError(f"loaded names unknown model key(s): {', '.join(map(repr, unknown))}")
-    return {"models": [to_entry(m, loaded.get(m.key, ())) for m in sort_models(models)]}
+    return {key: _instances(by_key[key], given, parallel) for key, given in loaded.items()}
+
+
+def to_response(
+    models: Sequence[ModelFacts], loaded: Mapping[str, object] | None = None, *, parallel: bool = False
+) -> ModelsResponse:
+    """``{"models": [...]}`` for *models* (keys already assigned).
+
+    With *parallel*, loaded LLM instances also show ``config.parallel`` (a later LM Studio
+    field, VIEWS.md section 1; default :data:`PARALLEL_DEFAULT`). Raises :class:`UsageError`
+    when *loaded* names a key that no model has, or an instance is malformed.
+    """
+    instances = check_loaded(models, loaded, parallel=parallel)
+    return {"models": [_shaped_entry(m, instances.get(m.key, [])) for m in sort_models(models)]}
+
+
+def _shaped_entry(model: ModelFacts, instances: list[LoadedInstance]) -> ModelEntry:
+    """``to_entry`` for instances already checked and shaped."""
+    entry = to_entry(model)
+    entry["loaded_instances"] = instances
+    return entry
 
 
 def to_arch_record(numbers: ArchNumbers) -> ArchRecord:

@@ -155,7 +155,7 @@ def _scan(
     problems: list[ModelScanError] = []
     results: list[Result | None] = []
     misses: list[tuple[int, Candidate]] = []
-    for candidate in sources.discover(paths, limits, problems):
+    for candidate in sources.discover(paths, limits, problems, identify=cache is not None):
         hit = cache.get(candidate, limits) if cache is not None else None
         if hit is None:
             misses.append((len(results), candidate))
@@ -174,7 +174,8 @@ def _scan(
         models = cache.keyed((tuple(os.fspath(p) for p in paths), limits), done, lambda: _keyed(found))
     wanted: dict[str, set[str]] = {}  # model folder -> the files asked for one by one
     for path in paths:
-        if os.path.exists(path) and not os.path.isdir(path):  # a file given by name (as the walk decides)
+        # a local file given by name (as the walk decides)
+        if not sources.is_remote(path) and os.path.exists(path) and not os.path.isdir(path):
             wanted.setdefault(os.path.dirname(os.fspath(path)) or os.curdir, set()).add(os.path.basename(path))
     if wanted:
         models = [m for m in models if m.folder not in wanted or _holds(m, wanted[m.folder])]
@@ -225,7 +226,7 @@ def scan_models(
         raise UsageError(f"workers must be at least 1, not {workers}")
     if cache is None:
         return _scan(roots, limits, None, n_workers)
-    key = (tuple(os.path.abspath(p) for p in roots), limits, n_workers)
+    key = (tuple(p if sources.is_remote(p) else os.path.abspath(p) for p in roots), limits, n_workers)
     report = cache.shared(key, lambda: _scan(roots, limits, cache, n_workers))
     return ScanReport(list(report.models), list(report.problems))
 

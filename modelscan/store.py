@@ -8,8 +8,9 @@ else (a corrupt, truncated, foreign or half-written file) is ignored as if there
 reader never sees half a file and concurrent writers leave one whole file (the last one).
 
 Entries are reused exactly as an in-memory cache reuses them: only while every file of the
-candidate keeps its path, device, inode, size and mtime. Each entry is decoded into facts only
-when a scan asks for it. The cache keeps at most ``MAX_ENTRIES`` entries, the most recently used.
+candidate keeps its path, device, inode, size and mtime (a remote file: its URL, ETag and size).
+Each entry is decoded into facts only when a scan asks for it. The cache keeps at most
+``MAX_ENTRIES`` entries, the most recently used.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, cast
 from . import __version__, errors
 from ._walk import FileEntry
 from .cache import Result, ScanCache
-from .candidates import Origin
+from .candidates import Origin, RemoteEntry
 from .facts import ArchNumbers, ModelFacts, TensorTypeStat
 from .limits import Limits
 
@@ -97,7 +98,7 @@ def _encode_signature(signature: tuple[object, ...]) -> list[object]:
 
 
 def _encode_entries(node: object) -> object:
-    if isinstance(node, FileEntry):
+    if isinstance(node, (FileEntry, RemoteEntry)):
         return list(node)
     assert isinstance(node, (tuple, list))
     return [_encode_entries(x) for x in node]
@@ -230,6 +231,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "source_name": (str, _NONE),
     "display_name": (str,),
     "key": (str,),
+    "mtime_ns": (int,),
+    "digest": (str, _NONE),
 }
 #: Fields whose value must be one of a few strings.
 _CHOICES: dict[str, frozenset[str]] = {
@@ -269,11 +272,18 @@ def _decode_signature(value: object) -> tuple[object, ...]:
 _ENTRY_TYPES = [str, str, str, int, int, int, int]
 
 
+_REMOTE_TYPES = [(str,), (str,), (str,), (int, type(None)), (str, type(None))]
+
+
 def _decode_entries(node: object) -> tuple[object, ...]:
-    """Nested lists of walk entries back to tuples of :class:`FileEntry`."""
+    """Nested lists of entries back to tuples of :class:`FileEntry` and :class:`RemoteEntry`."""
     items = _list(node)
     if len(items) == len(_ENTRY_TYPES) and [type(x) for x in items] == _ENTRY_TYPES:
         return FileEntry(*items)  # type: ignore[arg-type]  # every value's type checked
+    if items and all(type(x) is not list for x in items):  # not a walk entry: a remote file's
+        _check(len(items) == len(_REMOTE_TYPES))
+        _check(all(type(x) in kinds for x, kinds in zip(items, _REMOTE_TYPES, strict=True)))
+        return RemoteEntry(*items)  # type: ignore[arg-type]  # every value's type checked
     return tuple(_decode_entries(x) for x in items)
 
 

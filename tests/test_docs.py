@@ -26,6 +26,7 @@ from modelscan import BATCH_LIMITS, SERVER_LIMITS, Limits
 from modelscan.cli import SUBCOMMANDS, _parser, main
 from modelscan.cli_estimate import _parser as _estimate_parser
 from modelscan.errors import ErrorCode
+from modelscan.serve import _parser as _serve_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -93,7 +94,10 @@ def test_cli_md_options_all_exist() -> None:
 
 
 #: Each subcommand's parser and the heading of its options table in cli.md.
-SUBCOMMAND_PARSERS = {"estimate": (_estimate_parser, "### Estimate options")}
+SUBCOMMAND_PARSERS = {
+    "estimate": (_estimate_parser, "### Estimate options"),
+    "serve": (_serve_parser, "### Serve options"),
+}
 
 
 def test_every_subcommand_has_its_options_table() -> None:

@@ -72,6 +72,8 @@ def _every_field_set() -> ModelFacts:
         source_name="r:latest",
         display_name="R",
         key="r",
+        mtime_ns=1_700_000_000_123_456_789,
+        digest="a" * 64,
     )
     unset = [
         f.name

@@ -1,7 +1,9 @@
 """Sources: where models live, each turned into candidates (``modelscan.candidates``).
 
 ``discover(roots, limits, problems)`` yields the candidates of every root, each read under the
-rules of the layout found in it (SOURCES.md sections 1-4), with no flag:
+rules of the layout found in it (SOURCES.md sections 1-5), with no flag:
+
+- ``https://...``, ``http://...`` or ``hf://...``: a remote file or Hub repo (``sources.remote``);
 
 - a ``models--<org>--<name>`` folder, or a folder holding such folders: the Hugging Face hub
   cache (``sources.hf_cache``), which llama.cpp's newer cache also is;
@@ -36,7 +38,12 @@ from . import hf_cache, llamacpp, lmstudio, ollama
 if TYPE_CHECKING:
     from ..candidates import SourceName
 
-__all__ = ["default_locations", "default_roots", "discover", "layouts"]
+__all__ = ["default_locations", "default_roots", "discover", "is_remote", "layouts"]
+
+
+def is_remote(root: object) -> bool:
+    """Whether *root* names a remote file or repo (``http://``, ``https://``, ``hf://``)."""
+    return isinstance(root, str) and root[:8].lower().startswith(("http://", "https://", "hf://"))
 
 
 def layouts(root: str | os.PathLike[str]) -> tuple[SourceName, ...]:
@@ -75,16 +82,27 @@ def layouts(root: str | os.PathLike[str]) -> tuple[SourceName, ...]:
 
 
 def discover(
-    roots: Sequence[str | os.PathLike[str]], limits: Limits, problems: list[ModelScanError]
+    roots: Sequence[str | os.PathLike[str]],
+    limits: Limits,
+    problems: list[ModelScanError],
+    *,
+    identify: bool = False,
 ) -> Iterator[Candidate]:
     """Every candidate under *roots*; what cannot be a candidate is appended to *problems*.
 
     LM Studio-layout roots are walked together (one walk, so overlapping roots list each file
-    once); every other root is read under its own source's rules.
+    once); every other root is read under its own source's rules. URLs and ``hf://`` repos are
+    read by ``sources.remote`` (imported only when one is given), after the local roots.
+    *identify*: the caller compares candidates' identities (a cache), so a source that must ask a
+    server for a file's version (a URL's ETag) asks before reading; without it the read learns it.
     """
     plain: list[str | os.PathLike[str]] = []
+    remote: list[str] = []
     done: set[str] = set()  # resolved repo folders, stores and flat caches already read
     for root in roots:
+        if is_remote(root):
+            remote.append(os.fspath(root))
+            continue
         found = layouts(root)
         if found == ("lmstudio",):
             plain.append(root)
@@ -115,6 +133,10 @@ def discover(
             yield from llamacpp.flat_candidates(path, listed.files, problems, limits)
     if plain:
         yield from lmstudio.candidates(plain, limits, problems)
+    if remote:
+        from . import remote as remote_source  # noqa: PLC0415 -- local scans never import HTTP
+
+        yield from remote_source.candidates(remote, limits, problems, identify=identify)
 
 
 def _one_manifest(path: str, limits: Limits, problems: list[ModelScanError], done: set[str]) -> Iterator[Candidate]:

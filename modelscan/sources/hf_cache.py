@@ -28,8 +28,8 @@ import re
 import stat
 from collections.abc import Iterator
 
-from .._walk import FileEntry, Walk
-from ..candidates import Candidate, GGUFCandidate, MLXCandidate, Origin
+from .._walk import Walk
+from ..candidates import Candidate, Entry, GGUFCandidate, MLXCandidate, Origin
 from ..errors import InvalidField, ModelScanError
 from ..read import read_small_entry
 from . import lmstudio
@@ -93,8 +93,8 @@ def repo_candidates(walk: Walk, repo: str, problems: list[ModelScanError]) -> It
     snapshot = _snapshot(walk, repo, problems)
     if snapshot is None:
         return
-    models: list[tuple[FileEntry, ...]] = []
-    projectors: list[FileEntry] = []
+    models: list[tuple[Entry, ...]] = []
+    projectors: list[Entry] = []
     mlx: list[MLXCandidate] = []
     for folder in walk.folders_of(snapshot, collect=lmstudio.is_mlx_folder):
         found, named = lmstudio.gguf_files(folder, problems)

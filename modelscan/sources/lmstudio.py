@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .. import _rules
-from .._walk import FileEntry, Folder, Walk
-from ..candidates import Candidate, GGUFCandidate, MLXCandidate, Origin
-from ..errors import IncompleteModel, ModelScanError
+from .._walk import Folder, Walk
+from ..candidates import Candidate, Entry, GGUFCandidate, MLXCandidate, Origin
+from ..errors import FileAccessError, IncompleteModel, ModelScanError
 from ..limits import Limits
 
 if TYPE_CHECKING:
@@ -82,6 +82,24 @@ def origin_of(folder: str) -> Origin:
     return Origin("lmstudio", folder, os.path.basename(os.path.dirname(absolute)), os.path.basename(absolute))
 
 
+class FolderListing(Protocol):
+    """A folder's files as a source listed them: the walk's :class:`~modelscan._walk.Folder`, or a
+    folder of a remote repo's listing (``sources.remote``)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def files(self) -> tuple[Entry, ...]: ...
+    @property
+    def tree(self) -> tuple[Entry, ...] | None: ...
+    @property
+    def cut(self) -> str | None: ...
+    @property
+    def partial(self) -> str | None: ...
+    @property
+    def refused(self) -> tuple[tuple[str, FileAccessError], ...]: ...
+
+
 def is_mlx_folder(folder: Folder) -> bool:
     """``config.json`` beside ``*.safetensors``: a folder whose whole tree the walk collects."""
     names = [f.name.lower() for f in folder.files]
@@ -97,7 +115,7 @@ def candidates(
         yield from folder_candidates(folder, origin_of(folder.path), problems)
 
 
-def folder_candidates(folder: Folder, origin: Origin, problems: list[ModelScanError]) -> Iterator[Candidate]:
+def folder_candidates(folder: FolderListing, origin: Origin, problems: list[ModelScanError]) -> Iterator[Candidate]:
     """The GGUF models and the MLX model of one folder; a split model missing a shard, or
     weights without ``config.json``, are appended to *problems* instead."""
     models, projectors = gguf_files(folder, problems)
@@ -108,16 +126,16 @@ def folder_candidates(folder: Folder, origin: Origin, problems: list[ModelScanEr
         yield mlx
 
 
-def gguf_files(folder: Folder, problems: list[ModelScanError]) -> tuple[list[tuple[FileEntry, ...]], list[FileEntry]]:
+def gguf_files(folder: FolderListing, problems: list[ModelScanError]) -> tuple[list[tuple[Entry, ...]], list[Entry]]:
     """The GGUF models of one folder (each a file, or a split model's shards, shard 1 first) and
     its files named like projectors; a split model missing a shard is appended to *problems*."""
-    gguf: list[FileEntry] = []
-    projectors: list[FileEntry] = []
+    gguf: list[Entry] = []
+    projectors: list[Entry] = []
     for f in folder.files:
         lower = f.name.lower()
         if lower.endswith(".gguf"):
             (projectors if "mmproj" in lower else gguf).append(f)
-    models: list[tuple[FileEntry, ...]] = []
+    models: list[tuple[Entry, ...]] = []
     for files, total, absent in _group_gguf(gguf):
         if absent:
             shown = ", ".join(str(i) for i in absent[:5]) + (" ..." if len(absent) > 5 else "")
@@ -134,7 +152,7 @@ def gguf_files(folder: Folder, problems: list[ModelScanError]) -> tuple[list[tup
     return models, projectors
 
 
-def mlx_candidate(folder: Folder, origin: Origin, problems: list[ModelScanError]) -> MLXCandidate | None:
+def mlx_candidate(folder: FolderListing, origin: Origin, problems: list[ModelScanError]) -> MLXCandidate | None:
     """The MLX model of a folder whose tree the walk collected (``is_mlx_folder``); safetensors
     weights without ``config.json`` are appended to *problems* instead."""
     if folder.tree is not None:
@@ -151,11 +169,11 @@ def mlx_candidate(folder: Folder, origin: Origin, problems: list[ModelScanError]
     return None
 
 
-def _group_gguf(files: Iterable[FileEntry]) -> list[tuple[tuple[FileEntry, ...], int, tuple[int, ...]]]:
+def _group_gguf(files: Iterable[Entry]) -> list[tuple[tuple[Entry, ...], int, tuple[int, ...]]]:
     """Single GGUF files and split-shard groups by prefix and total, in name order:
     ``(files, total shards, missing shard numbers)``."""
-    groups: list[tuple[tuple[FileEntry, ...], int, tuple[int, ...]]] = []
-    shards: dict[tuple[str, int], dict[int, FileEntry]] = {}
+    groups: list[tuple[tuple[Entry, ...], int, tuple[int, ...]]] = []
+    shards: dict[tuple[str, int], dict[int, Entry]] = {}
     for f in files:
         split = _rules.split_shard_name(f.name[:-5])
         if split is None or split[2] < 1 or not 1 <= split[1] <= split[2]:

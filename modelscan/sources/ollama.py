@@ -34,6 +34,7 @@ for a model pulled from the Hugging Face Hub whose tag is a quant token (``:Q4_K
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -183,6 +184,8 @@ def manifest_candidate(
         tuple(checked[i] for i, layer in layers if layer[0] == PROJECTOR),
         quant_source=hub_quant,
         template=checked[templates[-1][0]] if templates else None,
+        digest=hashlib.sha256(data).hexdigest(),  # what `ollama list` shows as the model's digest
+        manifest=entry,
     )
 
 

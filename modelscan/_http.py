@@ -1,0 +1,894 @@
+"""HTTP for remote headers: the standard library's ``http.client``, held to HOSTILE.md's rules.
+
+A server is untrusted input like a file. Everything here is bounded:
+
+- every request has a timeout (``Limits.remote_timeout``) on each socket read, and a deadline
+  (``Limits.remote_seconds`` per file) checked before each read, so a server that drips one byte
+  a second, in its status line, its headers or its body, runs out of time instead of hanging us;
+- bodies are read only as far as needed and never past what was asked (a ``Range`` answer) or a
+  cap (a small file, a listing): a server that ignores ``Range`` and sends the whole file is read
+  as a stream up to the header's end, then its connection is closed;
+- redirects are followed up to :data:`MAX_REDIRECTS` times, to ``http``/``https`` only, with
+  ``Range`` sent again and credentials (``Authorization``) sent to the original host only;
+- whatever a server gets wrong (garbage instead of HTTP, a ``Content-Range`` that is not the
+  range asked for, a body shorter or longer than it said, a redirect loop, an error status) is a
+  :class:`~modelscan.errors.ModelScanError` with its code, naming the file as the caller named it.
+
+One connection per host is kept and reused (per thread: :class:`Client` is not shared between
+threads); a kept connection the server has closed meanwhile is opened again once, transparently.
+:class:`RemoteFile` is a byte source (``size`` and ``read_at(offset, n)``) over ``Range``
+requests, for the GGUF and safetensors readers; :class:`RemoteStream` is the same as a read-only
+file object.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import http.client
+import io
+import os
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+from .errors import ChangedDuringScan, ErrorCode, FileAccessError, LimitExceeded
+from .limits import Limits
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = [
+    "FIRST_REQUEST",
+    "MAX_REDIRECTS",
+    "Client",
+    "RemoteFile",
+    "RemoteStream",
+    "Target",
+    "client",
+    "close_connections",
+    "display_url",
+    "fetch_small",
+    "probe",
+]
+
+#: The first ``Range`` request of a file asks for this many bytes; each later one for twice as
+#: many as the one before (a 6.5 MB GGUF header: 256 KiB + 512 KiB + 1 + 2 + 4 MiB, five requests).
+FIRST_REQUEST = 256 << 10
+#: The most one request asks for, however far the schedule has grown.
+MAX_REQUEST = 64 << 20
+#: Redirects followed for one request; one more is ``too_many_redirects``.
+MAX_REDIRECTS = 10
+#: Bytes of a redirect's or an error's body read (and dropped) so that the connection can be reused.
+_DRAIN = 64 << 10
+#: The largest piece of a body read at once.
+_PIECE = 1 << 20
+#: The clock (a module attribute so tests can make a deadline pass).
+_clock = time.monotonic
+
+_USER_AGENT = "modelscan"
+
+
+def display_url(url: str) -> str:
+    """*url* without credentials (``user:password@``), for messages and listings (R15)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """What to fetch: a URL, the name errors use, and the credentials for its own host.
+
+    ``token`` is a bearer token; credentials given in the URL (``user:password@``) are sent as
+    basic authentication. Either goes to the URL's own host (scheme, host and port) only, never
+    to a host a redirect leads to.
+    """
+
+    url: str
+    name: str
+    token: str | None = None
+
+    def auth(self) -> str | None:
+        parts = urlsplit(self.url)
+        if parts.username is not None or parts.password is not None:
+            pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+            return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+        return f"Bearer {self.token}" if self.token else None
+
+
+def _error(name: str, detail: str, code: ErrorCode) -> FileAccessError:
+    return FileAccessError(name, detail, format="http", code=code)
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
+
+
+class _Deadline:
+    """When a file's time runs out, and the timeout of each socket read before it."""
+
+    __slots__ = ("at", "limits", "name")
+
+    def __init__(self, limits: Limits, name: str) -> None:
+        self.limits = limits
+        self.name = name
+        self.at = _clock() + limits.remote_seconds
+
+    def socket_timeout(self) -> float:
+        left = self.at - _clock()
+        if left <= 0:
+            raise self.expired()
+        return min(left, self.limits.remote_timeout)
+
+    def expired(self) -> LimitExceeded:
+        return LimitExceeded(
+            self.name,
+            f"the server took longer than {self.limits.remote_seconds} s in all",
+            format="http",
+            limit="remote_seconds",
+        )
+
+
+class _SocketReader(io.RawIOBase):
+    """A socket's bytes, each ``recv`` bounded by the deadline (``http.client`` reads through it)."""
+
+    def __init__(self, sock: socket.socket, conn: _Connection) -> None:
+        super().__init__()
+        self.sock = sock
+        self.conn = conn
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        deadline = self.conn.deadline
+        if deadline is not None:
+            self.sock.settimeout(deadline.socket_timeout())
+        return self.sock.recv_into(b)
+
+
+class _Response(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, *args: object, conn: _Connection, **kwargs: object) -> None:
+        super().__init__(sock, *args, **kwargs)  # type: ignore[arg-type]
+        self.fp.close()  # http.client's own makefile(); ours checks the deadline on every recv
+        self.fp = io.BufferedReader(_SocketReader(sock, conn), 1 << 16)
+
+
+class _Connection:
+    """One kept connection to one host, and the deadline of the request it serves."""
+
+    def __init__(self, scheme: str, host: str, port: int, timeout: float) -> None:
+        cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+        self.http = cls(host, port, timeout=timeout)
+        self.http.response_class = lambda sock, *a, **kw: _Response(sock, *a, conn=self, **kw)  # type: ignore[assignment]
+        self.deadline: _Deadline | None = None
+        self.used = False  # a request went through: a failure may mean the server closed it since
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class Client:
+    """Kept connections, one per host (scheme, host, port). Not for sharing between threads.
+
+    ``requests`` counts the requests sent (redirects included), ``body_bytes`` the body bytes
+    received: tests and the benchmark read them.
+    """
+
+    def __init__(self) -> None:
+        self._conns: dict[tuple[str, str, int], _Connection] = {}
+        self.pid = os.getpid()
+        self.requests = 0
+        self.body_bytes = 0
+        # Sockets closed when the client is collected, not left to warn (ResourceWarning).
+        self._finalizer = weakref.finalize(self, _close_all, self._conns)
+
+    def close(self) -> None:
+        """Close every kept connection."""
+        _close_all(self._conns)
+
+    def _connection(self, origin: tuple[str, str, int], limits: Limits) -> _Connection:
+        conn = self._conns.get(origin)
+        if conn is None:
+            conn = self._conns[origin] = _Connection(*origin, timeout=limits.remote_timeout)
+        return conn
+
+    def drop(self, origin: tuple[str, str, int]) -> None:
+        conn = self._conns.pop(origin, None)
+        if conn is not None:
+            conn.close()
+
+    def _send(
+        self, method: str, url: str, headers: Mapping[str, str], deadline: _Deadline, name: str
+    ) -> tuple[_Connection, http.client.HTTPResponse]:
+        """One request on the kept connection to *url*'s host (opened again once if the server
+        closed it since its last use)."""
+        parts = urlsplit(url)
+        origin = _origin(url)
+        if origin[0] not in ("http", "https") or not origin[1] or origin[2] < 0:
+            raise _error(name, f"not an http(s) URL: {display_url(url)[:200]!r}", "bad_response")
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        host = origin[1] if ":" not in origin[1] else f"[{origin[1]}]"
+        default = 443 if origin[0] == "https" else 80
+        all_headers = {
+            "Host": host if origin[2] == default else f"{host}:{origin[2]}",
+            "User-Agent": _USER_AGENT,
+            "Accept-Encoding": "identity",
+            **headers,
+        }
+        for attempt in (0, 1):
+            conn = self._connection(origin, deadline.limits)
+            reused = conn.used
+            conn.deadline = deadline
+            try:
+                if conn.http.sock is None:
+                    conn.http.timeout = deadline.socket_timeout()
+                    conn.http.connect()
+                conn.http.sock.settimeout(deadline.socket_timeout())
+                self.requests += 1
+                conn.http.request(method, path, headers=all_headers)
+                response = conn.http.getresponse()
+            except LimitExceeded:
+                self.drop(origin)
+                raise
+            except TimeoutError as exc:
+                self.drop(origin)
+                raise _timed_out(name, deadline) from exc
+            except (http.client.HTTPException, OSError, ValueError, UnicodeError) as exc:
+                self.drop(origin)
+                if reused and attempt == 0:
+                    # The server closed the kept connection meanwhile, or left bytes of an earlier
+                    # answer on it: once more, on a new connection.
+                    continue
+                if isinstance(exc, (http.client.RemoteDisconnected, OSError)):
+                    raise _error(name, f"connection failed: {_reason(exc)}", "connection_failed") from exc
+                # BadStatusLine, LineTooLong, too many headers, a bad header: not HTTP as it should be.
+                raise _error(name, f"not a valid HTTP response: {_reason(exc)}", "bad_response") from exc
+            conn.used = True
+            return conn, response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def request(
+        self,
+        method: str,
+        target: Target,
+        deadline: _Deadline,
+        headers: Mapping[str, str] | None = None,
+        on_hop: Callable[[Mapping[str, str]], None] | None = None,
+    ) -> _Reply:
+        """*method* on *target*, following redirects; the final reply, its body unread.
+
+        *headers* (``Range``) go to every hop; ``Authorization`` only to the target's own host.
+        *on_hop* sees the headers of each redirect answer (the Hub puts ``X-Linked-Etag`` there).
+        """
+        url = target.url
+        own = _origin(url)
+        auth = target.auth()
+        for _hop in range(MAX_REDIRECTS + 1):
+            sent = dict(headers or {})
+            if auth is not None and _origin(url) == own:
+                sent["Authorization"] = auth
+            conn, response = self._send(method, _strip_credentials(url), sent, deadline, target.name)
+            reply = _Reply(self, conn, origin=_origin(url), response=response, name=target.name, deadline=deadline)
+            if response.status in (301, 302, 303, 307, 308):
+                location = response.getheader("Location")
+                if on_hop is not None:
+                    on_hop(reply.headers)
+                reply.discard()
+                if not location:
+                    raise _error(target.name, f"redirect ({response.status}) without a Location", "bad_response")
+                url = urljoin(url, location.strip())
+                if urlsplit(url).scheme.lower() not in ("http", "https"):
+                    raise _error(target.name, "redirect to a URL that is not http(s)", "bad_response")
+                continue
+            return reply
+        raise _error(target.name, f"more than {MAX_REDIRECTS} redirects", "too_many_redirects")
+
+
+def _strip_credentials(url: str) -> str:
+    return display_url(url)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:120]
+
+
+def _timed_out(name: str, deadline: _Deadline) -> LimitExceeded:
+    if deadline.at - _clock() <= 0:
+        return deadline.expired()
+    return LimitExceeded(
+        name,
+        f"no answer from the server within {deadline.limits.remote_timeout} s",
+        format="http",
+        limit="remote_timeout",
+    )
+
+
+def _close_all(conns: dict[tuple[str, str, int], _Connection]) -> None:
+    for conn in conns.values():
+        conn.close()
+    conns.clear()
+
+
+class _Reply:
+    """One answer: status, headers (lowercase names), and its body read in bounded pieces."""
+
+    def __init__(
+        self,
+        client: Client,
+        conn: _Connection,
+        *,
+        origin: tuple[str, str, int],
+        response: http.client.HTTPResponse,
+        name: str,
+        deadline: _Deadline,
+    ) -> None:
+        self.client = client
+        self.conn = conn
+        self.origin = origin
+        self.response = response
+        self.status = response.status
+        self.name = name
+        self.deadline = deadline
+        self.headers = {k.lower(): v for k, v in response.getheaders()}
+        self.done = False
+
+    def length(self) -> int | None:
+        """``Content-Length``, or ``None`` when absent; garbage is ``bad_response``."""
+        value = self.headers.get("content-length")
+        if value is None or "transfer-encoding" in self.headers:
+            return None
+        value = value.strip()
+        if not value.isdigit() or len(value) > 19:
+            raise self.bad(f"Content-Length is not a number: {value[:40]!r}")
+        return int(value)
+
+    def bad(self, detail: str) -> FileAccessError:
+        self.close()
+        return _error(self.name, detail, "bad_response")
+
+    def read(self, n: int) -> bytes:
+        """Up to *n* bytes of the body (fewer only at its end), read in pieces, each within the
+        deadline. A body that ends before its ``Content-Length`` is ``connection_failed``."""
+        pieces = []
+        got = 0
+        try:
+            while got < n:
+                piece = self.response.read1(min(n - got, _PIECE))
+                if not piece:
+                    break
+                pieces.append(piece)
+                got += len(piece)
+        except LimitExceeded:
+            self.close()
+            raise
+        except TimeoutError as exc:
+            self.close()
+            raise _timed_out(self.name, self.deadline) from exc
+        except http.client.IncompleteRead as exc:
+            self.close()
+            raise _error(self.name, "the connection closed in the middle of the body", "connection_failed") from exc
+        except (http.client.HTTPException, OSError, ValueError) as exc:
+            self.close()
+            raise _error(self.name, f"reading the body failed: {_reason(exc)}", "connection_failed") from exc
+        self.client.body_bytes += got
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def finish(self) -> None:
+        """Done with this answer: keep the connection if its body was read whole, else close it."""
+        if self.done:
+            return
+        self.done = True
+        if not self.response.isclosed() and self.response.length == 0:
+            self.response.read()  # the body is over (or a HEAD answer has none): close it cleanly
+        if not self.response.isclosed() or self.response.will_close:
+            self.client.drop(self.origin)
+
+    def discard(self) -> None:
+        """Read and drop a small body (a redirect's, an error's), so the connection is kept."""
+        length = self.length() if self.status != 304 else 0
+        if length is not None and length <= _DRAIN:
+            try:
+                self.read(length)
+            except (FileAccessError, LimitExceeded):
+                return
+        self.finish()
+
+    def close(self) -> None:
+        if not self.done:
+            self.done = True
+            self.client.drop(self.origin)
+
+
+_local = threading.local()
+
+
+def client() -> Client:
+    """This thread's :class:`Client`. A process forked from one that had connections (scan
+    workers) gets a client of its own: two processes must never write to one connection."""
+    found: Client | None = getattr(_local, "client", None)
+    if found is None or found.pid != os.getpid():
+        found = _local.client = Client()
+    return found
+
+
+def close_connections() -> None:
+    """Close this thread's kept connections."""
+    found: Client | None = getattr(_local, "client", None)
+    if found is not None:
+        found.close()
+
+
+def _status_error(reply: _Reply, what: str = "") -> FileAccessError:
+    status = reply.status
+    reason = (reply.response.reason or "")[:60]
+    reply.discard()
+    code: ErrorCode
+    if status in (404, 410):
+        code = "not_found"
+    elif status in (401, 403):
+        code = "permission_denied"
+    else:
+        code = "http_error"
+    detail = f"HTTP {status} {reason}".strip() + (f" ({what})" if what else "")
+    return _error(reply.name, detail, code)
+
+
+def _etag(headers: Mapping[str, str]) -> str | None:
+    """The entity tag, without ``W/`` and quotes; the Hub's ``X-Linked-Etag`` first."""
+    value = headers.get("x-linked-etag") or headers.get("etag")
+    if not value:
+        return None
+    value = value.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value.strip('"')[:200] or None
+
+
+def _validator(headers: Mapping[str, str]) -> str | None:
+    etag = _etag(headers)
+    if etag is not None:
+        return etag
+    modified = headers.get("last-modified")
+    return f"modified {modified.strip()[:80]}" if modified else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """What a server says of a file without sending it: its size and validator (ETag)."""
+
+    size: int
+    etag: str | None
+
+
+def probe(target: Target, limits: Limits, http: Client | None = None) -> Probe | None:
+    """The size and ETag of *target* from a ``HEAD`` (a 1-byte ``Range`` GET where ``HEAD`` is
+    not allowed); ``None`` when the server says there is no such file (404, 410)."""
+    http = http or client()
+    deadline = _Deadline(limits, target.name)
+    hop_tags: list[str] = []
+    hop_sizes: list[str] = []
+
+    def on_hop(headers: Mapping[str, str]) -> None:
+        if "x-linked-etag" in headers:
+            tag = _etag(headers)
+            if tag:
+                hop_tags.append(tag)
+        if "x-linked-size" in headers:
+            hop_sizes.append(headers["x-linked-size"].strip())
+
+    reply = http.request("HEAD", target, deadline, on_hop=on_hop)
+    if reply.status in (404, 410):
+        reply.discard()
+        return None
+    if reply.status in (405, 501):  # HEAD not allowed: ask for one byte instead
+        reply.discard()
+        found = RemoteFile(target, limits, http=http, first=1)
+        try:
+            found.open()
+            return Probe(found.size, found.etag)
+        except FileAccessError as err:
+            if err.code == "not_found":
+                return None
+            raise
+        finally:
+            found.close()
+    if reply.status != 200:
+        raise _status_error(reply)
+    size = reply.length()
+    linked = hop_sizes[0] if hop_sizes else reply.headers.get("x-linked-size", "").strip()
+    if linked.isdigit() and len(linked) <= 19:
+        size = int(linked)
+    reply.finish()  # a HEAD answer has no body
+    if size is None:
+        raise _error(target.name, "the server did not say how long the file is", "bad_response")
+    return Probe(size, hop_tags[0] if hop_tags else _validator(reply.headers))
+
+
+def fetch_small(target: Target, cap: int, limit: str, limits: Limits, http: Client | None = None) -> bytes | None:
+    """The whole body of a small file of at most *cap* bytes, or ``None`` for 404 and 410.
+
+    The length is checked before the body is read when the server states it; a body that runs
+    past *cap* anyway is cut off there (its connection closed) and refused.
+    """
+    http = http or client()
+    deadline = _Deadline(limits, target.name)
+    reply = http.request("GET", target, deadline)
+    if reply.status in (404, 410):
+        reply.discard()
+        return None
+    if reply.status != 200:
+        raise _status_error(reply)
+    length = reply.length()
+    if length is not None and length > cap:
+        reply.close()
+        raise LimitExceeded(target.name, f"{length} bytes exceed the limit of {cap}", format="http", limit=limit)
+    data = reply.read(cap + 1 if length is None else length)
+    if len(data) > cap:
+        reply.close()
+        raise LimitExceeded(target.name, f"more than {cap} bytes (the limit)", format="http", limit=limit)
+    if length is not None and len(data) < length:
+        reply.close()
+        raise _error(target.name, f"body of {len(data)} bytes, {length} announced", "connection_failed")
+    reply.finish()
+    return data
+
+
+def _content_range(reply: _Reply) -> tuple[int, int, int | None]:
+    """``Content-Range: bytes first-last/total`` (total ``None`` for ``*``); garbage is ``bad_response``."""
+    value = reply.headers.get("content-range", "").strip()
+    unit, _, spec = value.partition(" ")
+    span, _, total = spec.strip().partition("/")
+    first, _, last = span.partition("-")
+    if (
+        unit.lower() != "bytes"
+        or not first.isdigit()
+        or not last.isdigit()
+        or not (total.isdigit() or total == "*")
+        or max(len(first), len(last), len(total)) > 19
+    ):
+        raise reply.bad(f"Content-Range is not a byte range: {value[:60]!r}")
+    return int(first), int(last), int(total) if total.isdigit() else None
+
+
+class RemoteFile:
+    """A byte source over HTTP ``Range`` requests: ``size`` and ``read_at(offset, n)``.
+
+    :meth:`open` sends the first request (``FIRST_REQUEST`` bytes, unless *first* says otherwise):
+    its ``Content-Range`` total is the size, its ``ETag`` (the Hub's ``X-Linked-Etag`` first) the
+    version. Later requests grow geometrically, each at least twice the one before, so a header
+    of any size takes a handful; what they bring is kept until read past. A read that jumps past
+    what was fetched (a skipped array) restarts the schedule from a quarter of its step. Every body byte counts
+    against ``Limits.remote_bytes``, the whole file's time against ``Limits.remote_seconds``.
+
+    A server that answers a ``Range`` request with 200 and the whole file is read as a stream from
+    there, only as far as the reads ask, and its connection is closed at the end. A version that
+    changes between requests (another ``ETag``, another total), or differs from *etag* (what a
+    listing said), is :class:`~modelscan.errors.ChangedDuringScan`.
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        limits: Limits,
+        *,
+        etag: str | None = None,
+        http: Client | None = None,
+        first: int = FIRST_REQUEST,
+    ) -> None:
+        self.target = target
+        self.name = target.name
+        self.limits = limits
+        self.expect = etag
+        self.http = http or client()
+        self.deadline = _Deadline(limits, target.name)
+        self.next_request = self.first = max(1, first)
+        self.size = -1
+        self.etag: str | None = None
+        self.requests = 0
+        self.received = 0
+        self._buf = b""
+        self._base = 0
+        self._stream: _Reply | None = None  # a 200 answer read as a stream
+        self._stream_at = 0
+
+    # -- the first answer ---------------------------------------------------------------------
+
+    def open(self) -> RemoteFile:
+        """Send the first request; ``size`` and ``etag`` are known after it."""
+        if self.size < 0:
+            data = self._fetch(0, 1)
+            if data is not None:
+                self._buf, self._base = data, 0
+        return self
+
+    def close(self) -> None:
+        """Close a connection left mid-body (a server that ignored ``Range``); drop the buffer."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        self._buf = b""
+
+    def __enter__(self) -> RemoteFile:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        """Up to *n* bytes from *offset* (fewer only at the end of the file)."""
+        self.open()
+        n = max(0, min(n, self.size - offset))
+        if n == 0:
+            return b""
+        start = offset - self._base
+        if start >= 0 and start + n <= len(self._buf):
+            return self._buf[start : start + n]
+        if self._stream is not None and offset >= self._base:
+            return self._from_stream(offset, n)
+        # Keep what is buffered from offset on; fetch the rest, and more, in one request.
+        kept = self._buf[start:] if 0 <= start < len(self._buf) else b""
+        if self._buf and offset > self._base + len(self._buf):
+            # A jump past what was fetched: the reader skipped something (a GGUF array of numbers).
+            # What follows a skip is most often short (the last key/values, the tensor infos), so
+            # the schedule restarts from a quarter of its step, and grows again from there.
+            self.next_request = max(self.first, self.next_request // 4)
+        self.close()
+        data = self._fetch(offset + len(kept), n - len(kept))
+        if data is None:  # the server ignored Range: a stream from byte 0 (perhaps read already)
+            if self._stream is not None:
+                return self._from_stream(offset, n)
+            return self._buf[offset - self._base : offset - self._base + n]
+        self._buf, self._base = kept + data, offset
+        return self._buf[:n]
+
+    def _ask(self, need: int, at: int) -> int:
+        """How much to ask for when *need* bytes from *at* are wanted: the next step of the
+        geometric schedule, within the file and ``Limits.remote_bytes``."""
+        left = self.limits.remote_bytes - self.received
+        if need > left:
+            raise LimitExceeded(
+                self.name,
+                f"reading to byte {at + need} would fetch more than {self.limits.remote_bytes} bytes",
+                format="http",
+                offset=at,
+                limit="remote_bytes",
+            )
+        ask = min(max(need, self.next_request), left)
+        if self.size >= 0:
+            ask = min(ask, self.size - at)
+        self.next_request = min(max(self.next_request, ask) * 2, MAX_REQUEST)
+        return ask
+
+    def _check_version(self, headers: Mapping[str, str], total: int | None, hop_tags: list[str]) -> None:
+        tag = hop_tags[0] if hop_tags else _validator(headers)
+        if self.size < 0:
+            if self.expect is not None and tag is not None and tag != self.expect:
+                raise ChangedDuringScan(
+                    self.name, "the file's ETag differs from the listing's", format="http", code="changed_during_scan"
+                )
+            self.etag = tag
+            return
+        if tag != self.etag or (total is not None and total != self.size):
+            raise ChangedDuringScan(
+                self.name, "the file changed between two requests", format="http", code="changed_during_scan"
+            )
+
+    def _fetch(self, at: int, need: int) -> bytes | None:
+        """One ``Range`` request from *at* for at least *need* bytes (more, by the schedule): its
+        body, or ``None`` and a stream started when the server ignores ``Range``. A connection
+        that drops mid-body is tried once more."""
+        for attempt in (0, 1):
+            try:
+                return self._fetch_once(at, need)
+            except FileAccessError as err:
+                if err.code != "connection_failed" or attempt:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fetch_once(self, at: int, need: int) -> bytes | None:
+        ask = self._ask(need, at)
+        hop_tags: list[str] = []
+
+        def on_hop(headers: Mapping[str, str]) -> None:
+            if "x-linked-etag" in headers:
+                tag = _etag(headers)
+                if tag:
+                    hop_tags.append(tag)
+
+        before = self.http.requests
+        try:
+            reply = self.http.request(
+                "GET", self.target, self.deadline, {"Range": f"bytes={at}-{at + ask - 1}"}, on_hop=on_hop
+            )
+        finally:
+            self.requests += self.http.requests - before
+        if reply.status == 206:
+            first, last, total = _content_range(reply)
+            if total is None and self.size < 0:
+                raise reply.bad("Content-Range does not say how long the file is")
+            self._check_version(reply.headers, total, hop_tags)
+            if self.size < 0:
+                assert total is not None
+                self.size = total
+            if first != at or last < first or last >= self.size or last - first + 1 > ask:
+                raise reply.bad(f"Content-Range {first}-{last}/{total} is not the range asked for ({at}-)")
+            count = last - first + 1
+            length = reply.length()
+            if length is not None and length != count:
+                raise reply.bad(f"Content-Length {length} differs from Content-Range's {count} bytes")
+            data = reply.read(count)
+            self.received += len(data)
+            if len(data) < count:
+                reply.close()
+                raise _error(self.name, f"body of {len(data)} bytes, {count} announced", "connection_failed")
+            if count < min(need, self.size - at):
+                raise reply.bad(f"{count} bytes sent where {min(need, self.size - at)} were asked for")
+            reply.finish()
+            return data
+        if reply.status == 200:
+            # Range ignored: the whole file follows. It is read as a stream, as far as needed.
+            length = reply.length()
+            if length is None:
+                raise reply.bad("the server ignored Range and did not say how long the file is")
+            self._check_version(reply.headers, length, hop_tags)
+            if self.size < 0:
+                self.size = length
+            self._stream = reply
+            self._buf, self._base = b"", 0
+            if at == 0 and self.size > 0:
+                self._from_stream(0, min(ask, self.size))
+            return None
+        if reply.status == 416:
+            whole = reply.headers.get("content-range", "").strip().rpartition("/")[2]
+            validator = _validator(reply.headers)
+            reply.discard()
+            if self.size < 0 and at == 0 and whole == "0":
+                self.size = 0  # an empty file: nothing to read
+                self.etag = validator
+                return b""
+            raise ChangedDuringScan(
+                self.name,
+                f"the server says bytes {at}- are not in the file (416): it shrank?",
+                format="http",
+                code="changed_during_scan",
+            )
+        raise _status_error(reply)
+
+    def _from_stream(self, offset: int, n: int) -> bytes:
+        """Bytes of a 200 answer (the buffer always ends where the stream is): what lies before
+        *offset* is read and dropped, and counts against the budget too."""
+        stream = self._stream
+        assert stream is not None
+        end = self._base + len(self._buf)
+        kept = self._buf[offset - self._base :] if offset < end else b""
+        while end < offset:
+            drop = min(offset - end, _PIECE)
+            self._ask(drop, end)
+            dropped = stream.read(drop)
+            self.received += len(dropped)
+            if not dropped:
+                self.close()
+                raise _error(self.name, "the connection closed in the middle of the body", "connection_failed")
+            end += len(dropped)
+        need = n - len(kept)
+        data = stream.read(self._ask(need, end))
+        self.received += len(data)
+        if len(data) < need:
+            self.close()
+            raise _error(self.name, "the connection closed in the middle of the body", "connection_failed")
+        self._buf, self._base = kept + data, offset
+        if end + len(data) >= self.size:
+            stream.finish()  # the whole file was read: the connection may be kept
+            self._stream = None
+        return self._buf[:n]
+
+
+class RemoteStream(io.RawIOBase):
+    """A :class:`RemoteFile` as a read-only, seekable binary file object, which is also a byte
+    source (``size``, ``read_at``) for readers that take one."""
+
+    def __init__(self, source: RemoteFile) -> None:
+        super().__init__()
+        self.source = source
+        self.pos = 0
+
+    @property
+    def size(self) -> int:
+        return self.source.size
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        return self.source.read_at(offset, n)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.source.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.source.read_at(self.pos, len(b))
+        b[: len(data)] = data
+        self.pos += len(data)
+        return len(data)
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self.source.size - self.pos
+        data = self.source.read_at(self.pos, n)
+        self.pos += len(data)
+        return data
+
+
+def iter_pages(
+    target: Target, cap: int, limit: str, limits: Limits, *, max_pages: int, http: Client | None = None
+) -> Iterator[bytes]:
+    """The bodies of a paginated listing: *target*, then each ``Link: <...>; rel="next"`` on the
+    same host, at most *max_pages* pages of at most *cap* bytes each."""
+    http = http or client()
+    url = target.url
+    for _page in range(max_pages):
+        deadline = _Deadline(limits, target.name)
+        reply = http.request("GET", dataclasses.replace(target, url=url), deadline)
+        if reply.status != 200:
+            raise _status_error(reply, "listing")
+        length = reply.length()
+        if length is not None and length > cap:
+            reply.close()
+            raise LimitExceeded(
+                target.name, f"a listing page of {length} bytes exceeds {cap}", format="http", limit=limit
+            )
+        data = reply.read(cap + 1 if length is None else length)
+        if len(data) > cap:
+            reply.close()
+            raise LimitExceeded(target.name, f"a listing page over {cap} bytes", format="http", limit=limit)
+        if length is not None and len(data) < length:
+            reply.close()
+            raise _error(target.name, f"listing body of {len(data)} bytes, {length} announced", "connection_failed")
+        reply.finish()
+        yield data
+        following = _next_link(reply.headers.get("link", ""), url)
+        if following is None:
+            return
+        if _origin(following) != _origin(url):
+            raise _error(target.name, "a listing page links to another host", "bad_response")
+        url = following
+    raise LimitExceeded(target.name, f"more than {max_pages} listing pages", format="http", limit="walk_entries_total")
+
+
+def _next_link(header: str, base: str) -> str | None:
+    for part in header.split(","):
+        link, _, params = part.partition(";")
+        link = link.strip()
+        if link.startswith("<") and link.endswith(">") and 'rel="next"' in params.replace(" ", ""):
+            return urljoin(base, link[1:-1])
+    return None
