@@ -3,10 +3,15 @@
     python benchmarks/bench_gguf.py                 # the real Gemma 3 270M Q4_K_M (262,144 tokens)
     python benchmarks/bench_gguf.py --quick         # a small GGUF written with gguf.GGUFWriter
     python benchmarks/bench_gguf.py --file X.gguf --json out.json
+    python benchmarks/bench_gguf.py --worst [--baseline DIR] [--trace-million]
+                                                    # issue 9's worst files, before/after
 
 Methods, all on the same file in the same run:
 
-- ``modelscan``: ``modelscan.read_gguf_header(path)``: every check, keys decoded, arrays skipped.
+- ``modelscan``: ``modelscan.read_gguf_header(path)``: every check, keys decoded, arrays skipped,
+  every tensor info kept as an object (the public API's default).
+- ``modelscan summary``: the same with ``keep_tensors=False``, as a scan reads: the tensor infos
+  are checked and summed into ``GGUFTensorStats``, not kept.
 - ``floor``: ``os.read`` of exactly the header bytes (``data_offset`` as modelscan reports it);
   nothing parsed. No reader can be faster than this.
 - ``fastest skip``: :func:`skip_gguf_header` below, the fastest pure-Python walk of the same
@@ -26,6 +31,13 @@ Reported per method: median and minimum wall time, tracemalloc peak (in-process 
 process's peak RSS (and its growth over the RSS before the call), and bytes read (rchar; for
 GGUFReader, which memory-maps, the file pages mapped). When the page cache can be dropped (root),
 two more rows time modelscan and the floor on a really cold file, each in a fresh process.
+
+``--worst`` measures the files of issue 9 instead (60 MiB of 1 MiB string values, ASCII and one
+emoji or not UTF-8; every key the facts decode at its cap; 1,048,576 empty tensors), each in a
+fresh process per checkout: this one, and with ``--baseline DIR`` an older checkout (for
+example ``git worktree add /tmp/base <commit>``) for a before/after in the same run. Per file:
+CPU time of the call, tracemalloc peak (for the million tensors only with ``--trace-million``:
+tracemalloc makes that run about 40 times slower) and the peak RSS growth of the call.
 """
 
 # ruff: noqa: PLC0415
@@ -329,11 +341,13 @@ def child_main(method: str, path: str, header_bytes: int) -> None:
 
         def call() -> object:
             return GGUFReader(path)
-    elif method == "modelscan":
+    elif method in ("modelscan", "summary"):
         import modelscan
 
+        keep = method == "modelscan"
+
         def call() -> object:
-            return modelscan.read_gguf_header(path)
+            return modelscan.read_gguf_header(path, keep_tensors=keep)
     elif method in ("skip", "parse"):
 
         def call() -> object:
@@ -580,6 +594,7 @@ def run(
 
         fast = {
             "modelscan": lambda: modelscan.read_gguf_header(path),
+            "modelscan summary": lambda: modelscan.read_gguf_header(path, keep_tensors=False),
             "fastest skip": lambda: skip_gguf_header(path),
             "fast parse": lambda: fast_parse_gguf_header(path),
             "floor": lambda: read_floor(path, header_bytes),
@@ -590,6 +605,7 @@ def run(
         child = {}
         for name, method in (
             ("modelscan", "modelscan"),
+            ("modelscan summary", "summary"),
             ("fastest skip", "skip"),
             ("fast parse", "parse"),
             ("floor", "floor"),
@@ -614,6 +630,17 @@ def run(
                 bytes_read=reads["modelscan"],
                 vs_modelscan=1.0,
                 **child_cols("modelscan"),
+            )
+        )
+        rows.append(
+            C.method_row(
+                label,
+                "modelscan.read_gguf_header(keep_tensors=False)",
+                times["modelscan summary"],
+                peak=peaks["modelscan summary"],
+                bytes_read=reads["modelscan summary"],
+                vs_modelscan=C.paired_ratio(times["modelscan summary"], times["modelscan"]),
+                **child_cols("modelscan summary"),
             )
         )
         rows.append(
@@ -818,6 +845,13 @@ def run(
             "median of per-round ratios",
         ),
         C.ratio_entry(
+            "modelscan summary / fastest skip",
+            C.paired_ratio(times["modelscan summary"], times["fastest skip"]),
+            None,
+            None,
+            "median of per-round ratios (the scan's mode)",
+        ),
+        C.ratio_entry(
             "modelscan / fast parse",
             C.paired_ratio(times["modelscan"], times["fast parse"]),
             None,
@@ -862,6 +896,162 @@ def run(
     }
 
 
+# --- issue 9's worst files -------------------------------------------------------------------------
+
+_MiB = 1 << 20
+
+WORST_CHILD = """
+import inspect, json, sys, time, tracemalloc
+path, runs, trace = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+import modelscan
+from modelscan.gguf import read_gguf_header
+
+# A checkout from before keep_tensors= reads the only way it can: every tensor info kept.
+summary = "keep_tensors" in inspect.signature(read_gguf_header).parameters
+try:
+    from modelscan.read import PER_LAYER_ARRAYS as arrays  # what the scan decodes, where it exists
+except ImportError:
+    arrays = frozenset()
+def call():
+    if summary:
+        return read_gguf_header(path, keep_tensors=False, decode_arrays=arrays)
+    return read_gguf_header(path, decode_arrays=arrays)
+
+def rss(key):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))
+
+before = rss("VmRSS")
+h = call()
+growth = rss("VmHWM") - before
+cpu = []
+for _ in range(runs):
+    h = None
+    t0 = time.process_time()
+    h = call()
+    cpu.append(time.process_time() - t0)
+peak = None
+if trace:
+    h = None
+    tracemalloc.start()
+    call()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+print(json.dumps({"cpu": cpu, "growth": growth, "peak": peak, "summary": summary, "from": modelscan.__file__}))
+"""
+
+
+def _gstr(b: bytes) -> bytes:
+    return struct.pack("<Q", len(b)) + b
+
+
+def _kv_str(key: str, value: bytes) -> bytes:
+    return _gstr(key.encode()) + struct.pack("<I", _STRING) + _gstr(value)
+
+
+def _emoji(n: int, *, valid: bool = True) -> bytes:
+    return b"a" * (n - 4) + ("\U0001f600".encode() if valid else b"\xff\xfe\xfd\xfc")
+
+
+def write_worst_files(folder: Path) -> list[tuple[str, Path]]:
+    """The files of issue 9, findings 3 and 4, all within the batch and server limits."""
+    out = []
+    for valid in (True, False):
+        path = folder / f"strings-{'emoji' if valid else 'not-utf8'}.gguf"
+        with open(path, "wb") as f:
+            f.write(b"GGUF" + struct.pack("<IQQ", 3, 0, 61) + _kv_str("general.architecture", b"llama"))
+            value = _emoji(_MiB, valid=valid)
+            for i in range(60):
+                f.write(_kv_str(f"x.k{i:02d}", value))
+        out.append((f"60 MiB of 1 MiB strings ({'ASCII + one emoji' if valid else 'not UTF-8'})", path))
+    path = folder / "fact-keys-at-cap.gguf"
+    keys = [("general.architecture", 1), ("general.name", 1), ("general.size_label", 1), ("general.type", 1)]
+    keys += [("tokenizer.chat_template", 4), ("tokenizer.chat_template.tool_use", 4)]
+    keys += [(f"x.k{i:02d}", 1) for i in range(30)]
+    with open(path, "wb") as f:
+        f.write(b"GGUF" + struct.pack("<IQQ", 3, 0, len(keys)))
+        for key, mib in keys:
+            f.write(_kv_str(key, _emoji(mib * _MiB)))
+    out.append(("fact keys at their caps, then 30 MiB of strings (emoji)", path))
+    path = folder / "combined.gguf"  # the above, keys of 1 MiB, per-layer arrays, a million tensors
+    n = 1 << 20
+    with open(path, "wb") as f:
+        f.write(b"GGUF" + struct.pack("<IQQ", 3, n, len(keys) + 1 + 4 + 16))
+        for key, mib in keys[:6]:
+            f.write(_kv_str(key, _emoji(mib * _MiB)))
+        f.write(_kv_str("x.other", _emoji(_MiB)))
+        array = struct.pack(f"<{1 << 16}i", *(1000 + i % 7 for i in range(1 << 16)))
+        for k in range(4):
+            f.write(_gstr(b"x%d.feed_forward_length" % k) + struct.pack("<IIQ", 9, 5, 1 << 16) + array)
+        long_key = b"a" * (60_000 - 10) + "\U0001f600".encode()
+        for i in range(16):
+            f.write(_gstr(b"kk%04d" % i + long_key) + struct.pack("<IB", 0, 1))
+        for key, mib in keys[6:]:
+            f.write(_kv_str(key, _emoji(mib * _MiB)))
+        f.write(b"".join(_gstr(b"t%x" % i) + struct.pack("<IQIQ", 1, 0, 0, 0) for i in range(n)))
+        f.write(b"\0" * (-f.tell() % 32))
+    out.append(("all of the above in one file, with per-layer arrays and long keys", path))
+    path = folder / "million-tensors.gguf"
+    with open(path, "wb") as f:
+        f.write(b"GGUF" + struct.pack("<IQQ", 3, n, 1) + _kv_str("general.architecture", b"llama"))
+        f.write(b"".join(_gstr(b"t%x" % i) + struct.pack("<IQIQ", 1, 0, 0, 0) for i in range(n)))
+        f.write(b"\0" * (-f.tell() % 32))
+    out.append(("1,048,576 empty tensors", path))
+    return out
+
+
+def run_worst(*, baseline: str | None = None, runs: int = 3, trace_million: bool = False) -> dict[str, Any]:
+    """CPU time, tracemalloc peak and RSS growth of each worst file, per checkout, in fresh processes."""
+    checkouts = [("this checkout", str(C.ROOT))]
+    if baseline:
+        checkouts.append((f"baseline {Path(baseline).name}", str(Path(baseline).resolve())))
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    checks: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench_gguf_worst_") as tmp:
+        files = write_worst_files(Path(tmp))
+        for label, path in files:
+            million = "tensors" in label or "all of the above" in label
+            for name, root in checkouts:
+                env = dict(C.child_env())
+                env["PYTHONPATH"] = root
+                res = C.run_child_rusage(
+                    [C.PYTHON, "-c", WORST_CHILD, str(path), str(runs), "1" if (trace_million or not million) else "0"],
+                    env=env,
+                    cwd=tmp,  # not the checkout: "-c" puts the working folder first on sys.path
+                )
+                if res["returncode"] != 0:
+                    rows.append(C.method_row(label, name, error=res["stderr"][-300:]))
+                    continue
+                out = C.last_json_line(res["stdout"])
+                if not out["from"].startswith(root):
+                    raise RuntimeError(f"{name}: modelscan came from {out['from']}, not {root}")
+                mode = "summary" if out["summary"] else "tensor infos kept"
+                rows.append(
+                    C.method_row(
+                        label,
+                        f"{name} ({mode}), CPU time",
+                        out["cpu"],
+                        peak=out["peak"],
+                        child_maxrss_kb=res["maxrss_kb"],
+                        child_rss_delta_kb=out["growth"] // 1024,
+                    )
+                )
+                if name == "this checkout" and out["peak"] is not None:
+                    ok = out["peak"] < 64_000_000
+                    checks.append(C.check(f"{label}: tracemalloc peak under 64 MB", ok, f"{out['peak']:,} B"))
+    notes.append("times are process CPU seconds of the call alone (the machine is shared); peak = tracemalloc")
+    if not trace_million:
+        notes.append("1,048,576 tensors: no tracemalloc peak (pass --trace-million; about 40x slower traced)")
+    return {
+        "benchmark": "gguf-worst",
+        "inputs": {"checkouts": ", ".join(f"{n}: {r}" for n, r in checkouts), "runs": runs},
+        "rows": rows,
+        "checks": checks,
+        "notes": notes,
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small GGUFWriter file, few rounds (smoke test)")
@@ -878,12 +1068,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     )
     ap.add_argument("--node-runs", type=int, help="calls of the Node parser in its process (default 8)")
     ap.add_argument("--no-cold", action="store_true", help="skip the dropped-page-cache rows")
+    ap.add_argument("--worst", action="store_true", help="issue 9's worst files instead of one GGUF")
+    ap.add_argument("--baseline", metavar="DIR", help="with --worst: also measure the checkout in DIR")
+    ap.add_argument("--trace-million", action="store_true", help="with --worst: tracemalloc the million tensors")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--header-bytes", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         child_main(args.child, args.file, args.header_bytes)
         return None
+    if args.worst:
+        return C.finish(
+            run_worst(baseline=args.baseline, runs=args.rounds or 3, trace_million=args.trace_million), args.json
+        )
     result = run(
         quick=args.quick,
         file=args.file,

@@ -11,7 +11,7 @@ each model's :class:`~modelscan.facts.ModelFacts`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from . import _rules
 from ._tables import LLAMA_FILE_TYPE_NAMES, GGMLType
@@ -19,7 +19,7 @@ from .candidates import Entry, Origin, mtime_ns
 from .errors import InvalidField, ModelScanError, NotAModel
 from .facts import ModelFacts, ModelType, TensorTypeStat
 from .facts_arch import derive_gguf_arch
-from .gguf import GGUFArray, GGUFHeader, GGUFTensorInfo, Undecoded
+from .gguf import GGUFArray, GGUFHeader, GGUFTensorStats, Undecoded
 from .read import GGUFRecord
 
 __all__ = ["derive_gguf_facts", "derive_gguf_models", "is_projector", "tensor_type_name"]
@@ -118,18 +118,7 @@ def _derive_type(kv: Mapping[str, object], arch: str) -> ModelType:
     return "llm"
 
 
-def _dominant_type(tensors: Iterable[GGUFTensorInfo]) -> str | None:
-    bytes_by_type: dict[int, int] = {}
-    for t in tensors:
-        if len(t.shape) >= 2 and t.n_bytes is not None:
-            bytes_by_type[t.ggml_type] = bytes_by_type.get(t.ggml_type, 0) + t.n_bytes
-    if not bytes_by_type:
-        return None
-    best = max(sorted(bytes_by_type), key=lambda k: bytes_by_type[k])
-    return tensor_type_name(best)
-
-
-def _derive_quant_name(file_name: str, kv: Mapping[str, object], tensors: Sequence[GGUFTensorInfo]) -> str | None:
+def _derive_quant_name(file_name: str, kv: Mapping[str, object], stats: GGUFTensorStats) -> str | None:
     """File-name token; else ``general.file_type``'s name; else the dominant 2D+ tensor type."""
     token = _rules.quant_token(file_name)
     if token is not None:
@@ -137,7 +126,8 @@ def _derive_quant_name(file_name: str, kv: Mapping[str, object], tensors: Sequen
     file_type = _int(kv.get("general.file_type"))
     if file_type is not None and file_type in LLAMA_FILE_TYPE_NAMES:
         return LLAMA_FILE_TYPE_NAMES[file_type]
-    return _dominant_type(tensors)
+    best = stats.dominant_matrix_type()
+    return tensor_type_name(best) if best is not None else None
 
 
 def _metadata(kv: Mapping[str, object]) -> dict[str, object]:
@@ -164,7 +154,7 @@ def _derive_tool_use(header: GGUFHeader, warnings: list[ModelScanError]) -> bool
             warnings.append(
                 InvalidField(
                     header.path,
-                    f"chat template of {value.length} bytes is over the limit; tool use not checked",
+                    f"chat template of {value.length} bytes was not decoded (over a limit); tool use not checked",
                     field=f"kv:{key}",
                     format="gguf",
                     code="not_decoded",
@@ -175,26 +165,21 @@ def _derive_tool_use(header: GGUFHeader, warnings: list[ModelScanError]) -> bool
     return False
 
 
-def _count_params(tensors: Sequence[GGUFTensorInfo], kv: Mapping[str, object], arch: str) -> tuple[int, int | None]:
+def _count_params(stats: GGUFTensorStats, kv: Mapping[str, object], arch: str) -> tuple[int, int | None]:
     """Total parameters, and active ones for MoE (``{arch}.expert_count`` / ``expert_used_count``)."""
-    total = sum(t.n_elements for t in tensors)
+    total = stats.elements
     n_expert = _int(kv.get(f"{arch}.expert_count"))
     n_used = _int(kv.get(f"{arch}.expert_used_count"))
     if not n_expert or n_used is None or not 0 < n_used <= n_expert:
         return total, None
     # Stacked expert tensors (ffn_*_exps) hold every expert; only n_used of them run per token.
-    expert = sum(t.n_elements for t in tensors if "_exps." in t.name or t.name.endswith("_exps"))
+    expert = stats.expert_elements
     return total, total - expert + expert * n_used // n_expert
 
 
-def _tensor_histogram(tensors: Iterable[GGUFTensorInfo]) -> dict[str, TensorTypeStat]:
-    acc: dict[str, list[int | None]] = {}
-    for t in tensors:
-        row = acc.setdefault(tensor_type_name(t.ggml_type), [0, 0, 0])
-        row[0] = (row[0] or 0) + 1
-        row[1] = (row[1] or 0) + t.n_elements
-        row[2] = None if row[2] is None or t.n_bytes is None else row[2] + t.n_bytes
-    return {name: TensorTypeStat(int(r[0] or 0), int(r[1] or 0), r[2]) for name, r in sorted(acc.items())}
+def _tensor_histogram(stats: GGUFTensorStats) -> dict[str, TensorTypeStat]:
+    rows = {tensor_type_name(t): TensorTypeStat(n, e, b) for t, (n, e, b) in stats.by_type.items()}
+    return dict(sorted(rows.items()))
 
 
 def derive_gguf_facts(
@@ -240,7 +225,7 @@ def derive_gguf_facts(
                 format="gguf",
             )
         )
-    tensors = [t for h in headers for t in h.tensors]
+    stats = GGUFTensorStats.combine(h.tensor_stats for h in headers)
     context = _int(kv.get(f"{arch}.context_length"))
     if context is None or context < 0:
         warnings.append(
@@ -254,23 +239,25 @@ def derive_gguf_facts(
         )
         context = None
 
-    quant = _derive_quant_name(file_names[0], kv, tensors)
+    quant = _derive_quant_name(file_names[0], kv, stats)
     vision = projector is not None or any(k.startswith(f"{arch}.vision.") for k in kv)
     size = sum(h.file_size for h in headers) + (projector.file_size if projector is not None else 0)
     name = _str(kv.get("general.name"))
     key_base = _rules.gguf_key_base(origin.repo)
-    n_params, n_active = _count_params(tensors, kv, arch)
-    known = [t for t in tensors if t.n_bytes is not None]
-    elements = sum(t.n_elements for t in known)
-    bpw = round(sum(t.n_bytes or 0 for t in known) * 8 / elements, 4) if elements else None
+    n_params, n_active = _count_params(stats, kv, arch)
+    known = [(e, b) for _, e, b in stats.by_type.values() if b is not None]  # types of known size
+    elements = sum(e for e, _ in known)
+    bpw = round(sum(b for _, b in known) * 8 / elements, 4) if elements else None
     name_source = name if name else key_base
     tool_use = _rules.go_template_uses_tools(template) if template is not None else _derive_tool_use(main, warnings)
     arch_numbers = dataclasses.replace(
         derive_gguf_arch(kv, source=main.path, warnings=warnings), context_length=context
     )
     projector_bytes = None
-    if projector is not None and all(t.n_bytes is not None for t in projector.tensors):
-        projector_bytes = sum(t.n_bytes or 0 for t in projector.tensors)
+    if projector is not None:
+        sizes = [b for _, _, b in projector.tensor_stats.by_type.values()]
+        if None not in sizes:  # every tensor of a known type
+            projector_bytes = sum(b for b in sizes if b is not None)
     return ModelFacts(
         format="gguf",
         path=main.path,
@@ -291,18 +278,18 @@ def derive_gguf_facts(
         n_params=n_params,
         n_params_active=n_active,
         bits_per_weight=bpw,
-        tensor_types=_tensor_histogram(tensors),
+        tensor_types=_tensor_histogram(stats),
         header_bytes=sum(h.data_offset for h in headers),
         files=tuple(h.path for h in headers),
         projector=projector.path if projector is not None else None,
-        projector_bytes=projector_bytes,
-        arch=arch_numbers,
         has_chat_template=_has_chat_template(kv),
         warnings=tuple(warnings),
         metadata=_metadata(kv),
         source=origin.source,
         source_name=origin.name,
         display_name=_rules.display_name(name_source),
+        projector_bytes=projector_bytes,
+        arch=arch_numbers,
         mtime_ns=mtime_ns,
         digest=digest,
     )

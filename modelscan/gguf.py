@@ -8,14 +8,20 @@ three deliberate differences:
 - big-endian files (which gguf-py's writer produces) are read, not rejected;
 - a tensor of a ggml type this table does not know is kept with ``n_bytes=None`` and a warning
   (ids are added upstream every few months, and one new type should not hide a model);
-- strings longer than the configured caps and arrays not asked for are skipped, not read.
+- strings longer than the configured caps or past the budget of strings not asked for, and
+  arrays not asked for, are skipped, not read.
+
+This module is the grammar; the bytes come through a :class:`~modelscan._cursor.Cursor`, which
+owns buffering, refills, integer reads and string skipping, over any byte source (a local file
+by ``os.pread``, a file-like stream, or a remote one), so the grammar never does I/O itself.
 
 Hostile input (HOSTILE.md R1-R5): every count or length is checked against the bytes that remain
 before anything is allocated or looped over, then against :class:`~modelscan.limits.Limits`.
-The stream is read with bounded ``read()`` calls into a small buffer (no mmap, no numpy), and
-string arrays such as a 262,144-token vocabulary are skipped by walking their length prefixes
-over that buffer. Every failure is a :class:`~modelscan.errors.ModelScanError` naming the file,
-the field (``kv[3:tokenizer.ggml.tokens].count``) and the absolute byte offset.
+What is kept is bounded too: string values are decoded in full only for the keys asked for (by
+default the few that model facts read), others within a small total budget, and the tensor infos
+can be summed into a :class:`GGUFTensorStats` as they are read instead of being kept, so a
+million tensors cost a few MB. Every failure is a :class:`~modelscan.errors.ModelScanError` naming the file, the field
+(``kv[3:tokenizer.ggml.tokens].count``) and the absolute byte offset.
 """
 
 from __future__ import annotations
@@ -23,14 +29,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import struct
-from collections.abc import Container
-from typing import BinaryIO, NoReturn
+from collections.abc import Callable, Container
+from typing import Any, BinaryIO, NoReturn
 
+from ._cursor import ByteSource, Cursor, FileSource, StreamSource
 from ._fs import open_regular, verify_unchanged
+from ._gguf_tensors import GGUFTensorInfo, GGUFTensorStats, TensorInfos, label, short
 from ._tables import (
-    GGML_BLOCK,
     GGML_MAX_DIMS,
-    GGML_MAX_NAME,
     GGUF_DEFAULT_ALIGNMENT,
     GGUF_MAGIC,
     GGUF_MAGIC_SWAPPED,
@@ -43,51 +49,74 @@ from ._tables import (
 from .errors import (
     DuplicateKey,
     ErrorCode,
-    FileAccessError,
     InvalidField,
-    LayoutError,
     LimitExceeded,
     ModelScanError,
     NotAModel,
     Truncated,
     Unsupported,
-    escape_text,
     quote_bytes,
 )
 from .limits import BATCH_LIMITS, Limits
 
 __all__ = [
+    "ALL_KEYS",
+    "FACT_STRING_KEYS",
     "GGUFArray",
     "GGUFHeader",
     "GGUFTensorInfo",
+    "GGUFTensorStats",
     "Undecoded",
     "parse_gguf_header",
     "read_gguf_header",
 ]
-
-# Bytes asked of the stream per refill. Big enough that a 6.5 MB vocabulary takes a handful of
-# read() calls, small enough that the buffer never matters for memory.
-_CHUNK = 1 << 20
-# The first read: enough for a header with a small vocabulary, so most files cost one such read.
-_FIRST_CHUNK = 1 << 18
 
 # Smallest possible encodings (R1): a KV is key length (8) + type (4) + a 1-byte value; a tensor
 # info is name length (8) + n_dims (4) + type (4) + offset (8) with no dims and an empty name.
 _MIN_KV_BYTES = 8 + 4 + 1
 _MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8
 _MIN_STRING_BYTES = 8
-
-# Field labels keep at most this many characters of a key or tensor name (R15).
-_LABEL_CHARS = 80
-
+# Warnings of one kind kept per file; the rest are counted in one more (a million tensors of an
+# unknown type would otherwise be a million warnings).
+_WARNINGS_PER_KIND = 16
 _LFS_PREFIX = b"version https://git-lfs"
 _CHAT_TEMPLATE_PREFIX = "tokenizer.chat_template"
-_INT64_LIMIT = 1 << 63
+
+#: The string values model facts read (``facts_gguf``): the default of ``decode_strings``, decoded
+#: up to their caps (``gguf_string_bytes``, ``gguf_chat_template_bytes``). Other string values
+#: are decoded only while their total stays within ``Limits.gguf_other_strings_bytes`` (what
+#: clients show of the metadata); the rest are kept as :class:`Undecoded`. So the decoded text of
+#: any file within the limits stays within a few tens of MB, although CPython keeps a string with
+#: one emoji at 4 bytes a character.
+FACT_STRING_KEYS: frozenset[str] = frozenset(
+    {
+        "general.architecture",
+        "general.name",
+        "general.type",
+        "general.size_label",
+        "tokenizer.chat_template",
+        "tokenizer.chat_template.tool_use",
+    }
+)
+
+
+class _AllKeys:
+    """A container that holds every key."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "ALL_KEYS"
+
+
+#: Pass as ``decode_strings`` or ``decode_arrays`` to decode every value (within the caps).
+ALL_KEYS: Container[str] = _AllKeys()
 
 
 @dataclasses.dataclass(frozen=True)
 class Undecoded:
-    """A string value longer than the cap: skipped over, only its byte length kept."""
+    """A string value that was skipped (not asked for, or over its cap): its byte length only."""
 
     length: int
 
@@ -102,18 +131,6 @@ class GGUFArray:
 
 
 @dataclasses.dataclass(frozen=True)
-class GGUFTensorInfo:
-    """One tensor info. ``shape`` is in file (``ne``) order, innermost dimension first."""
-
-    name: str
-    shape: tuple[int, ...]
-    ggml_type: int
-    offset: int  # relative to GGUFHeader.data_offset
-    n_elements: int
-    n_bytes: int | None  # None when the ggml type is unknown
-
-
-@dataclasses.dataclass(frozen=True)
 class GGUFHeader:
     """Everything in a GGUF file before its tensor data."""
 
@@ -122,31 +139,19 @@ class GGUFHeader:
     byteorder: str  # "<" or ">"
     kv: dict[str, object]
     kv_types: dict[str, int]
+    #: Every tensor info, in file order; empty when the parse was asked not to keep them
+    #: (``keep_tensors=False``): :attr:`tensor_stats` has what the facts need either way.
     tensors: tuple[GGUFTensorInfo, ...]
     alignment: int
     data_offset: int  # absolute start of the tensor data, i.e. the header size in bytes
     file_size: int
     # Errors compare by identity, so two parses of the same bytes would never be equal with them.
     warnings: tuple[ModelScanError, ...] = dataclasses.field(compare=False)
+    tensor_stats: GGUFTensorStats = dataclasses.field(default_factory=GGUFTensorStats)
 
     def get(self, key: str, default: object = None) -> object:
         """The value of metadata *key*, or *default*."""
         return self.kv.get(key, default)
-
-
-def _label(kind: str, index: int, name: str | None) -> str:
-    if name is None:
-        return f"{kind}[{index}]"
-    # Nearly every real name is printable ASCII: skip the per-character escape loop for those.
-    shown = name if name.isprintable() and "\\" not in name else escape_text(name)
-    if len(shown) > _LABEL_CHARS:
-        shown = shown[:_LABEL_CHARS] + "..."
-    return f"{kind}[{index}:{shown}]"
-
-
-def _short(name: str) -> str:
-    """A key or name for a detail message (which ModelScanError escapes itself), cut short."""
-    return name if len(name) <= _LABEL_CHARS else name[:_LABEL_CHARS] + "..."
 
 
 def _pad(n: int, align: int) -> int:
@@ -160,45 +165,54 @@ def _type_name(value_type: int) -> str:
         return str(value_type)
 
 
+_Unpack = Callable[[bytes, int], tuple[Any, ...]]
+_STRUCTS: dict[str, tuple[dict[int, tuple[_Unpack, int]], list[_Unpack]]] = {}
+
+
+def _structs(order: str) -> tuple[dict[int, tuple[_Unpack, int]], list[_Unpack]]:
+    """The precompiled structs of one byte order: scalar values by type, and a tensor info after
+    its name and n_dims (the dims, the type and the offset in one call) by n_dims."""
+    if order not in _STRUCTS:
+        scalar: dict[int, tuple[_Unpack, int]] = {
+            t: (struct.Struct(order + fmt).unpack_from, size) for t, (fmt, size) in GGUF_SCALAR.items()
+        }
+        dims: list[_Unpack] = [struct.Struct(order + "Q" * n + "IQ").unpack_from for n in range(GGML_MAX_DIMS + 1)]
+        _STRUCTS[order] = (scalar, dims)
+    return _STRUCTS[order]
+
+
 class _Parser:
-    """One parse of one stream. ``buf[pos]`` is byte ``base + pos`` of the GGUF file."""
+    """One parse of one source: the GGUF grammar, reading only through ``self.cur``."""
 
     def __init__(
         self,
-        stream: BinaryIO,
-        source: str,
-        file_size: int | None,
+        source: ByteSource,
+        name: str,
+        *,
         limits: Limits,
         decode_arrays: Container[str],
+        decode_strings: Container[str],
+        keep_tensors: bool,
     ) -> None:
-        self.stream = stream
-        self.source = source
+        self.source = name
         self.limits = limits
         self.decode_arrays = decode_arrays
+        self.decode_strings = decode_strings
+        self.keep_tensors = keep_tensors
+        # The tensor infos are kept (if only for the error paths) when they cannot be read again.
+        self.can_reread = bool(getattr(source, "can_reread", True))
         self.warnings: list[ModelScanError] = []
-        # Absolute position of each tensor info's offset field, for layout errors.
-        self.offset_fields: list[int] = []
-        try:
-            self.seekable = bool(stream.seekable())
-            self.start = stream.tell() if self.seekable else 0
-            if file_size is None:
-                if not self.seekable:
-                    raise TypeError("parse_gguf_header: file_size is required for a stream that cannot seek")
-                file_size = stream.seek(0, os.SEEK_END) - self.start
-                stream.seek(self.start)
-        except OSError as exc:
-            raise self._os_error(exc) from exc
-        self.size = file_size
-        self.cap = limits.gguf_metadata_bytes
-        self.buf = b""
-        self.pos = 0
-        self.base = 0
+        self.warned: dict[tuple[type[ModelScanError], ErrorCode | None, str | None], int] = {}
+        self.text_left = limits.gguf_string_bytes_per_file  # bytes of strings still decoded
+        self.others_left = limits.gguf_other_strings_bytes  # ... of which for keys not asked for
+        self.elements_left = limits.gguf_array_elements_decoded_per_file  # array elements still decoded
+        self.cur = Cursor(
+            source, name=name, format="gguf", cap=limits.gguf_metadata_bytes, cap_limit="gguf_metadata_bytes"
+        )
+        self.size = self.cur.size
         self.set_byteorder("<")
 
     # --- errors ---------------------------------------------------------------------------
-
-    def _os_error(self, exc: OSError) -> FileAccessError:
-        return FileAccessError(self.source, f"read failed: {exc.strerror or exc}", format="fs", code="os_error")
 
     def fail(
         self,
@@ -222,121 +236,77 @@ class _Parser:
         code: ErrorCode | None = None,
         limit: str | None = None,
     ) -> None:
-        self.warnings.append(
-            cls(self.source, detail, field=field, offset=offset, format="gguf", code=code, limit=limit)
-        )
+        if self.room(cls, code, limit):
+            self.warnings.append(
+                cls(self.source, detail, field=field, offset=offset, format="gguf", code=code, limit=limit)
+            )
 
-    # --- the buffer -----------------------------------------------------------------------
+    def room(self, cls: type[ModelScanError], code: ErrorCode | None = None, limit: str | None = None) -> bool:
+        """Count one warning of this kind; whether it is still to be kept (the first few are)."""
+        kind = (cls, code, limit)
+        seen = self.warned[kind] = self.warned.get(kind, 0) + 1
+        return seen <= _WARNINGS_PER_KIND
+
+    def warnings_kept(self) -> tuple[ModelScanError, ...]:
+        """The warnings, and one for each kind that had more than were kept."""
+        more = [
+            cls(
+                self.source,
+                f"{n - _WARNINGS_PER_KIND} more {code or limit or cls.__name__} warnings not listed",
+                format="gguf",
+                code=code,
+                limit=limit,
+            )
+            for (cls, code, limit), n in self.warned.items()
+            if n > _WARNINGS_PER_KIND
+        ]
+        return (*self.warnings, *more)
 
     def set_byteorder(self, order: str) -> None:
         self.order = order
-        self.u32 = struct.Struct(order + "I").unpack_from
-        self.u64 = struct.Struct(order + "Q").unpack_from
-        self.scalar = {t: (struct.Struct(order + fmt).unpack_from, size) for t, (fmt, size) in GGUF_SCALAR.items()}
+        self.cur.set_byteorder(order)
+        self.scalar, self.dims_unpack = _structs(order)
 
-    @property
-    def here(self) -> int:
-        return self.base + self.pos
+    # --- strings --------------------------------------------------------------------------
 
-    def check(self, need: int, field: str, what: str = "") -> None:
-        """R1 before allocating or looping: *need* bytes must remain in the file and the cap."""
-        at = self.base + self.pos
-        remain = self.size - at
-        if need > remain:
-            prefix = f"{what}: " if what else ""
-            self.fail(Truncated, field, at, f"{prefix}needs {need} bytes, {max(remain, 0)} remain")
-        if at + need > self.cap:
-            self.fail(
+    def read_string(self, field: str, cap: int, *, other: bool = False) -> str | Undecoded:
+        """A length-prefixed string, decoded if it is within *cap* and what is left of the file's
+        budget of decoded text (and, for a key not asked for by name, *other*, of the budget of
+        other strings); else skipped and returned as Undecoded."""
+        cur = self.cur
+        at = cur.here
+        length = cur.read_u64(field)
+        cur.require(length, field)
+        if length > cap or (other and length > self.others_left):
+            cur.skip(length, field)
+            return Undecoded(length)
+        if length > self.text_left:
+            self.warn(
                 LimitExceeded,
                 field,
                 at,
-                f"metadata would reach byte {at + need}, over the limit of {self.cap}",
-                limit="gguf_metadata_bytes",
+                f"string of {length} bytes not decoded: {self.text_left} bytes left of the file's limit of "
+                f"{self.limits.gguf_string_bytes_per_file}",
+                limit="gguf_string_bytes_per_file",
             )
-
-    def fill(self, n: int, field: str) -> None:
-        """Make ``buf[pos:pos + n]`` available, reading at most ``max(n, _CHUNK)`` bytes."""
-        avail = len(self.buf) - self.pos
-        if avail >= n:
-            return
-        self.check(n, field)
-        read_from = self.base + len(self.buf)
-        # Most headers are small: the first read asks for less, later ones for whole chunks.
-        chunk = _FIRST_CHUNK if read_from == 0 else _CHUNK
-        want = min(max(n - avail, chunk), self.size - read_from)
-        chunks = [self.buf[self.pos :]] if avail else []
-        got = 0
-        try:
-            while got < want:
-                data = self.stream.read(want - got)
-                if not data:
-                    break
-                chunks.append(data)
-                got += len(data)
-        except OSError as exc:
-            raise self._os_error(exc) from exc
-        self.base += self.pos
-        self.pos = 0
-        self.buf = chunks[0] if len(chunks) == 1 else b"".join(chunks)  # no copy of a lone read
-        if len(self.buf) < n:
-            # The stream ended before the size we were told (or measured): the file shrank.
-            self.fail(Truncated, field, self.base, f"needs {n} bytes, {len(self.buf)} remain (file ends early)")
-
-    def seek_to(self, target: int, field: str) -> None:
-        """Move to absolute *target* (already checked to be inside the file and the cap)."""
-        if self.base <= target <= self.base + len(self.buf):
-            self.pos = target - self.base
-            return
-        try:
-            if self.seekable:
-                self.stream.seek(self.start + target)
-            else:
-                left = target - (self.base + len(self.buf))
-                while left > 0:
-                    data = self.stream.read(min(left, _CHUNK))
-                    if not data:
-                        self.fail(Truncated, field, target - left, f"{left} bytes missing (file ends early)")
-                    left -= len(data)
-        except OSError as exc:
-            raise self._os_error(exc) from exc
-        self.buf = b""
-        self.base = target
-        self.pos = 0
-
-    def read_u32(self, field: str) -> int:
-        self.fill(4, field)
-        value: int = self.u32(self.buf, self.pos)[0]
-        self.pos += 4
-        return value
-
-    def read_u64(self, field: str) -> int:
-        self.fill(8, field)
-        value: int = self.u64(self.buf, self.pos)[0]
-        self.pos += 8
-        return value
-
-    def read_string(self, field: str, cap: int) -> str | Undecoded:
-        """A length-prefixed string; over *cap* bytes it is skipped and returned as Undecoded."""
-        at = self.here
-        length = self.read_u64(field)
-        self.check(length, field)
-        if length > cap:
-            self.seek_to(self.here + length, field)
+            cur.skip(length, field)
             return Undecoded(length)
-        self.fill(length, field)
-        raw = self.buf[self.pos : self.pos + length]
-        self.pos += length
+        self.text_left -= length
+        if other:
+            self.others_left -= length
+        raw = cur.take_view(length, field)  # decoded from the buffer: a 4 MiB template is not copied
         try:
-            return raw.decode("utf-8")
+            return str(raw, "utf-8")
         except UnicodeDecodeError:
             self.warn(InvalidField, field, at, "string not UTF-8 (replaced)", code="not_utf8")
-            return raw.decode("utf-8", errors="replace")
+            return str(raw, "utf-8", "replace")
 
     def read_name(self, field: str, max_len: int, limit: str | None) -> str:
         """A key or tensor name: non-empty for keys, length-capped, strictly UTF-8."""
-        at = self.here
-        length = self.read_u64(field + ".len")
-        self.check(length, field)
+        cur = self.cur
+        at = cur.here
+        length = cur.read_u64(field + ".len")
+        cur.require(length, field)
         if limit is None:
             if length >= max_len:
                 self.fail(InvalidField, field, at, f"length {length} >= {max_len} (GGML_MAX_NAME)")
@@ -345,9 +315,7 @@ class _Parser:
                 self.fail(InvalidField, field, at, "empty key")
             if length > max_len:
                 self.fail(LimitExceeded, field, at, f"key of {length} bytes over the limit of {max_len}", limit=limit)
-        self.fill(length, field)
-        raw = self.buf[self.pos : self.pos + length]
-        self.pos += length
+        raw = cur.take(length, field)
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -359,12 +327,14 @@ class _Parser:
 
     def read_preamble(self) -> tuple[int, int, int]:
         """Magic, version and the two counts, each count checked in O(1) (R1, then the caps)."""
+        cur = self.cur
         if self.size <= 0:
             raise NotAModel(self.source, "empty file", format="gguf", code="empty_file")
-        self.fill(4, "header.magic")
-        magic = self.buf[:4]
+        cur.ensure(4, "header.magic")
+        first = cur.buf
+        magic = first[:4]
         if magic not in (GGUF_MAGIC, GGUF_MAGIC_SWAPPED):
-            if self.buf.startswith(_LFS_PREFIX):
+            if first.startswith(_LFS_PREFIX):
                 raise NotAModel(
                     self.source, "weights not downloaded (git-lfs pointer)", format="gguf", code="lfs_pointer"
                 )
@@ -376,8 +346,8 @@ class _Parser:
                 format="gguf",
                 code="bad_magic",
             )
-        self.pos = 4
-        raw_version = self.read_u32("header.version")
+        cur.seek(4)
+        raw_version = cur.read_u32("header.version")
         # Like llama.cpp and gguf-py: a version whose low 16 bits are zero was written with the
         # other byte order. "FUGG" is a file whose magic was swapped as well.
         if magic == GGUF_MAGIC_SWAPPED or (raw_version != 0 and raw_version & 0xFFFF == 0):
@@ -390,10 +360,10 @@ class _Parser:
                 detail += " (GGUF v1 is no longer supported)"
             self.fail(Unsupported, "header.version", 4, detail, code="unsupported_version")
 
-        n_tensors = self.read_u64("header.n_tensors")
-        n_kv = self.read_u64("header.n_kv")
+        n_tensors = cur.read_u64("header.n_tensors")
+        n_kv = cur.read_u64("header.n_kv")
         # R1 in O(1), before any loop: the smallest encoding of each item must fit.
-        remain = self.size - self.here
+        remain = self.size - cur.here
         if n_tensors * _MIN_TENSOR_INFO_BYTES > remain:
             self.fail(
                 Truncated,
@@ -424,47 +394,62 @@ class _Parser:
                 f"{n_kv} key/value pairs over the limit of {self.limits.gguf_n_kv}",
                 limit="gguf_n_kv",
             )
-        self.check(n_kv * _MIN_KV_BYTES + n_tensors * _MIN_TENSOR_INFO_BYTES, "header.n_kv")
+        cur.require(n_kv * _MIN_KV_BYTES + n_tensors * _MIN_TENSOR_INFO_BYTES, "header.n_kv")
 
         return version, n_tensors, n_kv
 
     def parse(self) -> GGUFHeader:
         version, n_tensors, n_kv = self.read_preamble()
+        cur = self.cur
         kv: dict[str, object] = {}
         kv_types: dict[str, int] = {}
         alignment = GGUF_DEFAULT_ALIGNMENT
+        key_bytes = 0
         for i in range(n_kv):
-            key_at = self.here
+            # What is left of the header, roughly (real key/values and tensor infos average about
+            # 40 and 64 bytes): a read the grammar cannot size reads that much.
+            cur.rest = (n_kv - i) * 40 + n_tensors * 64
+            key_at = cur.here
             key = self.read_name(f"kv[{i}].key", self.limits.gguf_key_bytes, "gguf_key_bytes")
-            item = _label("kv", i, key)
+            item = label("kv", i, key)
+            key_bytes += cur.here - key_at - 8
+            if key_bytes > self.limits.gguf_key_bytes_per_file:
+                # Every key is kept: their total is what they cost (4 bytes a character at worst).
+                self.fail(
+                    LimitExceeded,
+                    item,
+                    key_at,
+                    f"keys reach {key_bytes} bytes, over the limit of {self.limits.gguf_key_bytes_per_file}",
+                    limit="gguf_key_bytes_per_file",
+                )
             if key in kv:
-                self.fail(DuplicateKey, item, key_at, f"duplicate key '{_short(key)}'")
-            value_type = self.read_u32(item + ".type")
+                self.fail(DuplicateKey, item, key_at, f"duplicate key '{short(key)}'")
+            value_type = cur.read_u32(item + ".type")
             if key == "general.alignment" and value_type != GGUFValueType.UINT32:
                 # llama.cpp PR #26318: any other type is rejected, not converted.
-                self.fail(
-                    InvalidField, item + ".type", self.here - 4, f"must be uint32, found {_type_name(value_type)}"
-                )
+                self.fail(InvalidField, item + ".type", cur.here - 4, f"must be uint32, found {_type_name(value_type)}")
             kv[key] = self.read_value(key, item, value_type)
             kv_types[key] = value_type
             if key == "general.alignment":
-                alignment = self.check_alignment(kv[key], item + ".value", self.here - 4)
+                alignment = self.check_alignment(kv[key], item + ".value", cur.here - 4)
         self.check_tokenizer_counts(kv)
 
-        tensors = self.read_tensor_infos(n_tensors)
-        data_offset = _pad(self.here, alignment)
-        self.check_layout(tensors, data_offset, alignment)
+        tensors = TensorInfos(self, n_tensors, alignment)
+        tensors.read()
+        data_offset = _pad(cur.here, alignment)
+        tensors.check_after(data_offset)
         return GGUFHeader(
             path=self.source,
             version=version,
             byteorder=self.order,
             kv=kv,
             kv_types=kv_types,
-            tensors=tuple(tensors),
+            tensors=tuple(tensors.kept) if self.keep_tensors else (),
             alignment=alignment,
             data_offset=data_offset,
             file_size=self.size,
-            warnings=tuple(self.warnings),
+            warnings=self.warnings_kept(),
+            tensor_stats=tensors.stats(),
         )
 
     # --- values ---------------------------------------------------------------------------
@@ -476,13 +461,11 @@ class _Parser:
 
     def read_scalar(self, value_type: int, field: str) -> object:
         unpack, size = self.scalar[value_type]
-        self.fill(size, field)
-        value: object = unpack(self.buf, self.pos)[0]
+        value = self.cur.unpack(unpack, size, field)
         if value_type == GGUFValueType.BOOL:
             if value not in (0, 1):
-                self.fail(InvalidField, field, self.here, f"bool byte {value} not 0/1")
+                self.fail(InvalidField, field, self.cur.here - size, f"bool byte {value} not 0/1")
             value = value == 1
-        self.pos += size
         return value
 
     def read_value(self, key: str, item: str, value_type: int) -> object:
@@ -490,27 +473,31 @@ class _Parser:
         if value_type in self.scalar:
             return self.read_scalar(value_type, field)
         if value_type == GGUFValueType.STRING:
-            return self.read_string(field, self.string_cap(key))
+            if key in self.decode_strings:
+                return self.read_string(field, self.string_cap(key))
+            # Any other string while the budget lasts (what clients show of the metadata).
+            return self.read_string(field, self.limits.gguf_string_bytes, other=True)
         if value_type == GGUFValueType.ARRAY:
             return self.read_array(key, item)
-        self.fail(InvalidField, item + ".type", self.here - 4, f"unknown value type {value_type}")
+        self.fail(InvalidField, item + ".type", self.cur.here - 4, f"unknown value type {value_type}")
 
     def read_array(self, key: str, item: str) -> GGUFArray:
-        elem_type = self.read_u32(item + ".elem_type")
+        cur = self.cur
+        elem_type = cur.read_u32(item + ".elem_type")
         if elem_type == GGUFValueType.ARRAY:
             # The spec allows nesting; llama.cpp rejects it, and so do we (gguf-py recursed, G-21).
             self.fail(
-                Unsupported, item + ".elem_type", self.here - 4, "nested arrays are not supported", code="nested_array"
+                Unsupported, item + ".elem_type", cur.here - 4, "nested arrays are not supported", code="nested_array"
             )
         if elem_type in self.scalar:
             elem_size = self.scalar[elem_type][1]
         elif elem_type == GGUFValueType.STRING:
             elem_size = _MIN_STRING_BYTES
         else:
-            self.fail(InvalidField, item + ".elem_type", self.here - 4, f"unknown element type {elem_type}")
-        count_at = self.here
-        count = self.read_u64(item + ".count")
-        self.check(count * elem_size, item + ".count", f"{count} elements of >= {elem_size} bytes")
+            self.fail(InvalidField, item + ".elem_type", cur.here - 4, f"unknown element type {elem_type}")
+        count_at = cur.here
+        count = cur.read_u64(item + ".count")
+        cur.require(count * elem_size, item + ".count", f"{count} elements of >= {elem_size} bytes")
 
         values: tuple[object, ...] | None = None
         decode = key in self.decode_arrays
@@ -523,13 +510,24 @@ class _Parser:
                 limit="gguf_array_elements_decoded",
             )
             decode = False
+        if decode and count > self.elements_left:
+            self.warn(
+                LimitExceeded,
+                item + ".count",
+                count_at,
+                f"{count} elements over what is left ({self.elements_left}) of the file's limit of "
+                f"{self.limits.gguf_array_elements_decoded_per_file}; not decoded",
+                limit="gguf_array_elements_decoded_per_file",
+            )
+            decode = False
         if decode:
-            values = self.decode_array(elem_type, count, item + ".value")
+            self.elements_left -= count
+            values = self.decode_array(key, elem_type, count, item + ".value")
         elif elem_type == GGUFValueType.STRING:
-            self.skip_strings(count, item + ".value")
+            cur.skip_strings(count, item + ".value")
         else:
             # Fixed-size elements are skipped by arithmetic alone (R5): no bytes are read.
-            self.seek_to(self.here + count * elem_size, item + ".value")
+            cur.skip(count * elem_size, item + ".value")
 
         expected = TOKENIZER_ARRAYS.get(key)
         if expected is not None and expected[0] != elem_type:
@@ -542,66 +540,25 @@ class _Parser:
             )
         return GGUFArray(elem_type, count, values)
 
-    def decode_array(self, elem_type: int, count: int, field: str) -> tuple[object, ...]:
+    def decode_array(self, key: str, elem_type: int, count: int, field: str) -> tuple[object, ...]:
+        cur = self.cur
         if elem_type == GGUFValueType.STRING:
             cap = self.limits.gguf_string_bytes
-            return tuple(self.read_string(f"{field}[{j}]", cap) for j in range(count))
+            if key in self.decode_strings:
+                return tuple(self.read_string(f"{field}[{j}]", cap) for j in range(count))
+            # Strings of a key not asked for by name come out of the budget of other strings.
+            return tuple(self.read_string(f"{field}[{j}]", cap, other=True) for j in range(count))
         fmt, size = GGUF_SCALAR[elem_type]
-        self.fill(count * size, field)
-        values: tuple[object, ...] = struct.unpack_from(f"{self.order}{count}{fmt}", self.buf, self.pos)
+        cur.ensure(count * size, field, hint=count * size)
+        at = cur.here
+        values: tuple[object, ...] = struct.unpack_from(f"{self.order}{count}{fmt}", cur.buf, cur.pos)
         if elem_type == GGUFValueType.BOOL:
             for j, byte in enumerate(values):
                 if byte not in (0, 1):
-                    self.fail(InvalidField, f"{field}[{j}]", self.here + j, f"bool byte {byte} not 0/1")
+                    self.fail(InvalidField, f"{field}[{j}]", at + j, f"bool byte {byte} not 0/1")
             values = tuple(byte == 1 for byte in values)
-        self.pos += count * size
+        cur.moved_to(cur.pos + count * size)
         return values
-
-    def skip_strings(self, count: int, field: str) -> None:
-        """Step over *count* length-prefixed strings without decoding them (R4, R5).
-
-        The hot loop of the whole reader: a 262,144-token vocabulary is 262,144 iterations of
-        one ``unpack_from`` and one addition over the buffered bytes. ``unpack_from`` itself
-        raises when a length prefix runs past the buffer; then the buffer is refilled from the
-        prefix on, and the position checked against the file size and the metadata cap.
-        """
-        unpack = self.u64
-        buf, p, j = self.buf, self.pos, 0
-        while True:
-            seg_p, seg_j = p, j
-            try:
-                for j in range(seg_j, count):  # noqa: B007 - j is read after the loop on purpose
-                    p += unpack(buf, p)[0] + 8
-                j = count
-            except (struct.error, OverflowError):
-                pass  # the prefix of string j is not (wholly) in the buffer
-            at = self.base + p
-            if at > self.size or at > self.cap:
-                # String j-1 claims more bytes than there are. Walk this buffer again (off the
-                # hot path) to say where it starts.
-                q = seg_p
-                for _ in range(seg_j, j - 1):
-                    q += unpack(buf, q)[0] + 8
-                where = f"{field}[{j - 1}]"
-                if at > self.size:
-                    self.fail(
-                        Truncated,
-                        where,
-                        self.base + q,
-                        f"string of {at - self.base - q - 8} bytes runs past the end of the file ({self.size})",
-                    )
-                self.fail(
-                    LimitExceeded,
-                    where,
-                    self.base + q,
-                    f"metadata would reach byte {at}, over the limit of {self.cap}",
-                    limit="gguf_metadata_bytes",
-                )
-            self.seek_to(at, field)
-            if j == count:
-                return
-            self.fill(8, f"{field}[{j}]")
-            buf, p = self.buf, self.pos
 
     def check_alignment(self, value: object, field: str, offset: int) -> int:
         # Checked before any padding arithmetic runs (HOSTILE G-24, PR #24997).
@@ -629,138 +586,38 @@ class _Parser:
                 index = list(kv).index(key)
                 self.warn(
                     InvalidField,
-                    _label("kv", index, key) + ".count",
+                    label("kv", index, key) + ".count",
                     None,
                     f"{other.count} elements, but tokenizer.ggml.tokens has {tokens.count}",
                     code="count_mismatch",
                 )
 
-    # --- tensor infos ---------------------------------------------------------------------
-
-    def read_tensor_infos(self, n_tensors: int) -> list[GGUFTensorInfo]:
-        tensors: list[GGUFTensorInfo] = []
-        seen: set[str] = set()
-        for i in range(n_tensors):
-            name_at = self.here
-            name = self.read_name(f"tensor[{i}].name", GGML_MAX_NAME, None)
-            item = _label("tensor", i, name)
-            if name in seen:
-                self.fail(DuplicateKey, item, name_at, f"duplicate tensor name '{_short(name)}'")
-            seen.add(name)
-            n_dims = self.read_u32(item + ".n_dims")
-            if n_dims > GGML_MAX_DIMS:
-                # Before reading any dim (CVE-2024-21802).
-                self.fail(InvalidField, item + ".n_dims", self.here - 4, f"{n_dims} > {GGML_MAX_DIMS}")
-            shape = []
-            n_elements = 1
-            for d in range(n_dims):
-                dim = self.read_u64(f"{item}.dims[{d}]")
-                if dim >= _INT64_LIMIT:
-                    self.fail(InvalidField, f"{item}.dims[{d}]", self.here - 8, f"{dim} >= 2^63")
-                shape.append(dim)
-                n_elements *= dim
-            if n_elements >= _INT64_LIMIT:
-                self.fail(
-                    InvalidField,
-                    item + ".dims",
-                    self.here - 8 * n_dims,
-                    f"element count {n_elements} does not fit in int64",
-                )
-            ggml_type = self.read_u32(item + ".type")
-            type_at = self.here - 4
-            self.offset_fields.append(self.here)
-            offset = self.read_u64(item + ".offset")
-            block = GGML_BLOCK.get(ggml_type)
-            n_bytes: int | None = None
-            if block is None:
-                self.warn(
-                    Unsupported, item + ".type", type_at, f"unknown ggml type id {ggml_type}", code="unknown_ggml_type"
-                )
-            else:
-                block_size, type_size = block
-                ne0 = shape[0] if shape else 1
-                if ne0 % block_size:
-                    self.fail(
-                        InvalidField,
-                        item + ".dims[0]",
-                        type_at - 8 * n_dims,
-                        f"{ne0} not a multiple of block size {block_size}",
-                    )
-                rows = n_elements // ne0 if ne0 else 0
-                n_bytes = ne0 // block_size * type_size * rows
-            tensors.append(GGUFTensorInfo(name, tuple(shape), ggml_type, offset, n_elements, n_bytes))
-        return tensors
-
-    def check_layout(self, tensors: list[GGUFTensorInfo], data_offset: int, alignment: int) -> None:
-        """llama.cpp's rule: each offset equals the padded size of the tensors before it (R9).
-
-        Errors point at the byte of the tensor info's ``offset`` field.
-        """
-        expected: int | None = 0
-        minimum = 0  # after a tensor of unknown size: the least offset the next one can have
-        for i, t in enumerate(tensors):
-            item = _label("tensor", i, t.name)
-            at = self.offset_fields[i]
-            if t.offset % alignment:
-                self.fail(
-                    LayoutError,
-                    item + ".offset",
-                    at,
-                    f"offset {t.offset} not a multiple of alignment {alignment}",
-                    code="misaligned",
-                )
-            if expected is None:
-                # After a tensor of unknown size only the order can be checked.
-                if t.offset < minimum:
-                    self.fail(
-                        LayoutError,
-                        item + ".offset",
-                        at,
-                        f"offset {t.offset} overlaps the tensor before it, which is of unknown size",
-                        code="overlap",
-                    )
-            elif t.offset < expected:
-                self.fail(
-                    LayoutError,
-                    item + ".offset",
-                    at,
-                    f"offset {t.offset} overlaps the tensor before it, expected {expected}",
-                    code="overlap",
-                )
-            elif t.offset > expected:
-                self.fail(
-                    LayoutError,
-                    item + ".offset",
-                    at,
-                    f"offset {t.offset} leaves a hole of {t.offset - expected} bytes, expected {expected}",
-                    code="hole",
-                )
-            if t.n_bytes is None:
-                # A non-empty tensor takes at least one byte, so at least one alignment unit.
-                expected = None
-                minimum = t.offset + (alignment if t.n_elements else 0)
-                continue
-            end = data_offset + t.offset + t.n_bytes
-            if end > self.size:
-                self.fail(
-                    Truncated, item, at, f"tensor data beyond end of file: ends at byte {end}, file has {self.size}"
-                )
-            expected = t.offset + _pad(t.n_bytes, alignment)
-
 
 def parse_gguf_header(
-    stream: BinaryIO,
+    stream: BinaryIO | ByteSource,
     *,
     source: str,
     file_size: int | None = None,
     limits: Limits = BATCH_LIMITS,
     decode_arrays: Container[str] = frozenset(),
+    decode_strings: Container[str] = FACT_STRING_KEYS,
+    keep_tensors: bool = True,
 ) -> GGUFHeader:
     """Parse the GGUF header that starts at *stream*'s current position.
 
-    *source* names the file in errors. *file_size* is the size of the GGUF file (from its start);
-    by default it is measured by seeking to the end, which a stream that cannot seek must spare
-    us by passing it. Arrays are skipped unless their key is in *decode_arrays*.
+    *stream* is a binary file-like object, or a byte source (anything with ``size`` and
+    ``read_at(offset, n)``, see :class:`modelscan._cursor.ByteSource`), which is read from its
+    offset 0. *source* names the file in errors. *file_size* is the size of the GGUF file (from
+    its start); for a stream it is measured by seeking to the end by default, which a stream that
+    cannot seek must spare us by passing it.
+
+    String values are decoded for the keys in *decode_strings* (by default
+    :data:`FACT_STRING_KEYS`), and for other keys while their total stays within
+    ``limits.gguf_other_strings_bytes``; the others are :class:`Undecoded`. Arrays are skipped
+    unless their key is in *decode_arrays*. Pass :data:`ALL_KEYS` to decode every value (each
+    within its cap).
+    With *keep_tensors* false, :attr:`GGUFHeader.tensors` is empty and only
+    :attr:`GGUFHeader.tensor_stats` is built: a few MB for a million tensors.
 
     Raises :class:`NotAModel` (``empty_file``, ``bad_magic``, ``lfs_pointer``), :class:`Truncated`,
     :class:`LimitExceeded`, :class:`InvalidField`, :class:`Unsupported` (``unsupported_version``,
@@ -768,38 +625,62 @@ def parse_gguf_header(
     :class:`DuplicateKey`, or :class:`FileAccessError` when the stream itself fails.
     Non-fatal findings are in :attr:`GGUFHeader.warnings`.
     """
-    return _Parser(stream, source, file_size, limits, decode_arrays).parse()
+    if hasattr(stream, "read_at"):
+        byte_source: ByteSource = stream  # type: ignore[assignment]
+        if file_size is not None and file_size != byte_source.size:
+            raise TypeError("parse_gguf_header: file_size differs from the source's size")
+    else:
+        byte_source = StreamSource(stream, file_size)
+    return _Parser(
+        byte_source,
+        source,
+        limits=limits,
+        decode_arrays=decode_arrays,
+        decode_strings=decode_strings,
+        keep_tensors=keep_tensors,
+    ).parse()
 
 
 def read_gguf_header(
     path: str | os.PathLike[str],
     *,
+    source: str | None = None,
     limits: Limits = BATCH_LIMITS,
     decode_arrays: Container[str] = frozenset(),
+    decode_strings: Container[str] = FACT_STRING_KEYS,
+    keep_tensors: bool = True,
     expect: tuple[int, ...] | None = None,
-    source: str | None = None,
 ) -> GGUFHeader:
     """Open *path* safely (``_fs.open_regular``) and parse its GGUF header.
 
-    *expect* is the ``(st_dev, st_ino)`` a folder walk saw for *path* (a resolved path): a file
-    swapped since then raises :class:`ChangedDuringScan` before anything is read. An empty file
-    is :class:`NotAModel` (``empty_file``) from ``fstat`` alone. A file that changes while it is
-    read raises :class:`ChangedDuringScan`, also when the change made the parse fail. Raises
-    everything :func:`parse_gguf_header` raises, and :class:`FileAccessError`. *source* names the
-    file in errors and in the header (default: *path*).
+    *source* is the name the file goes by in errors and in :attr:`GGUFHeader.path` (by default
+    *path*): a caller that opens the resolved target of a symbolic link names the file as it was
+    found. *expect* is what a folder walk saw of *path* (a resolved path), passed on to
+    :func:`~modelscan._fs.open_regular`: a file swapped (or rewritten) since then raises
+    :class:`ChangedDuringScan` before anything is read. An empty
+    file is :class:`NotAModel` (``empty_file``) from ``fstat`` alone. A file that changes while it
+    is read raises :class:`ChangedDuringScan`, also when the change made the parse fail. The file
+    is read with ``os.pread``, sized to the header. *decode_strings*, *decode_arrays* and
+    *keep_tensors* are as for :func:`parse_gguf_header`. Raises everything
+    :func:`parse_gguf_header` raises, and :class:`FileAccessError`.
     """
-    source = os.fsdecode(path) if source is None else source
-    f, before = open_regular(path, expect=expect, source=source)
+    name = os.fsdecode(path) if source is None else source
+    f, before = open_regular(path, expect=expect, source=name)
     with f:
         if before.st_size == 0:
-            raise NotAModel(source, "empty file", format="gguf", code="empty_file")
+            raise NotAModel(name, "empty file", format="gguf", code="empty_file")
         try:
             header = parse_gguf_header(
-                f, source=source, file_size=before.st_size, limits=limits, decode_arrays=decode_arrays
+                FileSource(f.fileno(), before.st_size),
+                source=name,
+                limits=limits,
+                decode_arrays=decode_arrays,
+                decode_strings=decode_strings,
+                keep_tensors=keep_tensors,
             )
         except ModelScanError:
             # A truncated or garbled read of a file that is being rewritten is not corruption.
-            verify_unchanged(source, f, before)
+            verify_unchanged(name, f, before)
             raise
-        verify_unchanged(source, f, before)
+        verify_unchanged(name, f, before)
     return header

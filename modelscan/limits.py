@@ -25,14 +25,23 @@ class Limits:
     gguf_string_bytes: int = 1 * _MiB
     #: ... except chat templates, which may be this long.
     gguf_chat_template_bytes: int = 4 * _MiB
+    #: GGUF string values decoded in all, per file; later ones are skipped (with a warning for a
+    #: key asked for by name). CPython keeps a string with one emoji at 4 bytes a character.
+    gguf_string_bytes_per_file: int = 6 * _MiB
+    #: ... of which for keys not asked for by name (facts read a few, by name), in file order.
+    gguf_other_strings_bytes: int = 1 * _MiB
     #: GGUF key length (the spec's limit).
     gguf_key_bytes: int = 65_535
+    #: ... and all the keys of one file (real files hold a few KB).
+    gguf_key_bytes_per_file: int = 1 * _MiB
     #: GGUF key/value count.
     gguf_n_kv: int = 65_536
     #: GGUF tensor count.
     gguf_n_tensors: int = 1_048_576
     #: Elements kept when an array is decoded on request (arrays are otherwise skipped).
     gguf_array_elements_decoded: int = 65_536
+    #: ... and in all the arrays of one file (a decoded element costs about 40 bytes).
+    gguf_array_elements_decoded_per_file: int = 262_144
     #: safetensors JSON header length (the reference library's cap).
     safetensors_header_bytes: int = 100_000_000
     #: safetensors tensor count.

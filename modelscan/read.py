@@ -80,14 +80,19 @@ PER_LAYER_ARRAYS: Container[str] = _SuffixKeys(PER_LAYER_SUFFIXES)
 
 
 def read_gguf_entry(entry: Entry, limits: Limits) -> GGUFHeader:
-    """The GGUF header of *entry*, per-layer arrays decoded; raises
-    :class:`~modelscan.errors.ModelScanError`."""
+    """The GGUF header of *entry*, per-layer arrays decoded, tensor infos summed and not kept;
+    raises :class:`~modelscan.errors.ModelScanError`."""
     if isinstance(entry, RemoteEntry):
         from .remote import read_remote_gguf  # noqa: PLC0415 -- local scans never import HTTP
 
-        return read_remote_gguf(entry, limits, decode_arrays=PER_LAYER_ARRAYS)
+        return read_remote_gguf(entry, limits, decode_arrays=PER_LAYER_ARRAYS, keep_tensors=False)
     return read_gguf_header(
-        entry.real, limits=limits, expect=entry.identity, source=entry.path, decode_arrays=PER_LAYER_ARRAYS
+        entry.real,
+        limits=limits,
+        expect=entry.identity,
+        source=entry.path,
+        decode_arrays=PER_LAYER_ARRAYS,
+        keep_tensors=False,
     )
 
 

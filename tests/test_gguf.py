@@ -28,7 +28,15 @@ from modelscan.errors import (
     NotAModel,
     Truncated,
 )
-from modelscan.gguf import GGUFArray, GGUFHeader, GGUFTensorInfo, Undecoded, parse_gguf_header, read_gguf_header
+from modelscan.gguf import (
+    ALL_KEYS,
+    GGUFArray,
+    GGUFHeader,
+    GGUFTensorInfo,
+    Undecoded,
+    parse_gguf_header,
+    read_gguf_header,
+)
 from modelscan.limits import BATCH_LIMITS
 
 VT = gguf.GGUFValueType
@@ -148,7 +156,7 @@ def _expected(vtype: gguf.GGUFValueType, value: Any) -> Any:
 @pytest.mark.parametrize(("vtype", "value"), SCALARS, ids=[f"{t.name}-{i}" for i, (t, _) in enumerate(SCALARS)])
 def test_every_scalar_type(tmp_path: Path, endianess: gguf.GGUFEndian, vtype: gguf.GGUFValueType, value: Any) -> None:
     data = write_gguf(tmp_path / "v.gguf", lambda w: w.add_key_value("test.value", value, vtype), endianess=endianess)
-    h = parse(data)
+    h = parse(data, decode_strings=ALL_KEYS)
     got = h.kv["test.value"]
     assert h.kv_types["test.value"] == vtype
     assert type(got) is type(value)
@@ -443,7 +451,7 @@ def gemma_chunk() -> tuple[Path, int]:
 def gemma_header(gemma_chunk: tuple[Path, int]) -> GGUFHeader:
     chunk, full_size = gemma_chunk
     with open(chunk, "rb") as f:
-        return parse_gguf_header(f, source=str(chunk), file_size=full_size)
+        return parse_gguf_header(f, source=str(chunk), file_size=full_size, decode_strings=ALL_KEYS)
 
 
 # ``gemma_gguf`` (the assembled file) and ``gemma_reader`` (gguf.GGUFReader on it, ~15-25 s and
@@ -471,7 +479,7 @@ def test_gemma_header(gemma_header: GGUFHeader, gemma_chunk: tuple[Path, int]) -
 
 @needs_gemma
 def test_gemma_whole_file_reads_as_its_first_chunk(gemma_gguf: Path, gemma_header: GGUFHeader) -> None:
-    h = read_gguf_header(gemma_gguf)
+    h = read_gguf_header(gemma_gguf, decode_strings=ALL_KEYS)
     assert h.file_size == gemma_header.file_size
     assert h == dataclasses.replace(gemma_header, path=str(gemma_gguf))
 

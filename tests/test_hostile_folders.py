@@ -510,7 +510,7 @@ def test_f10_appending_in_a_thread_never_gives_anything_but_a_result_or_changed(
 TRUNCATE_CHILD = """
     import io, json, os, sys, threading
     import modelscan
-    from modelscan import _fs, gguf, safetensors
+    from modelscan import _cursor, _fs, gguf, safetensors
 
     path, st_path = sys.argv[1], sys.argv[2]
     results = {}
@@ -524,6 +524,15 @@ TRUNCATE_CHILD = """
             if type(self).reads == 1:
                 os.truncate(type(self).target, 10)   # between the first read and the next
             return data
+
+    real_read_at = _cursor.FileSource.read_at
+    def read_at(self, offset, n):  # the GGUF reader reads with os.pread, not read()
+        data = real_read_at(self, offset, n)
+        Truncating.reads += 1
+        if Truncating.reads == 1:
+            os.truncate(Truncating.target, 10)
+        return data
+    _cursor.FileSource.read_at = read_at
 
     def patch(module, target):
         real = _fs.open_regular

@@ -8,6 +8,7 @@ Totality: random bytes and mutated valid files either parse or raise a ModelScan
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import struct
@@ -15,15 +16,17 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import gguf
 import numpy as np
-from gguf_oracle import assert_same_tensors
+from gguf_oracle import assert_same_tensors, stats_of_header
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelscan.errors import ModelScanError
-from modelscan.gguf import GGUFArray, GGUFHeader, Undecoded, parse_gguf_header, read_gguf_header
+from modelscan import _gguf_tensors
+from modelscan.errors import DuplicateKey, ModelScanError
+from modelscan.gguf import ALL_KEYS, GGUFArray, GGUFHeader, Undecoded, parse_gguf_header, read_gguf_header
 
 VT = gguf.GGUFValueType
 Q = gguf.GGMLQuantizationType
@@ -186,7 +189,7 @@ def test_roundtrip_agrees_with_gguf_reader(spec: Spec) -> None:
         path = Path(tmp) / "m.gguf"
         write(spec, path)
         all_keys = {k for k, _ in spec.kvs} | {"general.architecture"}
-        h = read_gguf_header(path, decode_arrays=all_keys)
+        h = read_gguf_header(path, decode_arrays=all_keys, decode_strings=ALL_KEYS)
         reader = gguf.GGUFReader(path)
         assert_agrees_with_gguf_reader(h, reader)
         assert_matches_spec(h, spec)
@@ -204,27 +207,64 @@ def test_roundtrip_agrees_with_gguf_reader(spec: Spec) -> None:
 # --- totality ------------------------------------------------------------------------------------
 
 
-def parse_or_error(data: bytes) -> GGUFHeader | ModelScanError:
+class _Unseekable(io.BytesIO):
+    def seekable(self) -> bool:
+        return False
+
+
+def _parse(data: bytes, *, seekable: bool = True, **kwargs: Any) -> GGUFHeader | ModelScanError:
+    stream = io.BytesIO(data) if seekable else _Unseekable(data)
     try:
-        h = parse_gguf_header(io.BytesIO(data), source="fuzz.gguf", decode_arrays=_AllKeys())
+        return parse_gguf_header(
+            stream,
+            source="fuzz.gguf",
+            file_size=len(data),
+            decode_arrays=ALL_KEYS,
+            decode_strings=ALL_KEYS,
+            **kwargs,
+        )
     except ModelScanError as err:
+        return err
+
+
+def _verdict(result: GGUFHeader | ModelScanError) -> tuple[object, ...]:
+    if isinstance(result, ModelScanError):
+        return (type(result), result.code, result.field, result.offset, str(result))
+    return (GGUFHeader,)
+
+
+def parse_or_error(data: bytes) -> GGUFHeader | ModelScanError:
+    result = _parse(data)
+    if isinstance(result, ModelScanError):
+        err = result
         assert err.path == "fuzz.gguf"
         assert err.offset is None or 0 <= err.offset <= len(data), err
         str(err)  # the message renders
-        return err
-    # What parses is consistent with the bytes it came from.
-    assert h.file_size == len(data)
-    for t in h.tensors:
-        if t.n_bytes is not None:
-            assert h.data_offset + t.offset + t.n_bytes <= len(data)
-    return h
-
-
-class _AllKeys:
-    """decode_arrays that asks for every key."""
-
-    def __contains__(self, key: object) -> bool:
-        return True
+    else:
+        h = result
+        # What parses is consistent with the bytes it came from.
+        assert h.file_size == len(data)
+        for t in h.tensors:
+            if t.n_bytes is not None:
+                assert h.data_offset + t.offset + t.n_bytes <= len(data)
+        assert h.tensor_stats == stats_of_header(h)
+    # The summary (tensor infos not kept) gives the same verdict, field and offset included, and
+    # the same header apart from the list.
+    lean = _parse(data, keep_tensors=False)
+    assert _verdict(lean) == _verdict(result)
+    if isinstance(result, GGUFHeader):
+        assert lean == dataclasses.replace(result, tensors=())
+    # So do hashed duplicate checks, but for a repeated name followed by another error, which the
+    # hashes find only after the last tensor info.
+    with mock.patch.object(_gguf_tensors, "_NAME_SET_MAX", 0):
+        hashed = _parse(data, keep_tensors=False)
+    if not isinstance(result, DuplicateKey):
+        assert _verdict(hashed) == _verdict(result)
+    else:
+        assert isinstance(hashed, ModelScanError)
+    # And a stream that cannot seek (whose infos are kept for the error paths).
+    assert _verdict(_parse(data, seekable=False, keep_tensors=False)) == _verdict(result)
+    return result
 
 
 @SETTINGS
