@@ -18,15 +18,54 @@ from array import array
 from collections.abc import Iterable, Iterator
 from itertools import pairwise
 from math import prod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 from ._tables import GGML_BLOCK, GGML_MAX_DIMS, GGML_MAX_NAME
-from .errors import DuplicateKey, ErrorCode, InvalidField, LayoutError, Truncated, Unsupported, escape_text
+from .errors import (
+    DuplicateKey,
+    ErrorCode,
+    InvalidField,
+    LayoutError,
+    ModelScanError,
+    Truncated,
+    Unsupported,
+    escape_text,
+)
 
 if TYPE_CHECKING:
-    from .gguf import _Parser
+    from collections.abc import Callable
 
-__all__ = ["GGUFTensorInfo", "GGUFTensorStats", "TensorInfos", "is_expert_tensor", "label", "short"]
+    from ._cursor import Cursor
+
+
+class ParserLike(Protocol):
+    """What the tensor-info reader uses of the GGUF parser (``gguf._Parser``) that drives it."""
+
+    cur: Cursor
+    source: str
+    size: int
+    keep_tensors: bool
+    can_reread: bool
+    warnings: list[ModelScanError]
+    dims_unpack: list[Callable[..., tuple[int, ...]]]
+
+    def fail(
+        self,
+        cls: type[ModelScanError],
+        field: str,
+        offset: int | None,
+        detail: str,
+        *,
+        code: ErrorCode | None = None,
+        limit: str | None = None,
+    ) -> NoReturn: ...
+
+    def room(self, cls: type[ModelScanError], code: ErrorCode | None = None, limit: str | None = None) -> bool: ...
+
+    def read_name(self, field: str, max_len: int, limit: str | None) -> str: ...
+
+
+__all__ = ["GGUFTensorInfo", "GGUFTensorStats", "ParserLike", "TensorInfos", "is_expert_tensor", "label", "short"]
 
 # Largest tensor info: a name of GGML_MAX_NAME - 1 bytes and GGML_MAX_DIMS dims. With this many
 # bytes buffered, one tensor info is read with no per-field check for more bytes.
@@ -133,7 +172,7 @@ class TensorInfos:
     find the tensor's name and field offset by reading the infos again.
     """
 
-    def __init__(self, parser: _Parser, n: int, alignment: int) -> None:
+    def __init__(self, parser: ParserLike, n: int, alignment: int) -> None:
         self.p = parser
         self.cur = parser.cur
         self.n = n

@@ -6,6 +6,7 @@ against the rulebook's own examples.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ __all__ = [
     "EMBEDDING_ARCHITECTURES",
     "ENCODER_MODEL_TYPES",
     "SENTENCE_TRANSFORMERS_FILES",
+    "bad_shard_name",
     "display_name",
     "gguf_key_base",
     "go_template_uses_tools",
@@ -311,3 +313,13 @@ def go_template_uses_tools(template: str) -> bool:
             return True
         at = template.find("{{", end + 2)
     return False
+
+
+def bad_shard_name(name: str) -> bool:
+    """A ``weight_map`` value that is not a plain file name in this folder (R10)."""
+    return (
+        not name.lower().endswith(".safetensors")
+        or any(c in name for c in "/\\:\0")  # separators, Windows drives, and what os.open refuses
+        or name.startswith(".")  # "..", hidden files and AppleDouble sidecars
+        or os.path.isabs(name)
+    )

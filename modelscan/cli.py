@@ -20,13 +20,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
+from ._roots import command_roots
 from .cache import ScanCache
 from .errors import ModelScanError, UsageError, display_path
 from .limits import BATCH_LIMITS, SERVER_LIMITS, Limits
 from .response import sort_models
 from .scan import iter_scan, scan_models
-from .sources import default_locations, default_roots, is_remote
-from .sources.lmstudio import lmstudio_models_folder
 from .text import models_table
 from .views import VIEW_NAMES, ViewName, dumps, render
 
@@ -180,34 +179,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _paths(given: list[str], all_sources: bool = False) -> list[str] | None:
-    """The PATHs to scan (with *all_sources*, every default location that exists first; LM
-    Studio's models folder when none is given); ``None`` after saying on stderr why there is
-    nothing to scan: a mistyped path is the caller's error, not an empty listing."""
-    missing = [p for p in given if not is_remote(p) and not os.path.lexists(p)]
-    for p in missing:
-        print(f"modelscan: {display_path(p)}: no such file or folder", file=sys.stderr)
-    if missing:
-        return None
-    if all_sources:
-        found = [str(p) for p in default_roots()]
-        if found or given:
-            return found + given
-        print("modelscan: --all: no default location exists; looked at:", file=sys.stderr)
-        for source, place in default_locations():
-            print(f"  {display_path(place)} ({source})", file=sys.stderr)
-        return None
-    if given:
-        return given
-    folder, looked = lmstudio_models_folder()
-    if folder.is_dir():
-        return [str(folder)]
-    print("modelscan: no PATH given and LM Studio's models folder was not found; looked at:", file=sys.stderr)
-    for place in looked:
-        print(f"  {display_path(place)}", file=sys.stderr)
-    return None
-
-
 def _load_cache() -> ScanCache:
     """The on-disk cache (an empty one where there is none, or it cannot be used)."""
     from . import store  # noqa: PLC0415
@@ -311,7 +282,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     if args.clear_cache:
         _clear_cache()
-    paths = None if args.clear_cache and not args.paths else _paths(list(args.paths), args.all)
+    paths = None if args.clear_cache and not args.paths else command_roots(list(args.paths), all_sources=args.all)
     if paths is None:
         return 0 if args.clear_cache and not args.paths else 2
     try:

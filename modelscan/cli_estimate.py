@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .cli import _paths
+from ._roots import command_roots
 from .errors import UsageError, display_path
 from .estimate import DEFAULT_BATCH, KV_CACHE_TYPES, estimate_memory
 from .limits import BATCH_LIMITS, SERVER_LIMITS
@@ -110,7 +110,7 @@ def _table(estimates: Sequence[MemoryEstimate]) -> str:
 def main(argv: Sequence[str]) -> int:
     """Run ``modelscan estimate``; returns the exit status."""
     args = _parser().parse_args(argv)
-    paths = _paths(list(args.paths))
+    paths = command_roots(list(args.paths))
     if paths is None:  # a PATH that does not exist: said on stderr
         return 2
     report = scan_models(

@@ -26,6 +26,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 
+from . import _rules
 from ._json import FlatStringMap, parse_json, parse_json_flat_member, short_key, type_name
 from ._walk import Walk
 from .candidates import Entry, MLXCandidate, Origin, mtime_ns
@@ -252,16 +253,6 @@ def _read_templates(
 # -- shards --------------------------------------------------------------------------------------
 
 
-def _bad_shard_name(name: str) -> bool:
-    """A ``weight_map`` value that is not a plain file name in this folder (R10)."""
-    return (
-        not name.lower().endswith(".safetensors")
-        or any(c in name for c in "/\\:\0")  # separators, Windows drives, and what os.open refuses
-        or name.startswith(".")  # "..", hidden files and AppleDouble sidecars
-        or os.path.isabs(name)
-    )
-
-
 def _shard_files(
     folder: str, files: Mapping[str, Entry | FileAccessError], limits: Limits, warnings: list[ModelScanError]
 ) -> tuple[list[Entry], Mapping[str, str] | FlatStringMap | None, Mapping[str, object] | None, str | None]:
@@ -310,7 +301,7 @@ def _shard_files(
             if shard not in first_use:
                 first_use[shard] = tensor
     for shard, tensor in first_use.items():
-        if _bad_shard_name(shard):
+        if _rules.bad_shard_name(shard):
             raise bad_shard(shard, tensor)
     listed = set(first_use)
     missing = sorted(listed - set(on_disk))

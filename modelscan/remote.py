@@ -2,7 +2,7 @@
 
 Each function takes a :class:`~modelscan.candidates.RemoteEntry` (what a remote source found) and
 reads it as ``modelscan.read`` reads a local file: the GGUF or safetensors header through
-:class:`~modelscan._http.RemoteFile` (a byte source: nothing past the header is fetched, within
+:class:`~modelscan._range.RemoteFile` (a byte source: nothing past the header is fetched, within
 ``Limits.remote_bytes``), a small sidecar whole within its cap. Errors name the file as it was
 found (``entry.path``). A file whose size or version differs from what its listing said is
 :class:`~modelscan.errors.ChangedDuringScan`.
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO, cast
 
-from ._http import RemoteFile, RemoteStream, Target, fetch_small
+from ._http import Target, fetch_small
+from ._hub import token_for
+from ._range import RemoteFile, RemoteStream
 from .candidates import RemoteEntry
 from .errors import ChangedDuringScan, FileAccessError, LimitExceeded, NotAModel
 from .gguf import GGUFHeader, parse_gguf_header
@@ -24,7 +26,6 @@ __all__ = ["open_remote", "read_remote_gguf", "read_remote_safetensors", "read_r
 
 def target_of(entry: RemoteEntry) -> Target:
     """What to fetch for *entry*, with the Hub token when its URL is on the Hub's host."""
-    from .sources.remote import token_for  # noqa: PLC0415
 
     return Target(entry.url, entry.path, token_for(entry.url))
 

@@ -25,9 +25,9 @@ import socket
 import sys
 from collections.abc import Mapping, Sequence
 
+from ._roots import command_roots
 from .errors import display_path
 from .server import ModelsApp
-from .sources.lmstudio import lmstudio_models_folder
 
 __all__ = ["LoadedFile", "main"]
 
@@ -180,18 +180,9 @@ def main(argv: Sequence[str]) -> int:
     root.setLevel(args.log_level.upper())
     root.propagate = False
 
-    paths = list(args.paths)
-    if not paths:
-        folder, looked = lmstudio_models_folder()
-        if not folder.is_dir():
-            print(
-                "modelscan serve: no PATH given and LM Studio's models folder was not found; looked at:",
-                file=sys.stderr,
-            )
-            for place in looked:
-                print(f"  {display_path(place)}", file=sys.stderr)
-            return 2
-        paths = [str(folder)]
+    paths = command_roots(list(args.paths), prog="modelscan serve")
+    if paths is None:
+        return 2
     loaded = None
     if args.loaded:
         loaded = LoadedFile(args.loaded)

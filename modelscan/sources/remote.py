@@ -37,8 +37,10 @@ from collections.abc import Iterator, Sequence
 from urllib.parse import quote, unquote, urlsplit
 
 from .. import _rules
-from .._http import Target, display_url, fetch_small, iter_pages, probe
+from .._http import Target, display_url, fetch_small, iter_pages
+from .._hub import hub_endpoint, token_for
 from .._json import parse_json
+from .._range import probe
 from .._walk import is_junk_name, partial_download_name
 from ..candidates import Candidate, Entry, GGUFCandidate, MLXCandidate, Origin, RemoteEntry
 from ..errors import (
@@ -53,9 +55,8 @@ from ..errors import (
 from ..limits import Limits
 from .lmstudio import folder_candidates
 
-__all__ = ["HubRef", "candidates", "expand_repo", "hub_endpoint", "hub_token", "list_repo", "token_for"]
+__all__ = ["HubRef", "candidates", "expand_repo", "list_repo"]
 
-DEFAULT_ENDPOINT = "https://huggingface.co"
 #: Pages of one tree listing followed at most.
 MAX_PAGES = 1000
 
@@ -68,71 +69,6 @@ _SIDECARS = (
     "chat_template.json",
     *_rules.SENTENCE_TRANSFORMERS_FILES,
 )
-
-
-# -- the Hub's conventions ----------------------------------------------------------------------
-
-
-def hub_endpoint() -> str:
-    """``HF_ENDPOINT``, else ``huggingface_hub``'s endpoint where it is installed, else the public Hub."""
-    value = os.environ.get("HF_ENDPOINT")
-    if not value:
-        try:
-            from huggingface_hub import constants  # noqa: PLC0415 -- optional, and only for hf:// targets
-
-            value = constants.ENDPOINT
-        except ImportError:
-            value = DEFAULT_ENDPOINT
-    return value.rstrip("/")
-
-
-def hub_token() -> str | None:
-    """``HF_TOKEN``, else the token ``huggingface_hub`` stores (``None`` when there is none)."""
-    value = os.environ.get("HF_TOKEN")
-    if value is not None:
-        return value.strip() or None
-    try:
-        from huggingface_hub import get_token  # noqa: PLC0415 -- optional
-
-        return get_token()
-    except ImportError:
-        pass
-    path = os.environ.get("HF_TOKEN_PATH")
-    if not path:
-        home = os.environ.get("HF_HOME") or os.path.join(
-            os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"
-        )
-        path = os.path.join(home, "token")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read(4096).strip() or None
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-_TOKENS: dict[tuple[str | None, ...], str | None] = {}
-
-
-def token_for(url: str) -> str | None:
-    """The Hub token for *url*: only for a URL on the endpoint's own host (scheme, host, port).
-    Looked up once per process for each setting of the variables that decide it."""
-    endpoint = hub_endpoint()
-    if not _same_origin(url, endpoint):
-        return None
-    key = (endpoint, *(os.environ.get(v) for v in ("HF_TOKEN", "HF_TOKEN_PATH", "HF_HOME", "XDG_CACHE_HOME")))
-    if key not in _TOKENS:
-        if len(_TOKENS) > 16:
-            _TOKENS.clear()
-        _TOKENS[key] = hub_token()
-    return _TOKENS[key]
-
-
-def _same_origin(a: str, b: str) -> bool:
-    pa, pb = urlsplit(a), urlsplit(b)
-    try:
-        return (pa.scheme.lower(), pa.hostname, pa.port) == (pb.scheme.lower(), pb.hostname, pb.port)
-    except ValueError:
-        return False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -525,7 +461,6 @@ def _safetensors_url(
 def _index_shards(index: RemoteEntry, token: str | None, limits: Limits) -> list[str]:
     """The shard names a shard index lists (plain ``.safetensors`` names only); the MLX reader
     reads the index again and judges the rest."""
-    from ..mlx import _bad_shard_name  # noqa: PLC0415
 
     data = fetch_small(Target(index.url, index.path, token), limits.index_json_bytes, "index_json_bytes", limits)
     if data is None:
@@ -537,7 +472,7 @@ def _index_shards(index: RemoteEntry, token: str | None, limits: Limits) -> list
     weight_map = doc.get("weight_map")
     if type(weight_map) is not dict:
         return []
-    names = {v for v in weight_map.values() if type(v) is str and not _bad_shard_name(v)}
+    names = {v for v in weight_map.values() if type(v) is str and not _rules.bad_shard_name(v)}
     return sorted(names)[: limits.walk_entries_per_dir]
 
 
