@@ -32,7 +32,6 @@ that what they read is that very version of that very file. Nothing here opens a
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import os
 import re
@@ -87,8 +86,7 @@ class FileEntry(NamedTuple):
         return (self.dev, self.ino, self.size, self.mtime_ns)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Folder:
+class Folder(NamedTuple):
     """One folder as the walk saw it.
 
     ``files`` are its own regular files, by name. ``only`` is set when files were given to the
@@ -630,7 +628,7 @@ class Walk:
             if isinstance(item, _Tree):
                 open_trees.remove(item)
                 cut = self.cuts[item.cuts_before] if len(self.cuts) > item.cuts_before else None
-                yield dataclasses.replace(item.folder, tree=tuple(item.files), cut=cut)
+                yield item.folder._replace(tree=tuple(item.files), cut=cut)
                 continue
             path, depth = item
             ident = _folder_identity(path) if done is not None else None
@@ -674,4 +672,4 @@ class Walk:
             if depth < self.limits.walk_depth:
                 stack.extend((d, depth + 1) for d in reversed(below))
         cut = self.cuts[tree.cuts_before] if len(self.cuts) > tree.cuts_before else None
-        return dataclasses.replace(folder, tree=tuple(tree.files), cut=cut)
+        return folder._replace(tree=tuple(tree.files), cut=cut)

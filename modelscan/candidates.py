@@ -13,9 +13,8 @@ cached result is reused only while every one of those files keeps its identity.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from ._walk import FileEntry
 from .errors import FileAccessError
@@ -74,8 +73,7 @@ class Origin(NamedTuple):
     name: str | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class GGUFCandidate:
+class GGUFCandidate(NamedTuple):
     """The GGUF files of one model folder.
 
     ``models`` holds each model's files: one file, or every shard of a split model, shard 1
@@ -93,7 +91,6 @@ class GGUFCandidate:
     file it was computed from, as the walk saw it.
     """
 
-    format: ClassVar[Literal["gguf"]] = "gguf"
     origin: Origin
     models: tuple[tuple[Entry, ...], ...]
     projectors: tuple[Entry, ...] = ()
@@ -101,6 +98,10 @@ class GGUFCandidate:
     template: FileEntry | None = None
     digest: str | None = None
     manifest: FileEntry | None = None
+
+    @property
+    def format(self) -> Literal["gguf"]:
+        return "gguf"
 
     def files(self) -> Iterator[Entry]:
         """Every file the candidate's models depend on."""
@@ -124,8 +125,7 @@ class GGUFCandidate:
         return signature
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class MLXCandidate:
+class MLXCandidate(NamedTuple):
     """One MLX model folder: ``config.json`` beside ``*.safetensors`` weights.
 
     ``files`` are the folder's own files (the readers pick config, index, shards and sidecars
@@ -136,13 +136,16 @@ class MLXCandidate:
     (a FIFO, a link out of the roots), with the reason.
     """
 
-    format: ClassVar[Literal["mlx"]] = "mlx"
     origin: Origin
     files: tuple[Entry, ...]
     tree: tuple[Entry, ...]
     cut: str | None = None
     partial: str | None = None
     refused: tuple[tuple[str, FileAccessError], ...] = ()
+
+    @property
+    def format(self) -> Literal["mlx"]:
+        return "mlx"
 
     @property
     def signature(self) -> tuple[object, ...]:

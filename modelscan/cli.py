@@ -184,7 +184,7 @@ def _load_cache() -> ScanCache:
     from . import store  # noqa: PLC0415
 
     cache = ScanCache()
-    store.load(cache, store.default_cache_dir() / store.FILE_NAME)
+    store.load(cache, store.default_cache_file())
     return cache
 
 
@@ -192,7 +192,7 @@ def _save_cache(cache: ScanCache) -> None:
     """Write the cache back; a cache that cannot be written is one line on stderr, not a failure."""
     from . import store  # noqa: PLC0415
 
-    path = store.default_cache_dir() / store.FILE_NAME
+    path = store.default_cache_file()
     try:
         store.save(cache, path)
     except OSError as exc:
@@ -202,10 +202,9 @@ def _save_cache(cache: ScanCache) -> None:
 def _clear_cache() -> None:
     from . import store  # noqa: PLC0415
 
-    folder = store.default_cache_dir()
-    path = folder / store.FILE_NAME
+    path = store.default_cache_file()
     try:
-        path.unlink()
+        os.unlink(path)
     except FileNotFoundError:
         pass
     except OSError as exc:

@@ -1,14 +1,18 @@
-"""What modelscan knows of one model, whatever its format or source (FIELDS.md sections 2-7).
+r"""What modelscan knows of one model, whatever its format or source (FIELDS.md sections 2-7).
 
 :class:`ModelFacts` is built once by a format's ``derive_*`` function (``facts_gguf``,
 ``facts_mlx``) from what its reader read, and never changed after: the one fact that needs every
-model of a scan at once, the ``key``, is assigned by ``keys.assign_keys`` and set on a copy.
+model of a scan at once, the ``key``, is assigned by ``keys.assign_keys`` and set on a copy
+(``facts._replace(key=...)``).
+
+The records here are ``NamedTuple``\ s: immutable, compared and hashed at C speed, and cheap to
+define (a scan's first call does not pay for generating dataclass methods).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from .errors import ModelScanError
 
@@ -25,8 +29,7 @@ ModelType: TypeAlias = Literal["llm", "embedding"]
 Format: TypeAlias = Literal["gguf", "mlx"]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class TensorTypeStat:
+class TensorTypeStat(NamedTuple):
     """How many tensors of one type, their elements and bytes (``None``: a type of unknown size)."""
 
     tensors: int
@@ -34,8 +37,7 @@ class TensorTypeStat:
     bytes: int | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ArchNumbers:
+class ArchNumbers(NamedTuple):
     """A model's architecture numbers, as llama.cpp (GGUF) or the config (MLX) gives them.
 
     Every field is ``None`` when the model does not have it. Per-layer values are a tuple with
@@ -91,8 +93,25 @@ class ArchNumbers:
     kv_layout_known: bool = False
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ModelFacts:
+class _EmptyMapping(dict[str, object]):
+    """The default of a mapping field: one empty dict that nothing can change, which pickles
+    (a ``MappingProxyType`` does not, and facts cross to worker processes)."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("ModelFacts are immutable")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_EmptyMapping, ())
+
+
+_EMPTY: Mapping[str, object] = _EmptyMapping()
+
+
+class ModelFacts(NamedTuple):
     """Everything modelscan knows of one model: the endpoint's fields and the extended facts."""
 
     # Where it is.
@@ -117,20 +136,20 @@ class ModelFacts:
     n_params: int | None = None
     n_params_active: int | None = None
     bits_per_weight: float | None = None
-    tensor_types: dict[str, TensorTypeStat] = dataclasses.field(default_factory=dict)
+    tensor_types: Mapping[str, TensorTypeStat] = _EMPTY  # type: ignore[assignment]  # empty: any value type
     header_bytes: int = 0
     files: tuple[str, ...] = ()
     projector: str | None = None
     #: Tensor data bytes of that projector (``None``: no projector, or a tensor of unknown size).
     projector_bytes: int | None = None
     #: Architecture numbers for planners (issue 14): layers, heads, cache layout.
-    arch: ArchNumbers = dataclasses.field(default_factory=ArchNumbers)
+    arch: ArchNumbers = ArchNumbers()
     has_chat_template: bool = False
     warnings: tuple[ModelScanError, ...] = ()
     #: GGUF metadata as shown to clients (Ollama's ``model_info``): every key/value the reader kept,
     #: scalars and decoded strings as they are, arrays as a list when decoded, else as ``[]``
     #: (strings too long to decode are left out). Empty for MLX models.
-    metadata: dict[str, object] = dataclasses.field(default_factory=dict)
+    metadata: Mapping[str, object] = _EMPTY
     source: SourceName = "lmstudio"
     #: A source's own name for the model, used as its key verbatim (Ollama's ``llama3.2:latest``).
     source_name: str | None = None

@@ -10,7 +10,6 @@ each model's :class:`~modelscan.facts.ModelFacts`.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 
 from . import _rules
@@ -250,9 +249,7 @@ def derive_gguf_facts(
     bpw = round(sum(b for _, b in known) * 8 / elements, 4) if elements else None
     name_source = name if name else key_base
     tool_use = _rules.go_template_uses_tools(template) if template is not None else _derive_tool_use(main, warnings)
-    arch_numbers = dataclasses.replace(
-        derive_gguf_arch(kv, source=main.path, warnings=warnings), context_length=context
-    )
+    arch_numbers = derive_gguf_arch(kv, source=main.path, warnings=warnings)._replace(context_length=context)
     projector_bytes = None
     if projector is not None:
         sizes = [b for _, _, b in projector.tensor_stats.by_type.values()]

@@ -380,7 +380,7 @@ def derive_mlx_facts(folder: MLXFolder) -> ModelFacts:
         params_string = _rules.rounded_count(n_params)
 
     context = derive_context(cfg, (top_type, text_type))
-    arch_numbers = dataclasses.replace(derive_mlx_arch(folder.config), context_length=context)
+    arch_numbers = derive_mlx_arch(folder.config)._replace(context_length=context)
     return ModelFacts(
         format="mlx",
         path=folder.path,

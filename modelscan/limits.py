@@ -8,16 +8,18 @@ is the attribute name below).
 
 from __future__ import annotations
 
-import dataclasses
+from typing import NamedTuple
 
 __all__ = ["BATCH_LIMITS", "SERVER_LIMITS", "Limits"]
 
 _MiB = 1 << 20
 
 
-@dataclasses.dataclass(frozen=True)
-class Limits:
-    """Caps applied while reading untrusted files. All sizes are in bytes."""
+class Limits(NamedTuple):
+    """Caps applied while reading untrusted files. All sizes are in bytes.
+
+    Immutable; ``limits.replace(name=value)`` gives a copy with some changed.
+    """
 
     #: GGUF metadata region: key/values plus tensor infos.
     gguf_metadata_bytes: int = 256 * _MiB
@@ -69,17 +71,9 @@ class Limits:
     #: Remote files: seconds to wait for a connection or for any bytes of an answer.
     remote_timeout: float = 30.0
 
-    def __hash__(self) -> int:
-        # Limits key every cache entry: hash them once, not once per lookup.
-        cached: int | None = self.__dict__.get("_hash")
-        if cached is None:
-            cached = hash(dataclasses.astuple(self))
-            self.__dict__["_hash"] = cached
-        return cached
-
     def replace(self, **changes: object) -> Limits:
-        """A copy with some limits changed."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        """A copy with some limits changed; a name that is not a limit raises ``ValueError``."""
+        return self._replace(**changes)  # type: ignore[arg-type]
 
 
 #: Defaults for the command line and batch scans.

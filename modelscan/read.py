@@ -17,15 +17,22 @@ import dataclasses
 import os
 import stat
 from collections.abc import Container
-from typing import Union, cast
+from typing import TYPE_CHECKING, cast
 
 from ._fs import read_small_file
 from ._walk import FileEntry
 from .candidates import Candidate, Entry, GGUFCandidate, MLXCandidate, RemoteEntry
 from .errors import ModelScanError, os_error
-from .gguf import GGUFHeader, read_gguf_header
 from .limits import BATCH_LIMITS, Limits
-from .safetensors import SafetensorsHeader, read_safetensors_header
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from .gguf import GGUFHeader
+    from .safetensors import SafetensorsHeader
+
+    #: What reading one GGUF model gave: its shards' headers (shard 1 first), or the first error.
+    GGUFRead: TypeAlias = tuple[GGUFHeader, ...] | ModelScanError
 
 __all__ = [
     "PER_LAYER_ARRAYS",
@@ -38,9 +45,6 @@ __all__ = [
     "read_template_entry",
     "restat_candidate",
 ]
-
-#: What reading one GGUF model gave: its shards' headers (shard 1 first), or the first error.
-GGUFRead = Union[tuple[GGUFHeader, ...], ModelScanError]  # noqa: UP007 -- a runtime alias on Python 3.10
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -86,6 +90,8 @@ def read_gguf_entry(entry: Entry, limits: Limits) -> GGUFHeader:
         from .remote import read_remote_gguf  # noqa: PLC0415 -- local scans never import HTTP
 
         return read_remote_gguf(entry, limits, decode_arrays=PER_LAYER_ARRAYS, keep_tensors=False)
+    from .gguf import read_gguf_header  # noqa: PLC0415 -- a scan whose models are all cached reads no header
+
     return read_gguf_header(
         entry.real,
         limits=limits,
@@ -103,6 +109,8 @@ def read_safetensors_entry(entry: Entry, limits: Limits) -> SafetensorsHeader:
 
         return read_remote_safetensors(entry, limits)
     try:
+        from .safetensors import read_safetensors_header  # noqa: PLC0415 -- as for GGUF
+
         return read_safetensors_header(entry.real, limits=limits, expect=entry.identity, source=entry.path)
     except OSError as exc:  # a read() that fails (EIO) is the file's problem, named as one
         raise os_error(entry.path, exc, "cannot read") from exc
@@ -184,15 +192,13 @@ def restat_candidate(candidate: Candidate) -> Candidate | None:
             return None
         fresh[entry.path] = new
     if isinstance(candidate, GGUFCandidate):
-        return dataclasses.replace(
-            candidate,
+        return candidate._replace(
             models=tuple(tuple(fresh[f.path] for f in group) for group in candidate.models),
             projectors=tuple(fresh[f.path] for f in candidate.projectors),
             template=None if candidate.template is None else cast(FileEntry, fresh[candidate.template.path]),
         )
     assert isinstance(candidate, MLXCandidate)
-    return dataclasses.replace(
-        candidate,
+    return candidate._replace(
         files=tuple(fresh.get(f.path, f) for f in candidate.files),
         tree=tuple(fresh[f.path] for f in candidate.tree),
     )

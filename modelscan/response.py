@@ -9,7 +9,6 @@ the extended facts record (FIELDS.md section 7) beside it.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, cast
 
@@ -186,11 +185,7 @@ def _shaped_entry(model: ModelFacts, instances: list[LoadedInstance]) -> ModelEn
 
 def to_arch_record(numbers: ArchNumbers) -> ArchRecord:
     """Architecture numbers as JSON, in field order; per-layer tuples become lists."""
-    record = {
-        f.name: list(value) if isinstance(value, tuple) else value
-        for f in dataclasses.fields(numbers)
-        for value in (getattr(numbers, f.name),)
-    }
+    record = {name: list(value) if isinstance(value, tuple) else value for name, value in numbers._asdict().items()}
     return cast("ArchRecord", record)
 
 

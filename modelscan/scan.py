@@ -10,20 +10,18 @@ reported. Problems are also logged (logger ``modelscan``, WARNING) when first se
 
 from __future__ import annotations
 
-import dataclasses
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from . import sources
 from .cache import Result, ScanCache
-from .candidates import Candidate
+from .candidates import Candidate, GGUFCandidate
 from .errors import ModelScanError, UsageError
 from .facts import ModelFacts
-from .facts_gguf import derive_gguf_models
 from .keys import assign_keys
 from .limits import BATCH_LIMITS, Limits
-from .read import read_gguf_candidate, restat_candidate
 from .response import to_facts, to_response
 
 if TYPE_CHECKING:
@@ -43,12 +41,24 @@ __all__ = [
 PARALLEL_MIN_FOLDERS = 64
 
 
-@dataclasses.dataclass
 class ScanReport:
     """Every model found, with its facts, and every problem met on the way."""
 
-    models: list[ModelFacts]
-    problems: list[ModelScanError]
+    __slots__ = ("models", "problems")
+
+    def __init__(self, models: list[ModelFacts], problems: list[ModelScanError]) -> None:
+        self.models = models
+        self.problems = problems
+
+    def __repr__(self) -> str:
+        return f"ScanReport(models={self.models!r}, problems={self.problems!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ScanReport):
+            return NotImplemented
+        return (self.models, self.problems) == (other.models, other.problems)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
 
     @property
     def warnings(self) -> list[ModelScanError]:
@@ -66,8 +76,13 @@ class ScanReport:
 
 def _facts_of(candidate: Candidate, limits: Limits) -> Result:
     """Read one candidate and derive its models; what fails is a problem."""
+    # The readers and derivations load with the first candidate to read: a scan whose candidates
+    # are all cached (a repeat run, a server's rescan) never imports them.
+    from .facts_gguf import derive_gguf_models  # noqa: PLC0415
+    from .read import read_gguf_candidate  # noqa: PLC0415
+
     try:
-        if candidate.format == "gguf":
+        if isinstance(candidate, GGUFCandidate):
             models, problems = derive_gguf_models(read_gguf_candidate(candidate, limits))
             return tuple(models), tuple(problems)
         from .facts_mlx import derive_mlx_facts  # noqa: PLC0415 -- GGUF-only scans never import the MLX path
@@ -83,6 +98,8 @@ def _read_candidate(job: tuple[Candidate, Limits]) -> Result:
     candidate, limits = job
     result = _facts_of(candidate, limits)
     if any(p.retryable for p in result[1]):
+        from .read import restat_candidate  # noqa: PLC0415
+
         fresh = restat_candidate(candidate)
         if fresh is not None:
             result = _facts_of(fresh, limits)
@@ -143,7 +160,9 @@ def _log(problems: Sequence[ModelScanError], cache: ScanCache | None) -> None:
     """A WARNING for each problem, once per cache (every time without one)."""
     if not problems:
         return
-    import logging  # noqa: PLC0415 -- a scan without problems does not pay for it
+    if "logging" not in sys.modules:
+        return  # nothing can have configured a handler: a program that never imported logging
+    import logging  # noqa: PLC0415
 
     logger = logging.getLogger("modelscan")
     if not logger.handlers:  # a library's manners: silent unless the application configures logging
@@ -156,7 +175,7 @@ def _log(problems: Sequence[ModelScanError], cache: ScanCache | None) -> None:
 def _keyed(models: list[ModelFacts]) -> list[ModelFacts]:
     """*models* with their keys (``keys.assign_keys``), copied only where a key changes."""
     keys = assign_keys(models)
-    return [m if m.key == k else dataclasses.replace(m, key=k) for m, k in zip(models, keys, strict=True)]
+    return [m if m.key == k else m._replace(key=k) for m, k in zip(models, keys, strict=True)]
 
 
 class ScanProgress(NamedTuple):

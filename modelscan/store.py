@@ -16,12 +16,10 @@ Each entry is decoded into facts only when a scan asks for it. The cache keeps a
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
+import threading
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, cast
 
 from . import __version__, errors
@@ -34,7 +32,7 @@ from .limits import Limits
 if TYPE_CHECKING:
     from .candidates import SourceName
 
-__all__ = ["FILE_NAME", "MAX_BYTES", "MAX_ENTRIES", "default_cache_dir", "load", "save"]
+__all__ = ["FILE_NAME", "MAX_BYTES", "MAX_ENTRIES", "default_cache_dir", "default_cache_file", "load", "save"]
 
 FILE_NAME = "scan-cache.json"
 #: A cache file larger than this is not read (a bound on memory, whatever the file holds).
@@ -44,8 +42,8 @@ MAX_ENTRIES = 200_000
 _FORMAT = "modelscan-scan-cache"
 _VERSION = 1
 
-_FACT_FIELDS = [f.name for f in dataclasses.fields(ModelFacts)]
-_LIMIT_FIELDS = [f.name for f in dataclasses.fields(Limits)]
+_FACT_FIELDS = list(ModelFacts._fields)
+_LIMIT_FIELDS = list(Limits._fields)
 _ERROR_CLASSES = {
     name: cls
     for name in errors.__all__
@@ -57,10 +55,17 @@ class _Bad(Exception):
     """The cache file is not one this modelscan wrote."""
 
 
-def default_cache_dir() -> Path:
+def default_cache_dir() -> str:
     """``$XDG_CACHE_HOME/modelscan``, else ``~/.cache/modelscan``."""
     base = os.environ.get("XDG_CACHE_HOME")
-    return (Path(base) if base and os.path.isabs(base) else Path.home() / ".cache") / "modelscan"
+    if not base or not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "modelscan")
+
+
+def default_cache_file() -> str:
+    """The command line's cache file: :data:`FILE_NAME` in :func:`default_cache_dir`."""
+    return os.path.join(default_cache_dir(), FILE_NAME)
 
 
 # -- encoding ----------------------------------------------------------------------------------
@@ -78,8 +83,10 @@ def _encode_facts(m: ModelFacts) -> list[object]:
             value = {k: [v.tensors, v.elements, v.bytes] for k, v in value.items()}
         elif name == "warnings":
             value = [_encode_error(w) for w in value]
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            value = dataclasses.asdict(value)
+        elif isinstance(value, ArchNumbers):
+            value = {k: list(v) if isinstance(v, tuple) else v for k, v in value._asdict().items()}
+        elif isinstance(value, Mapping):
+            value = dict(value)
         elif isinstance(value, tuple):
             value = list(value)
         out.append(value)
@@ -162,7 +169,7 @@ def _decode_tensor_types(value: object) -> dict[str, TensorTypeStat]:
 
 
 _NONE = type(None)
-_ARCH_FIELDS = [f.name for f in dataclasses.fields(ArchNumbers)]
+_ARCH_FIELDS = list(ArchNumbers._fields)
 #: The architecture numbers that are not ``int | None``, and what they may be instead.
 _ARCH_TYPES: dict[str, tuple[type, ...]] = {
     "architecture": (str, _NONE),
@@ -338,8 +345,9 @@ def _lazy_result(raw: object) -> Result | None:
 
 def save(cache: ScanCache, path: str | os.PathLike[str]) -> None:
     """Write *cache* to *path* atomically (a temporary file renamed over it). Raises ``OSError``."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = os.fspath(path)
+    parent = os.path.dirname(target) or os.curdir
+    os.makedirs(parent, mode=0o700, exist_ok=True)
     entries = []
     for (fmt, folder, limits), signature, result in cache.entries(MAX_ENTRIES):
         stored = (
@@ -359,7 +367,10 @@ def save(cache: ScanCache, path: str | os.PathLike[str]) -> None:
         "limits": _LIMIT_FIELDS,
         "entries": entries,
     }
-    fd, tmp = tempfile.mkstemp(prefix=".scan-cache-", suffix=".tmp", dir=target.parent)
+    # A name no other writer uses (this process and thread), created exclusively: concurrent
+    # writers each write their own file and rename it over the cache, the last one wins whole.
+    tmp = os.path.join(parent, f".scan-cache-{os.getpid()}-{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, separators=(",", ":"))

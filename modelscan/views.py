@@ -23,8 +23,6 @@ view           function                      shape
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -339,6 +337,8 @@ def ollama_digest(model: ModelFacts) -> str:
     identity: its path, size and mtime (nanoseconds)."""
     if model.digest is not None:
         return model.digest
+    import hashlib  # noqa: PLC0415 -- only the Ollama views pay for it
+
     ident = f"{model.path}\0{model.size_bytes}\0{model.mtime_ns}"
     return hashlib.sha256(ident.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -346,15 +346,17 @@ def ollama_digest(model: ModelFacts) -> str:
 # datetime's range, in Unix seconds: a file's mtime can be anything (utime accepts year 30000).
 _FIRST_SECOND = -62_135_596_800  # 0001-01-01T00:00:00Z
 _LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 def _rfc3339(mtime_ns: int) -> str:
     """RFC 3339 in UTC with an explicit offset and microseconds: ``2025-01-02T03:04:05.123456+00:00``."""
+    import datetime  # noqa: PLC0415 -- only the Ollama views pay for it
+
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
     seconds, ns = divmod(mtime_ns, 1_000_000_000)
     if not _FIRST_SECOND <= seconds <= _LAST_SECOND:
         seconds, ns = min(max(seconds, _FIRST_SECOND), _LAST_SECOND), 0
-    when = _EPOCH + datetime.timedelta(seconds=seconds, microseconds=ns // 1000)
+    when = epoch + datetime.timedelta(seconds=seconds, microseconds=ns // 1000)
     return when.isoformat(timespec="microseconds")
 
 

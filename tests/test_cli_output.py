@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import os
@@ -59,7 +58,7 @@ def test_table_groups_llms_then_embeddings(capsys: pytest.CaptureFixture[str]) -
 
 def test_table_escapes_what_files_say() -> None:
     (model,) = [m for m in modelscan.scan_models(FIXTURES).models if m.key == "mystery-model"]
-    hostile = dataclasses.replace(model, key="x\x1b[2Jy")
+    hostile = model._replace(key="x\x1b[2Jy")
     assert "\x1b" not in models_table([hostile])
     assert "x\\x1b[2Jy" in models_table([hostile])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any, Literal
 
@@ -49,7 +48,7 @@ def facts(
 
 def keyed(*models: ModelFacts) -> list[ModelFacts]:
     """The models with the keys assign_keys gives them (it returns keys, never mutates)."""
-    return [dataclasses.replace(m, key=k) for m, k in zip(models, assign_keys(models), strict=True)]
+    return [m._replace(key=k) for m, k in zip(models, assign_keys(models), strict=True)]
 
 
 def test_key_is_lowercased_folder_base_and_embedding_prefixed() -> None:
@@ -129,7 +128,7 @@ def test_entry_key_order_llm_and_embedding() -> None:
 
 
 def test_no_quantization_is_null() -> None:
-    m = dataclasses.replace(facts("x", quant=None), quant_bits=None)
+    m = (facts("x", quant=None))._replace(quant_bits=None)
     (m,) = keyed(m)
     assert to_entry(m)["quantization"] is None
 

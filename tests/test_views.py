@@ -6,7 +6,6 @@ headers, file name and size of LM Studio's example (list-models-endpoint.md, fir
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -147,7 +146,7 @@ def test_lms_key_order_and_optional_keys(fixtures: list[ModelFacts]) -> None:
 
 
 def test_lms_mlx_is_safetensors_with_the_folder_as_path() -> None:
-    model = dataclasses.replace(_facts("mlx-community", "Qwen3-4B-4bit", fmt="mlx"), key="qwen3-4b")
+    model = (_facts("mlx-community", "Qwen3-4B-4bit", fmt="mlx"))._replace(key="qwen3-4b")
     (item,) = views.to_lms([model])
     assert (item["format"], item["path"], item["indexedModelIdentifier"]) == (
         "safetensors",
@@ -196,9 +195,9 @@ def test_variants_are_not_grouped_onto_another_models_key() -> None:
     b = _facts("pub", "m", quant="Q8_0", folder="/r/pub/m")
     c = _facts("pub", "m", quant="Q4_K_M", folder="/s/pub/m")
     models = [
-        dataclasses.replace(a, key="m@q4_k_m"),
-        dataclasses.replace(b, key="m@q8_0"),
-        dataclasses.replace(c, key="m"),
+        a._replace(key="m@q4_k_m"),
+        b._replace(key="m@q8_0"),
+        c._replace(key="m"),
     ]
     assert sorted(e["key"] for e in views.to_v1(models, variants=True)["models"]) == ["m", "m@q4_k_m", "m@q8_0"]
 
@@ -290,12 +289,10 @@ def test_ollama_digest_is_the_sources_or_a_stable_hash_of_identity(fixtures: lis
     gemma = by_key(fixtures, "gemma-3-270m-it-qat")
     ident = f"{gemma.path}\0{gemma.size_bytes}\0{gemma.mtime_ns}".encode()
     assert views.ollama_digest(gemma) == hashlib.sha256(ident).hexdigest()
-    assert views.ollama_digest(dataclasses.replace(gemma, mtime_ns=gemma.mtime_ns + 1)) != views.ollama_digest(gemma)
+    assert views.ollama_digest(gemma._replace(mtime_ns=gemma.mtime_ns + 1)) != views.ollama_digest(gemma)
     manifest = "a" * 64
-    assert views.ollama_digest(dataclasses.replace(gemma, digest=manifest)) == manifest
-    named = dataclasses.replace(
-        gemma, key="llama3.2:latest", source="ollama", source_name="llama3.2:latest", digest=manifest
-    )
+    assert views.ollama_digest(gemma._replace(digest=manifest)) == manifest
+    named = gemma._replace(key="llama3.2:latest", source="ollama", source_name="llama3.2:latest", digest=manifest)
     assert views.to_ollama_model(named)["name"] == views.to_ollama_model(named)["model"] == "llama3.2:latest"
 
 
@@ -310,7 +307,7 @@ def test_ollama_digest_is_the_sources_or_a_stable_hash_of_identity(fixtures: lis
     ],
 )
 def test_ollama_modified_at_is_rfc3339_with_offset(mtime_ns: int, shown: str) -> None:
-    model = dataclasses.replace(_facts("p", "r"), mtime_ns=mtime_ns)
+    model = (_facts("p", "r"))._replace(mtime_ns=mtime_ns)
     assert views.to_ollama_model(model)["modified_at"] == shown
 
 
@@ -326,7 +323,7 @@ def test_ollama_show_model_info() -> None:
         "general.file_type": 15,
         "llama.context_length": 4096,
     }
-    model = dataclasses.replace(_facts("p", "r"), metadata=metadata, n_params=8_030_261_248, key="r")
+    model = (_facts("p", "r"))._replace(metadata=metadata, n_params=8_030_261_248, key="r")
     show = views.to_ollama_show(model)
     assert list(show) == ["details", "model_info", "capabilities", "modified_at"]
     info = show["model_info"]
@@ -342,7 +339,7 @@ def test_ollama_show_model_info() -> None:
 
 
 def test_ollama_show_of_an_mlx_model() -> None:
-    model = dataclasses.replace(_facts("mlx-community", "m", fmt="mlx"), n_params=1000, key="m")
+    model = (_facts("mlx-community", "m", fmt="mlx"))._replace(n_params=1000, key="m")
     show = views.to_ollama_show(model)
     assert show["model_info"] == {"general.architecture": "llama", "general.parameter_count": 1000}
     assert show["details"]["format"] == "safetensors"

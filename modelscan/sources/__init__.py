@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._walk import Walk
@@ -36,6 +35,8 @@ from ..limits import Limits
 from . import hf_cache, llamacpp, lmstudio, ollama
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..candidates import SourceName
 
 __all__ = ["default_locations", "default_roots", "discover", "is_remote", "layouts"]
@@ -172,6 +173,8 @@ def default_locations(
 
     *environ* defaults to ``os.environ`` and *home* to the user's home folder.
     """
+    from pathlib import Path  # noqa: PLC0415 -- only --all and the library call need it
+
     env = os.environ if environ is None else environ
     user = Path(home) if home is not None else Path.home()
 

@@ -23,7 +23,6 @@ import re
 from collections.abc import Iterator, Sequence
 
 from .. import _rules
-from .._json import parse_json
 from .._walk import FileEntry, Folder
 from ..candidates import GGUFCandidate, Origin
 from ..errors import ModelScanError
@@ -95,6 +94,8 @@ def _named_files(manifest: FileEntry, limits: Limits) -> set[str]:
     with and without the ``<org>_<repo>_`` prefix); none when the manifest cannot be used."""
     try:
         data = read_small_entry(manifest, limits.config_json_bytes, "config_json_bytes")
+        from .._json import parse_json  # noqa: PLC0415 -- only a flat cache's manifests need it
+
         doc = parse_json(data, source=manifest.path, what="manifest", limits=limits)
     except ModelScanError:
         return set()  # a sidecar: never a problem (SOURCES.md section 3)

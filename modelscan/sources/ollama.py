@@ -34,13 +34,11 @@ for a model pulled from the Hugging Face Hub whose tag is a quant token (``:Q4_K
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Iterator, Mapping
 
 from .. import _rules
-from .._json import parse_json, type_name
 from .._walk import FileEntry, Walk
 from ..candidates import GGUFCandidate, Origin
 from ..errors import IncompleteModel, InvalidField, ModelScanError, NotAModel, Unsupported
@@ -133,6 +131,8 @@ def manifest_candidate(
         return None
     try:
         data = read_small_entry(entry, walk.limits.config_json_bytes, "config_json_bytes")
+        from .._json import parse_json  # noqa: PLC0415 -- a scan with no Ollama store never loads it
+
         doc = parse_json(data, source=entry.path, what="manifest", limits=walk.limits)
         layers = _layers(entry.path, doc)
     except ModelScanError as err:
@@ -184,7 +184,7 @@ def manifest_candidate(
         tuple(checked[i] for i, layer in layers if layer[0] == PROJECTOR),
         quant_source=hub_quant,
         template=checked[templates[-1][0]] if templates else None,
-        digest=hashlib.sha256(data).hexdigest(),  # what `ollama list` shows as the model's digest
+        digest=_sha256(data),  # what `ollama list` shows as the model's digest
         manifest=entry,
     )
 
@@ -277,3 +277,16 @@ def _blob(
         )
         return None
     return blob
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib  # noqa: PLC0415 -- a scan with no Ollama store never loads it
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def type_name(value: object) -> str:
+    """The JSON type of a manifest value, for messages (``modelscan._json.type_name``)."""
+    from .._json import type_name as name  # noqa: PLC0415
+
+    return name(value)

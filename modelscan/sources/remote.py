@@ -307,7 +307,7 @@ def _only(found: Iterator[Candidate], named: str) -> Iterator[Candidate]:
     for c in found:
         if isinstance(c, GGUFCandidate):
             if gguf:
-                yield dataclasses.replace(c, models=tuple(g for g in c.models if any(f.name == named for f in g)))
+                yield c._replace(models=tuple(g for g in c.models if any(f.name == named for f in g)))
         elif not gguf:
             yield c
 
