@@ -9,15 +9,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from typing import cast
 
 __all__ = [
     "EMBEDDING_ARCHITECTURES",
     "ENCODER_MODEL_TYPES",
     "SENTENCE_TRANSFORMERS_FILES",
+    "LazyPattern",
     "bad_shard_name",
     "display_name",
     "gguf_key_base",
     "go_template_uses_tools",
+    "lazy_pattern",
     "mentions_tools",
     "mlx_key_base",
     "nominal_bits",
@@ -26,6 +29,30 @@ __all__ = [
     "size_token",
     "split_shard_name",
 ]
+
+
+class LazyPattern:
+    """A regular expression compiled when first used, so that importing a module that holds
+    patterns costs nothing for a run that never matches them (a repeat scan served from the
+    cache). After the first use its methods are the compiled pattern's own."""
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern = pattern
+        self.flags = flags
+
+    def __getattr__(self, name: str) -> object:  # only for what the instance does not hold yet
+        compiled = self.__dict__.get("_compiled")
+        if compiled is None:
+            compiled = self.__dict__["_compiled"] = re.compile(self.pattern, self.flags)
+            for method in ("match", "fullmatch", "search", "sub", "subn", "split", "finditer", "findall"):
+                self.__dict__[method] = getattr(compiled, method)
+        return getattr(compiled, name)
+
+
+def lazy_pattern(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """A :class:`LazyPattern`, typed as the pattern it stands for."""
+    return cast("re.Pattern[str]", LazyPattern(pattern, flags))
+
 
 # FIELDS.md section 2: GGUF architectures LM Studio lists as embedding models.
 EMBEDDING_ARCHITECTURES = frozenset(
@@ -66,17 +93,17 @@ ENCODER_MODEL_TYPES = frozenset(
 SENTENCE_TRANSFORMERS_FILES = ("modules.json", "config_sentence_transformers.json", "sentence_bert_config.json")
 
 # FIELDS.md section 5: one token of a name that is a quantization.
-_QUANT_TOKEN = re.compile(
+_QUANT_TOKEN = lazy_pattern(
     r"I?Q\d+(?:_[0-9A-Z]+)*|TQ\d_\d|F16|F32|BF16|FP16|FP32|MXFP4(?:_MOE)?|NVFP4|\d+BIT",
     re.IGNORECASE,
 )
 # FIELDS.md section 3: the trailing bits/dtype token of an MLX folder name.
-_MLX_BITS_TOKEN = re.compile(r"\d+bit|bf16|fp16|f16|fp32|f32|mxfp4|mxfp8|nvfp4", re.IGNORECASE)
-_SHARD = re.compile(r"^(?P<prefix>.+)-(?P<index>\d{5})-of-(?P<total>\d{5})$")
+_MLX_BITS_TOKEN = lazy_pattern(r"\d+bit|bf16|fp16|f16|fp32|f32|mxfp4|mxfp8|nvfp4", re.IGNORECASE)
+_SHARD = lazy_pattern(r"^(?P<prefix>.+)-(?P<index>\d{5})-of-(?P<total>\d{5})$")
 # FIELDS.md section 6: a size token, optionally followed by an active-parameter token.
-_SIZE_TOKEN = re.compile(r"(?:(\d+)x)?(\d+)(?:[._](\d+))?([KMBT])(\d+)?", re.IGNORECASE)
-_ACTIVE_TOKEN = re.compile(r"A(\d+)(?:[._](\d+))?([KMBT])", re.IGNORECASE)
-_VERSION_TOKEN = re.compile(r"v\d", re.IGNORECASE)
+_SIZE_TOKEN = lazy_pattern(r"(?:(\d+)x)?(\d+)(?:[._](\d+))?([KMBT])(\d+)?", re.IGNORECASE)
+_ACTIVE_TOKEN = lazy_pattern(r"A(\d+)(?:[._](\d+))?([KMBT])", re.IGNORECASE)
+_VERSION_TOKEN = lazy_pattern(r"v\d", re.IGNORECASE)
 
 
 def split_shard_name(stem: str) -> tuple[str, int, int] | None:
@@ -202,15 +229,15 @@ def rounded_count(n: int) -> str:
 
 
 _BLOCK_CLOSE = {"{%": "%}", "{{": "}}"}
-_TOOLS_NAME = re.compile(r"(?<![\w.])tools\b")
+_TOOLS_NAME = lazy_pattern(r"(?<![\w.])tools\b")
 #: Where a string literal may start, given the quotes that still can: after a quote of one kind
 #: was left unclosed, no later quote of that kind can close either (see _literal_end).
-_QUOTES = {"'\"": re.compile("['\"]"), "'": re.compile("'"), '"': re.compile('"')}
+_QUOTES = {"'\"": lazy_pattern("['\"]"), "'": lazy_pattern("'"), '"': lazy_pattern('"')}
 #: The rest of a literal opened by each quote, up to its closing quote: characters, and pairs of
 #: a backslash and whatever follows it. Possessive, so the match runs in C with no backtracking
 #: state, and fails in one pass when the literal never closes.
 _LITERAL_RESTS = {
-    quote: re.compile(f"[^{quote}\\\\]*+(?:\\\\.[^{quote}\\\\]*+)*+{quote}", re.DOTALL) for quote in "'\""
+    quote: lazy_pattern(f"[^{quote}\\\\]*+(?:\\\\.[^{quote}\\\\]*+)*+{quote}", re.DOTALL) for quote in "'\""
 }
 
 
@@ -291,8 +318,8 @@ def _literal_end(body: str, pos: int, quote: str) -> int:
 
 
 #: ``.Tools`` as a field of Go's text/template: the dot not part of a longer name before it.
-_GO_TOOLS_FIELD = re.compile(r"(?<![\w.])\$?\.Tools\b")
-_GO_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`')
+_GO_TOOLS_FIELD = lazy_pattern(r"(?<![\w.])\$?\.Tools\b")
+_GO_STRING_LITERAL = lazy_pattern(r'"(?:[^"\\]|\\.)*"|`[^`]*`')
 
 
 def go_template_uses_tools(template: str) -> bool:

@@ -41,6 +41,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from stat import S_ISREG
 from typing import NamedTuple
 
+from ._rules import lazy_pattern
 from .errors import FileAccessError, IncompleteModel, LimitExceeded, ModelScanError, os_error
 from .limits import Limits
 
@@ -58,7 +59,7 @@ _CLOCK_EVERY = 1024
 _JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", ".localized"})
 #: Partial downloads: browsers' and tools' temporary names, Hugging Face ``*.incomplete``, Ollama
 #: ``sha256-<hex>-partial`` (and ``-partial-<n>``), llama.cpp ``*.downloadInProgress``.
-_PARTIAL = re.compile(
+_PARTIAL = lazy_pattern(
     r"\.(part|partial|incomplete|download|crdownload|tmp|downloadinprogress)$|-partial(-\d+)?$", re.IGNORECASE
 )
 #: What every name _PARTIAL matches ends with, or contains ("partial"): a cheap test first.

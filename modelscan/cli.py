@@ -26,7 +26,6 @@ from .errors import ModelScanError, UsageError, display_path
 from .limits import BATCH_LIMITS, SERVER_LIMITS, Limits
 from .response import sort_models
 from .scan import iter_scan, scan_models
-from .text import models_table
 from .views import VIEW_NAMES, ViewName, dumps, render
 
 if TYPE_CHECKING:
@@ -50,6 +49,27 @@ exist, or with --all when no default location exists; 130 when interrupted (Ctrl
 """
 
 
+def _columns() -> int:
+    """The terminal's width for help text, as ``shutil.get_terminal_size`` finds it (``COLUMNS``,
+    else the terminal, else 80), without importing ``shutil``, which the plain path never needs."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter with the width given: argparse builds one for every option it adds,
+    and without a width each would import ``shutil`` to ask the terminal."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_columns() - 2)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="modelscan",
@@ -57,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
         "reading headers only (over HTTP Range requests for remote files). 'modelscan estimate PATH' "
         "estimates the memory they need (see 'modelscan estimate --help').",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument(
         "paths",
@@ -306,6 +326,8 @@ def _main(argv: Sequence[str] | None) -> int:
         if cache is not None and cache.changed:
             _save_cache(cache)
         if args.table:
+            from .text import models_table  # noqa: PLC0415 -- only --table needs it
+
             text = models_table(sort_models(report.models))
         else:
             try:

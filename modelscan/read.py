@@ -13,11 +13,10 @@ folders through the same functions.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import stat
 from collections.abc import Container
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from ._fs import read_small_file
 from ._walk import FileEntry
@@ -47,8 +46,7 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class GGUFRecord:
+class GGUFRecord(NamedTuple):
     """The headers of a GGUF candidate's files, each model's and each projector's on its own;
     the text of its template file, if it has one (or why it could not be read)."""
 

@@ -22,13 +22,11 @@ view           function                      shape
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Literal, NamedTuple, cast
 
-from ._tables import LLAMA_FILE_TYPE_NAMES
 from .errors import ModelScanError, UsageError
 from .facts import ModelFacts
 from .response import check_loaded, sort_models, to_entry, to_facts, to_response
@@ -90,8 +88,7 @@ def dumps(doc: object) -> bytes:
 # --- variants: one entry for the several quantizations of one folder (VIEWS.md section 1) ------
 
 
-@dataclasses.dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     """What one entry of a list shows: one model, or a folder's variants under their bare key."""
 
     key: str
@@ -362,6 +359,8 @@ def _rfc3339(mtime_ns: int) -> str:
 
 def _ollama_quantization(model: ModelFacts) -> str:
     """``general.file_type``'s name (``Q4_K_M``), else the listing's quant name."""
+    from ._tables import LLAMA_FILE_TYPE_NAMES  # noqa: PLC0415 -- only the Ollama views need the table
+
     file_type = model.metadata.get("general.file_type")
     if isinstance(file_type, int) and not isinstance(file_type, bool) and file_type in LLAMA_FILE_TYPE_NAMES:
         return LLAMA_FILE_TYPE_NAMES[file_type]

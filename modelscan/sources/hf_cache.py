@@ -24,10 +24,10 @@ are partial downloads, reported as such. ``.locks/``, ``.no_exist/``, ``trees/``
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Iterator
 
+from .._rules import lazy_pattern
 from .._walk import Walk
 from ..candidates import Candidate, Entry, GGUFCandidate, MLXCandidate, Origin
 from ..errors import InvalidField, ModelScanError
@@ -42,7 +42,7 @@ REPO_PREFIX = "models--"
 _REPO_KINDS = ("models--", "datasets--", "spaces--")
 #: What ``refs/main`` may hold to name a snapshot folder: a commit (40 hex digits) in practice;
 #: any one plain folder name is accepted, never a path.
-_REF = re.compile(r"(?!\.\.?$)[0-9A-Za-z._-]{1,255}")
+_REF = lazy_pattern(r"(?!\.\.?$)[0-9A-Za-z._-]{1,255}")
 
 
 def repo_id(folder_name: str) -> tuple[str, str] | None:

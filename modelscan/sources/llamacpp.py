@@ -19,7 +19,6 @@ of a manifest name is read only where it is unambiguous (one ``_``). llama.cpp's
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Sequence
 
 from .. import _rules
@@ -35,8 +34,8 @@ __all__ = ["STANDALONE_PUBLISHER", "flat_candidates", "is_flat_cache", "manifest
 #: The publisher of a GGUF file no manifest names.
 STANDALONE_PUBLISHER = "llama.cpp"
 
-_MANIFEST = re.compile(r"manifest=([^=]+)=([^=]+)=([^=]+)\.json")
-_OLD_MANIFEST = re.compile(r"manifest=([^=_]+)_([^=_]+)=([^=]+)\.json")
+_MANIFEST = _rules.lazy_pattern(r"manifest=([^=]+)=([^=]+)=([^=]+)\.json")
+_OLD_MANIFEST = _rules.lazy_pattern(r"manifest=([^=_]+)_([^=_]+)=([^=]+)\.json")
 
 
 def manifest_repo(name: str) -> tuple[str, str] | None:

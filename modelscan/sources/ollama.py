@@ -35,7 +35,6 @@ for a model pulled from the Hugging Face Hub whose tag is a quant token (``:Q4_K
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping
 
 from .. import _rules
@@ -57,7 +56,7 @@ DEFAULT_NAMESPACE = "library"
 HUB_HOSTS = ("hf.co", "huggingface.co")
 
 #: What Ollama's ``manifest.BlobsPath`` accepts; the only form a digest may take to become a path.
-_DIGEST = re.compile(r"sha256[:-]([0-9a-fA-F]{64})")
+_DIGEST = _rules.lazy_pattern(r"sha256[:-]([0-9a-fA-F]{64})")
 
 
 def short_name(host: str, namespace: str, model: str, tag: str) -> str:
