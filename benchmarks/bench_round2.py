@@ -185,7 +185,8 @@ def _syscalls(tree: Path, empty: Path) -> int | None:
                 check=True,
             )
             total = next(line for line in out.read().splitlines() if line.rstrip().endswith("total"))
-            counts.append(int(total.split()[2]))
+            # "% time  seconds  usecs/call  calls  [errors]  total": the calls are the fourth column.
+            counts.append(int(total.split()[3]))
     return counts[0] - counts[1]
 
 
@@ -346,14 +347,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else ([100, 1000] if args.quick else [1000, 10000])
     runs = args.runs or (3 if args.quick else 5)
-    started = time.time()
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="modelscan-gemma-") as work:
         gemma = None if args.no_gemma else _gemma(work)
         result = run(sizes, runs, args.rescans, gemma)
     print(result["table"])
     for check in result["checks"]:
         print(f"{'ok ' if check['ok'] else 'NOT'} {check['name']}: {check['detail']}")
-    print(f"(measured in {time.time() - started:.0f} s; {result['machine']})")
+    print(f"(measured in {time.monotonic() - started:.0f} s; {result['machine']})")
     if args.json:
         C.write_json(args.json, result)
     return 0

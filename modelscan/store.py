@@ -185,20 +185,26 @@ _ARCH_PER_LAYER = frozenset({"feed_forward_length", "head_count", "head_count_kv
 _ARCH_FLAGS = frozenset({"sliding_window_layers", "recurrent_layers", "attention_layers"})
 
 
+_ARCH_CHECKED: set[tuple[type, ...]] = set()
+
+
 def _decode_arch(value: object) -> ArchNumbers:
-    _check(type(value) is dict and list(value) == _ARCH_FIELDS)
+    _check(type(value) is dict)
     assert isinstance(value, dict)
-    out: dict[str, object] = {}
-    for name, item in value.items():
+    items = list(value.values())
+    _check(len(items) == len(_ARCH_FIELDS) and list(value) == _ARCH_FIELDS)
+    kinds = tuple(map(type, items))
+    known = kinds in _ARCH_CHECKED
+    for i, (name, item) in enumerate(zip(_ARCH_FIELDS, items, strict=True)):
         if type(item) is list:
             wanted = bool if name in _ARCH_FLAGS else int
             _check((name in _ARCH_FLAGS or name in _ARCH_PER_LAYER) and all(type(x) is wanted for x in item))
-            out[name] = tuple(item)
-            continue
-        types = _ARCH_TYPES.get(name, (int, _NONE))
-        _check(type(item) in types and (name not in _ARCH_FLAGS or item is None))
-        out[name] = item
-    return ArchNumbers(**out)  # type: ignore[arg-type]  # every value checked above
+            items[i] = tuple(item)
+        elif not known:
+            _check(type(item) in _ARCH_TYPES.get(name, (int, _NONE)) and (name not in _ARCH_FLAGS or item is None))
+    if not known and len(_ARCH_CHECKED) < 4096:
+        _ARCH_CHECKED.add(kinds)
+    return ArchNumbers(*items)  # every value checked above
 
 
 _DECODERS: dict[str, Callable[[object], object]] = {
@@ -249,18 +255,29 @@ _CHOICES: dict[str, frozenset[str]] = {
 }
 
 
+#: Where each field of ModelFacts sits in a stored record, and how it is decoded or checked.
+_FACT_DECODERS = [(i, _DECODERS[name]) for i, name in enumerate(_FACT_FIELDS) if name in _DECODERS]
+_FACT_SCALARS = [i for i, name in enumerate(_FACT_FIELDS) if name not in _DECODERS]
+_FACT_CHOICES = [(i, _CHOICES[name]) for i, name in enumerate(_FACT_FIELDS) if name in _CHOICES]
+#: The types of the scalar fields of records already checked field by field: a record whose
+#: scalars have the same types needs no second look (a cache of many models has few patterns).
+_CHECKED_KINDS: set[tuple[type, ...]] = set()
+
+
 def _decode_facts(value: object) -> ModelFacts:
-    kwargs: dict[str, object] = {}
-    for name, item in zip(_FACT_FIELDS, _list(value, len(_FACT_FIELDS)), strict=True):
-        decoder = _DECODERS.get(name)
-        if decoder is not None:
-            kwargs[name] = decoder(item)
-            continue
-        # type(), not isinstance(): a bool is refused where an int is wanted, and the reverse.
-        _check(type(item) in _TYPES[name])
-        _check(name not in _CHOICES or item in _CHOICES[name])
-        kwargs[name] = item
-    return ModelFacts(**kwargs)  # type: ignore[arg-type]  # every value checked above
+    items = list(_list(value, len(_FACT_FIELDS)))
+    kinds = tuple(type(items[i]) for i in _FACT_SCALARS)
+    if kinds not in _CHECKED_KINDS:
+        for i, kind in zip(_FACT_SCALARS, kinds, strict=True):
+            # type(), not isinstance(): a bool is refused where an int is wanted, and the reverse.
+            _check(kind in _TYPES[_FACT_FIELDS[i]])
+        if len(_CHECKED_KINDS) < 4096:
+            _CHECKED_KINDS.add(kinds)
+    for i, choices in _FACT_CHOICES:
+        _check(items[i] in choices)
+    for i, decoder in _FACT_DECODERS:
+        items[i] = decoder(items[i])
+    return ModelFacts(*items)  # type: ignore[arg-type]  # every value checked above
 
 
 def _decode_result(value: object) -> Result:
@@ -294,10 +311,19 @@ def _decode_entries(node: object) -> tuple[object, ...]:
     return tuple(_decode_entries(x) for x in items)
 
 
+_LIMITS_SEEN: dict[tuple[object, ...], Limits] = {}
+
+
 def _decode_limits(value: object) -> Limits:
-    fields = dict(zip(_LIMIT_FIELDS, _list(value, len(_LIMIT_FIELDS)), strict=True))
-    _check(all(type(v) in (int, float) for v in fields.values()))
-    return Limits(**fields)  # type: ignore[arg-type]  # every value checked above
+    """The limits an entry was read under; entries read under the same ones share one object."""
+    items = tuple(_list(value, len(_LIMIT_FIELDS)))
+    found = _LIMITS_SEEN.get(items)
+    if found is None:
+        _check(all(type(v) in (int, float) for v in items))
+        found = Limits(*items)  # type: ignore[arg-type]  # every value checked above
+        if len(_LIMITS_SEEN) < 64:
+            _LIMITS_SEEN[items] = found
+    return found
 
 
 # -- files -------------------------------------------------------------------------------------

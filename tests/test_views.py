@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from ollama_store import LICENSE, Store
 from ollama_store import MODEL as OLLAMA_MODEL
 from safetensors.numpy import save_file
@@ -424,3 +426,34 @@ def test_a_model_of_an_ollama_store_keeps_ollamas_name_and_manifest_digest(tmp_p
     store.write_manifest("registry.ollama.ai/library/gemma3:tiny", config, [model, store.add_blob(b"MIT", LICENSE)])
     (again,) = modelscan.scan_models(store.root, cache=cache).models
     assert views.ollama_digest(again) == store.listed(manifest)["digest"] != listed["digest"]
+
+
+# --- the one JSON encoding -------------------------------------------------------------------------
+
+_JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12)
+)
+_JSON = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=6) | st.integers() | st.none() | st.booleans(), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(_JSON)
+def test_dumps_is_json_dumps_with_indent_2(value: object) -> None:
+    assert views.dumps(value) == (json.dumps(value, indent=2) + "\n").encode("ascii")
+
+
+def test_dumps_of_every_view_is_json_dumps(fixtures: list[ModelFacts]) -> None:
+    for name in views.VIEW_NAMES:
+        doc = views.render(name, fixtures, [], None)
+        assert views.dumps(doc) == (json.dumps(doc, indent=2) + "\n").encode("ascii"), name
