@@ -5,6 +5,10 @@ duplicate keys, reads ``NaN`` and ``Infinity``, lets lone surrogates through (``
 and has no depth option. :func:`parse_json` closes each gap, and it turns every failure into
 one :class:`~modelscan.errors.ModelScanError` whose message never quotes the document
 (``JSONDecodeError.doc``), only the parser's own message with a line and column.
+
+Why one module of this size: strict JSON is one concern (duplicates, constants, surrogates, depth
+from any stack, the lean parse of a million-entry shard index), and each check relies on the
+others' guarantees.
 """
 
 from __future__ import annotations

@@ -28,6 +28,9 @@ what a scan may see lives once:
 A :class:`FileEntry` is one ``stat`` of one file: the size a listing reports and the identity a
 cache keys on come from it, and readers open ``entry.real`` with ``expect=entry.identity`` so
 that what they read is that very version of that very file. Nothing here opens a file.
+
+Why one module of this size: the point of it is that every rule about what a scan may see lives
+in one place (issue 8: three walkers had three symlink policies and let two bugs through).
 """
 
 from __future__ import annotations

@@ -22,6 +22,11 @@ default the few that model facts read), others within a small total budget, and 
 can be summed into a :class:`GGUFTensorStats` as they are read instead of being kept, so a
 million tensors cost a few MB. Every failure is a :class:`~modelscan.errors.ModelScanError` naming the file, the field
 (``kv[3:tokenizer.ggml.tokens].count``) and the absolute byte offset.
+
+Why one module of this size: it is one spec (the GGUF header grammar) and its checks, each
+beside the field it guards; the byte cursor (``_cursor.py``) and the tensor-info reader
+(``_gguf_tensors.py``) are already apart. Splitting the grammar further would put a field's
+read and its R1 check in different files.
 """
 
 from __future__ import annotations

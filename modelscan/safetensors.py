@@ -13,6 +13,10 @@ array) or of a dtype (``{"F32": null}``), nesting deeper than ``limits.json_dept
 configurable limits. Only the ``8 + N`` header bytes are read: no numpy, no mmap (R6). They are
 checked chunk by chunk as they come, so a header that cannot be JSON text is refused at its first
 bad byte, and a long one is checked whole before it is kept (see ``_read_header_text``).
+
+Why one module of this size: it is one spec (the safetensors header) held to its reference
+reader's exact acceptance, check by check, and each deliberate strictness is commented where it
+applies; the JSON itself is parsed by ``_json.py``.
 """
 
 from __future__ import annotations
