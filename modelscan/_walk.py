@@ -677,3 +677,68 @@ class Walk:
                 stack.extend((d, depth + 1) for d in reversed(below))
         cut = self.cuts[tree.cuts_before] if len(self.cuts) > tree.cuts_before else None
         return folder._replace(tree=tuple(tree.files), cut=cut)
+
+
+def fingerprint(roots: Sequence[str], limits: Limits) -> list[object] | None:
+    """What a rescan of the folders *roots* must find unchanged to reuse the last scan's listing
+    whole: every folder the walk would enter (its path), every entry it would look at (a file's
+    name, size, device, inode and mtime; a link as the walk judges it: its target's entry, or why
+    it is refused), each listing error. Two fingerprints compare equal only if a walk of the tree
+    would see the same files with the same identities.
+
+    A lean walk, near a bare ``os.scandir`` and ``stat`` of each entry: ``None`` where it cannot
+    vouch for a whole walk (a root that is not a folder, a budget the walk would hit). Nothing is
+    opened; a link is judged by :class:`Walk`'s own rules, so no target out of the roots is
+    ``stat()``ed.
+    """
+    per_dir, total_max, depth_max = limits.walk_entries_per_dir, limits.walk_entries_total, limits.walk_depth
+    deadline = _clock() + limits.walk_seconds
+    out: list[object] = []
+    app = out.append
+    judge: Walk | None = None  # made for the first link met
+    total = 0
+    for root in roots:
+        try:
+            if not stat.S_ISDIR(os.stat(root).st_mode):
+                return None
+        except OSError:
+            return None
+        app(os.path.realpath(root))
+        stack = [(root, 0)]
+        while stack:
+            path, depth = stack.pop()
+            app(path)
+            try:
+                it = os.scandir(path)
+            except OSError as exc:
+                app(exc.errno)
+                continue
+            count = 0
+            with it:
+                try:
+                    for entry in it:
+                        count += 1
+                        name = entry.name
+                        if name[0] == ".":
+                            continue
+                        if entry.is_dir(follow_symlinks=False):
+                            if depth >= depth_max:
+                                return None
+                            stack.append((entry.path, depth + 1))
+                        elif entry.is_symlink():
+                            if judge is None:
+                                judge = Walk(roots, limits, [])
+                            seen = judge._file_entry(entry, report=False)
+                            if isinstance(seen, FileAccessError):
+                                app((name, seen.code, seen.detail))
+                            else:
+                                app((name, seen))
+                        else:
+                            st = entry.stat(follow_symlinks=False)
+                            app((name, st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns))
+                except OSError:
+                    return None
+            total += count
+            if count > per_dir or total > total_max or _clock() > deadline:
+                return None
+    return out

@@ -60,6 +60,8 @@ class ScanCache:
         self._logged: set[tuple[str, str, str]] = set()
         # roots -> (the results of the last scan of them, its keyed models)
         self._keyed: dict[Hashable, tuple[list[Result], list[ModelFacts]]] = {}
+        # roots -> (the walk's fingerprint before the last scan of them, its report, its candidates)
+        self._scans: dict[Hashable, tuple[list[object], object, int]] = {}
         self.hits = 0
         self.misses = 0
         #: Whether a result was added or dropped since the cache was made (or loaded).
@@ -73,6 +75,8 @@ class ScanCache:
         with self._lock:
             self._results.clear()
             self._logged.clear()
+            self._keyed.clear()
+            self._scans.clear()
             self.changed = True
 
     @staticmethod
@@ -145,6 +149,24 @@ class ScanCache:
                 self._keyed.clear()
             self._keyed[roots] = (results, models)
         return models
+
+    def last_scan(self, roots: Hashable, fingerprint: list[object]) -> object | None:
+        """The report of the last scan of *roots*, if the tree's *fingerprint* (``_walk.fingerprint``)
+        is the one taken before that scan: nothing a walk would see has changed since, so every
+        candidate would be a hit and every key the same. Counts as one hit per candidate."""
+        with self._lock:
+            last = self._scans.get(roots)
+            if last is None or last[0] != fingerprint:
+                return None
+            self.hits += last[2]
+            return last[1]
+
+    def remember_scan(self, roots: Hashable, fingerprint: list[object], report: object, candidates: int) -> None:
+        """Keep *report*, the scan of *roots* that followed the *fingerprint* taken before it."""
+        with self._lock:
+            if len(self._scans) >= 16:  # each holds a whole tree's fingerprint: a few roots, not thousands
+                self._scans.clear()
+            self._scans[roots] = (fingerprint, report, candidates)
 
     def first_seen(self, problem: ModelScanError) -> bool:
         """Whether *problem* is new to this cache (so that it is logged once, not every rescan)."""

@@ -25,11 +25,13 @@ from .cache import ScanCache
 from .errors import ModelScanError, UsageError, display_path
 from .limits import BATCH_LIMITS, SERVER_LIMITS, Limits
 from .response import sort_models
-from .scan import iter_scan, scan_models
+from .runs import Replay
+from .scan import iter_scan, reusable, scan_models
 from .views import VIEW_NAMES, ViewName, dumps, render
 
 if TYPE_CHECKING:
     from ._progress import ProgressLine
+    from .runs import Run
 
 __all__ = ["main"]
 
@@ -148,13 +150,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-cache",
         action="store_true",
-        help="neither read nor write the on-disk cache of parsed headers "
+        help="neither read nor write the on-disk cache of parsed headers and of the last outputs "
         "($XDG_CACHE_HOME/modelscan, else ~/.cache/modelscan)",
     )
     p.add_argument(
         "--clear-cache",
         action="store_true",
-        help="delete the on-disk cache first (alone: delete it and exit)",
+        help="delete the on-disk cache (headers and kept outputs) first (alone: delete it and exit)",
     )
     p.add_argument(
         "--server-limits",
@@ -220,7 +222,7 @@ def _save_cache(cache: ScanCache) -> None:
 
 
 def _clear_cache() -> None:
-    from . import store  # noqa: PLC0415
+    from . import runs, store  # noqa: PLC0415
 
     path = store.default_cache_file()
     try:
@@ -230,6 +232,7 @@ def _clear_cache() -> None:
     except OSError as exc:
         print(f"modelscan: cannot delete {display_path(path)}: {exc.strerror}", file=sys.stderr)
         return
+    runs.clear(store.default_cache_dir())
     print(f"modelscan: cleared the cache ({display_path(path)})", file=sys.stderr)
 
 
@@ -304,14 +307,25 @@ def _main(argv: Sequence[str] | None) -> int:
     paths = None if args.clear_cache and not args.paths else command_roots(list(args.paths), all_sources=args.all)
     if paths is None:
         return 0 if args.clear_cache and not args.paths else 2
+    return _listing(args, view, paths)
+
+
+def _listing(args: argparse.Namespace, view: ViewName, paths: list[str]) -> int:
+    """List *paths* as *args* ask: a kept output of the same command on the same tree, else a scan."""
     try:
         loaded = _read_loaded(args.loaded)
         if args.workers is not None and args.workers < 1:
             raise UsageError("--workers must be at least 1")
         # The library never starts processes unless asked; the command line asks for every CPU.
         workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
-        cache = None if args.no_cache else _load_cache()
         limits = SERVER_LIMITS if args.server_limits else BATCH_LIMITS
+        run = None
+        if not (args.no_cache or args.jsonl):
+            run = _start_run(paths, limits, (view, args.table, loaded, args.parallel, args.variants))
+            replay = run.stored() if run is not None else None
+            if replay is not None:
+                return _replay(replay, args)
+        cache = None if args.no_cache else _load_cache()
         if args.jsonl:
             any_problem = _stream_jsonl(paths, limits, workers, cache, args.quiet)
             if cache is not None and cache.changed:
@@ -345,15 +359,40 @@ def _main(argv: Sequence[str] | None) -> int:
     except UsageError as exc:
         print(f"modelscan: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(text)
+    replay = Replay(
+        text.encode("utf-8", "surrogateescape"),
+        tuple(str(p) for p in report.problems),
+        tuple(f"{w} (warning)" for w in report.warnings),
+    )
+    if run is not None and reusable(paths, report.problems):
+        _save_run(run, replay)
+    return _replay(replay, args)
+
+
+def _start_run(paths: list[str], limits: Limits, options: object) -> Run | None:
+    from . import runs, store  # noqa: PLC0415
+
+    return runs.start(store.default_cache_dir(), paths, limits, options)
+
+
+def _save_run(run: Run, replay: Replay) -> None:
+    try:
+        run.save(*replay)
+    except OSError as exc:
+        print(f"modelscan: output not kept in {display_path(run.folder)}: {exc.strerror or exc}", file=sys.stderr)
+
+
+def _replay(replay: Replay, args: argparse.Namespace) -> int:
+    """Print a run's output and its lines as the options ask; the exit status."""
+    sys.stdout.write(replay.stdout.decode("utf-8", "surrogateescape"))
     sys.stdout.flush()
     if not args.quiet:
-        for problem in report.problems:
-            print(str(problem), file=sys.stderr)
+        for line in replay.problems:
+            print(line, file=sys.stderr)
     if args.verbose:
-        for warning in report.warnings:
-            print(f"{warning} (warning)", file=sys.stderr)
-    return 1 if args.strict and report.problems else 0
+        for line in replay.warnings:
+            print(line, file=sys.stderr)
+    return 1 if args.strict and replay.problems else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

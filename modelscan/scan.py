@@ -263,6 +263,14 @@ def _scan(
     workers: int,
     progress: ProgressCallback | None = None,
 ) -> ScanReport:
+    fingerprint = memo = None
+    if cache is not None:
+        fingerprint = tree_fingerprint(paths, limits)
+        if fingerprint is not None:
+            memo = (tuple(os.path.abspath(p) for p in paths), limits)
+            last = cache.last_scan(memo, fingerprint)
+            if isinstance(last, ScanReport):
+                return last
     problems: list[ModelScanError] = []
     candidates, cached = _discover(paths, limits, cache, problems, progress)
     done = list(
@@ -282,7 +290,31 @@ def _scan(
         models = [m for m in models if m.folder not in wanted or _holds(m, wanted[m.folder])]
     problems.sort(key=lambda e: (e.path, e.code))
     _log(problems, cache)
-    return ScanReport(list(models), problems)
+    report = ScanReport(list(models), problems)
+    if cache is not None and fingerprint is not None and memo is not None and reusable(paths, problems):
+        cache.remember_scan(memo, fingerprint, report, len(candidates))
+    return report
+
+
+def tree_fingerprint(paths: Sequence[str | os.PathLike[str]], limits: Limits) -> list[object] | None:
+    """The walk's fingerprint of *paths* (``_walk.fingerprint``), taken before a scan so that a
+    later equal one proves the scan's report still holds; ``None`` unless every path is a local
+    folder and the walk can vouch for the whole tree."""
+    if any(sources.is_remote(p) for p in paths):
+        return None
+    from ._walk import fingerprint  # noqa: PLC0415
+
+    return fingerprint([os.fspath(p) for p in paths], limits)
+
+
+def reusable(paths: Sequence[str | os.PathLike[str]], problems: Sequence[ModelScanError]) -> bool:
+    """Whether a scan of *paths* that met *problems* may be reused whole while the tree's
+    fingerprint holds: no problem is retryable (a file that changed while it was read) and no
+    root is a Hugging Face cache, whose scan also depends on what the fingerprint does not hold
+    (snapshot folders' mtimes, a shared blob store beside a repo folder)."""
+    if any(p.retryable for p in problems):
+        return False
+    return all("hf-cache" not in sources.layouts(p) for p in paths)
 
 
 def iter_scan(

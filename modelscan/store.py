@@ -19,7 +19,7 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, cast
 
 from . import __version__, errors
@@ -32,7 +32,16 @@ from .limits import Limits
 if TYPE_CHECKING:
     from .candidates import SourceName
 
-__all__ = ["FILE_NAME", "MAX_BYTES", "MAX_ENTRIES", "default_cache_dir", "default_cache_file", "load", "save"]
+__all__ = [
+    "FILE_NAME",
+    "MAX_BYTES",
+    "MAX_ENTRIES",
+    "default_cache_dir",
+    "default_cache_file",
+    "load",
+    "replace_file",
+    "save",
+]
 
 FILE_NAME = "scan-cache.json"
 #: A cache file larger than this is not read (a bound on memory, whatever the file holds).
@@ -372,8 +381,6 @@ def _lazy_result(raw: object) -> Result | None:
 def save(cache: ScanCache, path: str | os.PathLike[str]) -> None:
     """Write *cache* to *path* atomically (a temporary file renamed over it). Raises ``OSError``."""
     target = os.fspath(path)
-    parent = os.path.dirname(target) or os.curdir
-    os.makedirs(parent, mode=0o700, exist_ok=True)
     entries = []
     for (fmt, folder, limits), signature, result in cache.entries(MAX_ENTRIES):
         stored = (
@@ -393,14 +400,27 @@ def save(cache: ScanCache, path: str | os.PathLike[str]) -> None:
         "limits": _LIMIT_FIELDS,
         "entries": entries,
     }
-    # A name no other writer uses (this process and thread), created exclusively: concurrent
-    # writers each write their own file and rename it over the cache, the last one wins whole.
-    tmp = os.path.join(parent, f".scan-cache-{os.getpid()}-{threading.get_ident()}.tmp")
+    replace_file(target, json.dumps(doc, separators=(",", ":")).encode("utf-8"))
+
+
+def replace_file(path: str, data: bytes | Sequence[bytes]) -> None:
+    """Write *data* (bytes, or chunks of bytes) to *path* atomically: into a temporary file beside
+    it, renamed over it, so a reader never sees half a file. The folder is made (mode 0700) if
+    missing. Raises ``OSError``."""
+    parent = os.path.dirname(path) or os.curdir
+    os.makedirs(parent, mode=0o700, exist_ok=True)
+    # A name no other writer uses (this process and thread): concurrent writers each write their
+    # own file and rename it over the target, the last one wins whole.
+    tmp = os.path.join(parent, f".{os.path.basename(path)}-{os.getpid()}-{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, separators=(",", ":"))
-        os.replace(tmp, target)
+        with os.fdopen(fd, "wb") as f:
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                for chunk in data:
+                    f.write(chunk)
+        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import modelscan
-from modelscan import cli, store
+from modelscan import cli, runs, store
 from modelscan import read as read_module
 from modelscan._walk import FileEntry
 from modelscan.candidates import Origin
@@ -131,6 +131,8 @@ def test_a_repeat_run_reads_no_header(
     first = capsys.readouterr()
     assert len(reads) > 10
     reads.clear()
+    # Without the kept output (tests/test_runs.py), the header cache alone spares every read.
+    assert runs.clear(store.default_cache_dir()) == 1
     assert cli.main([str(root)]) == 0
     second = capsys.readouterr()
     assert reads == []
@@ -169,6 +171,7 @@ def test_a_bad_cache_file_counts_as_no_cache(
 ) -> None:
     assert cli.main([str(root)]) == 0
     expected = capsys.readouterr()
+    assert runs.clear(store.default_cache_dir()) == 1  # the kept output would be printed instead
     path = _cache_file()
     data = path.read_bytes()
     doc = json.loads(data)
@@ -207,8 +210,10 @@ def test_a_bad_cache_file_counts_as_no_cache(
 def test_clear_cache(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main([str(root)]) == 0
     assert _cache_file().exists()
+    assert list(_cache_file().parent.glob("run-*.out"))
     assert cli.main(["--clear-cache"]) == 0
     assert not _cache_file().exists()
+    assert not list(_cache_file().parent.glob("run-*.out"))
     assert "cleared the cache" in capsys.readouterr().err
 
 
