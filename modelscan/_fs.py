@@ -17,7 +17,7 @@ import stat
 
 from .errors import ChangedDuringScan, FileAccessError, LimitExceeded, Truncated, os_error
 
-__all__ = ["Identity", "open_regular", "read_small_file", "verify_unchanged"]
+__all__ = ["Identity", "open_regular", "open_regular_fd", "read_small_file", "verify_unchanged"]
 
 _OPEN_FLAGS = (
     os.O_RDONLY
@@ -54,6 +54,23 @@ def open_regular(
     ``symlink_loop``, ``broken_symlink``, ``not_found``, ``os_error``) and, with *expect*,
     :class:`ChangedDuringScan`.
     """
+    fd, st = open_regular_fd(path, nofollow=nofollow, expect=expect, source=source)
+    try:
+        return io.FileIO(fd, "rb", closefd=True), st
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_regular_fd(
+    path: str | os.PathLike[str],
+    *,
+    nofollow: bool = False,
+    expect: Identity | None = None,
+    source: str | None = None,
+) -> tuple[int, os.stat_result]:
+    """:func:`open_regular`, giving the bare descriptor (the caller closes it): for a reader that
+    only ever ``pread``s, which spares the ``fstat`` that wrapping it in a file object costs."""
     name = os.fsdecode(path) if source is None else source
     nofollow = nofollow or expect is not None
     flags = _OPEN_FLAGS | (getattr(os, "O_NOFOLLOW", 0) if nofollow else 0)
@@ -81,7 +98,7 @@ def open_regular(
                 raise _replaced(name, "rewritten since the folder walk")
         if not stat.S_ISREG(st.st_mode):
             raise FileAccessError(name, "not a regular file", format="fs", code="not_regular_file")
-        return io.FileIO(fd, "rb", closefd=True), st
+        return fd, st
     except BaseException:
         os.close(fd)
         raise
@@ -91,9 +108,9 @@ def _replaced(name: str, detail: str) -> ChangedDuringScan:
     return ChangedDuringScan(name, detail, format="fs", code="changed_during_scan")
 
 
-def verify_unchanged(path: object, f: io.FileIO, before: os.stat_result) -> None:
-    """Raise :class:`ChangedDuringScan` if the open file changed since *before* was taken (R14)."""
-    after = os.fstat(f.fileno())
+def verify_unchanged(path: object, f: io.FileIO | int, before: os.stat_result) -> None:
+    """Raise :class:`ChangedDuringScan` if the open file (or descriptor) changed since *before* was taken (R14)."""
+    after = os.fstat(f if isinstance(f, int) else f.fileno())
     if (after.st_size, after.st_mtime_ns, after.st_ino) != (before.st_size, before.st_mtime_ns, before.st_ino):
         growing = after.st_size > before.st_size
         raise ChangedDuringScan(

@@ -38,7 +38,7 @@ from collections.abc import Callable, Container
 from typing import Any, BinaryIO, NoReturn
 
 from ._cursor import ByteSource, Cursor, FileSource, StreamSource
-from ._fs import open_regular, verify_unchanged
+from ._fs import open_regular_fd, verify_unchanged
 from ._gguf_tensors import GGUFTensorInfo, GGUFTensorStats, TensorInfos, label, short
 from ._tables import (
     GGML_MAX_DIMS,
@@ -670,13 +670,13 @@ def read_gguf_header(
     :func:`parse_gguf_header` raises, and :class:`FileAccessError`.
     """
     name = os.fsdecode(path) if source is None else source
-    f, before = open_regular(path, expect=expect, source=name)
-    with f:
+    fd, before = open_regular_fd(path, expect=expect, source=name)
+    try:
         if before.st_size == 0:
             raise NotAModel(name, "empty file", format="gguf", code="empty_file")
         try:
             header = parse_gguf_header(
-                FileSource(f.fileno(), before.st_size),
+                FileSource(fd, before.st_size),
                 source=name,
                 limits=limits,
                 decode_arrays=decode_arrays,
@@ -685,7 +685,9 @@ def read_gguf_header(
             )
         except ModelScanError:
             # A truncated or garbled read of a file that is being rewritten is not corruption.
-            verify_unchanged(name, f, before)
+            verify_unchanged(name, fd, before)
             raise
-        verify_unchanged(name, f, before)
+        verify_unchanged(name, fd, before)
+    finally:
+        os.close(fd)
     return header

@@ -182,12 +182,25 @@ def count_reads(
     hook: Callable[[int], None] | None = None,
 ) -> ReadCount:
     """Make *module*'s ``open_regular`` return files whose ``read`` calls are counted (for
-    ``modelscan.gguf``, the ``os.pread`` calls of its byte source).
+    ``modelscan.gguf``, which preads a bare descriptor, the ``os.pread`` calls of its byte source).
 
     *hook*, when given, is called with the number of reads so far after each read (to change the
     file between two reads). *cap*: fail at once when more bytes than that have been read.
     """
     count = ReadCount(cap=cap)
+    if module.__name__ == "modelscan.gguf":
+        # The GGUF reader preads a bare descriptor through its byte source: count those reads.
+        real_read_at = _cursor.FileSource.read_at
+
+        def read_at(self: _cursor.FileSource, offset: int, n: int) -> bytes:
+            data = real_read_at(self, offset, n)
+            count.add(data)
+            if hook is not None:
+                hook(count.calls)
+            return data
+
+        monkeypatch.setattr(_cursor.FileSource, "read_at", read_at)
+        return count
     real = module.open_regular
 
     class Counted(io.FileIO):
@@ -205,18 +218,6 @@ def count_reads(
         return Counted(fd, "rb", closefd=True), st
 
     monkeypatch.setattr(module, "open_regular", opener)
-    if module.__name__ == "modelscan.gguf":
-        # The GGUF reader reads with os.pread through its byte source, not with read().
-        real_read_at = _cursor.FileSource.read_at
-
-        def read_at(self: _cursor.FileSource, offset: int, n: int) -> bytes:
-            data = real_read_at(self, offset, n)
-            count.add(data)
-            if hook is not None:
-                hook(count.calls)
-            return data
-
-        monkeypatch.setattr(_cursor.FileSource, "read_at", read_at)
     return count
 
 

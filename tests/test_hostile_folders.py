@@ -536,23 +536,26 @@ TRUNCATE_CHILD = """
 
     def patch(module, target):
         real = _fs.open_regular
+        Truncating.target = target; Truncating.reads = 0
+        if not hasattr(module, "open_regular"):  # the GGUF reader preads a bare descriptor
+            return
         def opener(p, **kw):
             f, st = real(p, **kw)
             fd = os.dup(f.fileno()); f.close()
-            Truncating.target = target; Truncating.reads = 0
             return Truncating(fd, "rb", closefd=True), st
         module.open_regular = opener
 
     for name, module, reader, p in (("gguf", gguf, modelscan.read_gguf_header, path),
                                      ("safetensors", safetensors, safetensors.read_safetensors_header, st_path)):
-        saved = module.open_regular
+        saved = getattr(module, "open_regular", None)
         patch(module, p)
         try:
             reader(p)
             results[name] = "ok"
         except modelscan.ModelScanError as err:
             results[name] = type(err).__name__
-        module.open_regular = saved
+        if saved is not None:
+            module.open_regular = saved
 
     # A thread truncating and restoring a big file while it is read, many times over (no mmap
     # anywhere, so no SIGBUS can come of it).
