@@ -137,23 +137,25 @@ def read_small_file(
     ``read()`` that fails, such as ``EIO``).
     """
     name = os.fsdecode(path) if source is None else source
-    f, st = open_regular(path, expect=expect, source=name)
-    with f:
+    fd, st = open_regular_fd(path, expect=expect, source=name)
+    try:
         if st.st_size > cap:
             raise LimitExceeded(name, f"{st.st_size} bytes exceed the limit of {cap}", format=format, limit=limit_name)
         try:
             # One read of the known size: a regular file returns it whole, so the bytes are held
             # once (reading in pieces and joining them held every large sidecar twice at its peak).
-            chunks = [f.read(st.st_size)] if st.st_size else []
+            chunks = [os.read(fd, st.st_size)] if st.st_size else []
             remaining = st.st_size - (len(chunks[0]) if chunks else 0)
             while remaining > 0:
-                chunk = f.read(remaining)
+                chunk = os.read(fd, remaining)
                 if not chunk:
-                    verify_unchanged(name, f, st)  # it shrank: changed, not corrupt
+                    verify_unchanged(name, fd, st)  # it shrank: changed, not corrupt
                     raise Truncated(name, f"file shrank while read: {remaining} bytes missing", format=format)
                 chunks.append(chunk)
                 remaining -= len(chunk)
         except OSError as exc:
             raise os_error(name, exc, "cannot read") from exc
-        verify_unchanged(name, f, st)
+        verify_unchanged(name, fd, st)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(fd)
