@@ -106,7 +106,7 @@ def _load(cache_dir: str | os.PathLike[str] | None) -> ScanCache | None:
     from . import store  # noqa: PLC0415
     from .cache import ScanCache  # noqa: PLC0415
 
-    cache = ScanCache()
+    cache = ScanCache(whole_reports=False)  # one scan per call: no fingerprint walk to keep
     store.load(cache, os.path.join(cache_dir, store.FILE_NAME))
     return cache
 

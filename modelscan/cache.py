@@ -48,9 +48,16 @@ class ScanCache:
 
     Pass the same object to every :func:`modelscan.scan_models` (or ``list_models``) call.
     ``hits`` and ``misses`` count candidates found and not found since the cache was made.
+    With *whole_reports* (the default), the last report of each set of roots is also kept with
+    the tree's fingerprint taken before that scan, and returned again while a lean walk (one
+    ``scandir`` per folder, one ``stat`` per file) finds every folder and file as it was.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, whole_reports: bool = True) -> None:
+        #: Whether a scan keeps its report with the tree's fingerprint, reused whole while a lean
+        #: walk finds the tree unchanged (:meth:`last_scan`); a caller that scans each set of
+        #: roots once (the command line) spares the fingerprint walk by passing ``False``.
+        self.whole_reports = whole_reports
         self._lock = threading.Lock()
         # key -> [signature, result (or its stored form, decoded on first use), last use]
         self._results: dict[tuple[object, ...], list[Any]] = {}

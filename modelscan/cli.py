@@ -205,7 +205,7 @@ def _load_cache() -> ScanCache:
     """The on-disk cache (an empty one where there is none, or it cannot be used)."""
     from . import store  # noqa: PLC0415
 
-    cache = ScanCache()
+    cache = ScanCache(whole_reports=False)  # one scan per process: the kept outputs (runs.py) do that job
     store.load(cache, store.default_cache_file())
     return cache
 

@@ -264,7 +264,7 @@ def _scan(
     progress: ProgressCallback | None = None,
 ) -> ScanReport:
     fingerprint = memo = None
-    if cache is not None:
+    if cache is not None and cache.whole_reports:
         fingerprint = tree_fingerprint(paths, limits)
         if fingerprint is not None:
             memo = (tuple(os.path.abspath(p) for p in paths), limits)

@@ -265,3 +265,22 @@ def test_files_given_by_name_and_deep_trees_take_the_full_road(root: Path, monke
     modelscan.scan_models(root, cache=cache)
     modelscan.scan_models(root, cache=cache)
     assert calls == [1, 1, 1, 1]
+
+
+def test_without_whole_reports_no_fingerprint_is_taken(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    taken: list[int] = []
+    real = scan_module.tree_fingerprint
+
+    def counting(*args: object) -> object:
+        taken.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scan_module, "tree_fingerprint", counting)
+    calls = _no_discovery(monkeypatch)
+    cache = modelscan.ScanCache(whole_reports=False)
+    first = modelscan.scan_models(root, cache=cache)
+    second = modelscan.scan_models(root, cache=cache)
+    assert taken == [] and calls == [1, 1]  # every candidate a hit, but found by the walk
+    assert _same(first, second) and cache.hits == len(cache)
+    modelscan.scan_models(root, cache=modelscan.ScanCache())
+    assert taken == [1]
