@@ -684,7 +684,9 @@ def fingerprint(roots: Sequence[str], limits: Limits) -> list[object] | None:
     whole: every folder the walk would enter (its path), every entry it would look at (a file's
     name, size, device, inode and mtime; a link as the walk judges it: its target's entry, or why
     it is refused), each listing error. Two fingerprints compare equal only if a walk of the tree
-    would see the same files with the same identities.
+    would see the same files with the same identities. The folders directly inside a folder
+    named ``snapshots`` count with their mtimes too: a Hugging Face repo whose ``refs/main`` names
+    no snapshot lists its newest.
 
     A lean walk, near a bare ``os.scandir`` and ``stat`` of each entry: ``None`` where it cannot
     vouch for a whole walk (a root that is not a folder, a budget the walk would hit). Nothing is
@@ -714,6 +716,8 @@ def fingerprint(roots: Sequence[str], limits: Limits) -> list[object] | None:
                 app(exc.errno)
                 continue
             count = 0
+            # A Hugging Face repo without a usable refs/main lists its newest snapshot folder.
+            snapshots = os.path.basename(path) == "snapshots"
             with it:
                 try:
                     for entry in it:
@@ -725,6 +729,8 @@ def fingerprint(roots: Sequence[str], limits: Limits) -> list[object] | None:
                             if depth >= depth_max:
                                 return None
                             stack.append((entry.path, depth + 1))
+                            if snapshots:
+                                app((name, entry.stat(follow_symlinks=False).st_mtime_ns))
                         elif entry.is_symlink():
                             if judge is None:
                                 judge = Walk(roots, limits, [])

@@ -309,12 +309,13 @@ def tree_fingerprint(paths: Sequence[str | os.PathLike[str]], limits: Limits) ->
 
 def reusable(paths: Sequence[str | os.PathLike[str]], problems: Sequence[ModelScanError]) -> bool:
     """Whether a scan of *paths* that met *problems* may be reused whole while the tree's
-    fingerprint holds: no problem is retryable (a file that changed while it was read) and no
-    root is a Hugging Face cache, whose scan also depends on what the fingerprint does not hold
-    (snapshot folders' mtimes, a shared blob store beside a repo folder)."""
-    if any(p.retryable for p in problems):
+    fingerprint holds: no problem is retryable (a file that changed while it was read), the walk
+    was not cut short (its time budget depends on more than the tree), and no root is one Hugging
+    Face repo folder, whose links may lead into the cache's shared blob store beside it, out of
+    what the fingerprint walks."""
+    if any(p.retryable or p.code == "scan_truncated" for p in problems):
         return False
-    return all("hf-cache" not in sources.layouts(p) for p in paths)
+    return not any(sources.hf_cache.is_repo_folder(os.fspath(p)) for p in paths)
 
 
 def iter_scan(

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import modelscan
 from modelscan import scan as scan_module
 from modelscan._walk import fingerprint
-from modelscan.errors import ChangedDuringScan
+from modelscan.errors import ChangedDuringScan, LimitExceeded
 from modelscan.limits import BATCH_LIMITS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "models"
@@ -237,17 +237,70 @@ def test_clear_forgets_the_last_scan(root: Path, monkeypatch: pytest.MonkeyPatch
     assert calls == [1, 1]
 
 
-def test_a_hugging_face_cache_is_always_rescanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Which snapshot a repo lists can depend on folders' mtimes, which the fingerprint does not hold.
-    snap = tmp_path / "hub" / "models--acme--Tiny-4bit" / "snapshots" / "abc123"
-    _mlx(snap / "m")
+def _hub_repo(hub: Path, revs: list[str], main: str | None) -> Path:
+    """``models--acme--Tiny-4bit`` with an MLX model in each snapshot *revs*, its config.json a
+    link into the repo's ``blobs/`` as huggingface_hub writes it; ``refs/main`` names *main*."""
+    repo = hub / "models--acme--Tiny-4bit"
+    for n, rev in enumerate(revs):
+        snap = repo / "snapshots" / rev
+        _mlx(snap, extra=b"x" * n)
+        blob = repo / "blobs" / f"cfg{n}"
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        (snap / "config.json").rename(blob)
+        (snap / "config.json").symlink_to(os.path.relpath(blob, snap))
+    if main is not None:
+        (repo / "refs").mkdir(exist_ok=True)
+        (repo / "refs" / "main").write_text(main)
+    return repo
+
+
+def test_an_unchanged_hugging_face_cache_is_answered_from_its_fingerprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = tmp_path / "hub"
+    _hub_repo(hub, ["aaa", "bbb"], main="aaa")
     cache = modelscan.ScanCache()
     calls = _no_discovery(monkeypatch)
-    first = modelscan.scan_models(tmp_path / "hub", cache=cache)
+    first = modelscan.scan_models(hub, cache=cache)
     assert first.models
-    second = modelscan.scan_models(tmp_path / "hub", cache=cache)
+    assert _same(modelscan.scan_models(hub, cache=cache), first)
+    assert calls == [1]
+    (hub / "models--acme--Tiny-4bit" / "refs" / "main").write_text("bbb")  # another snapshot
+    after = modelscan.scan_models(hub, cache=cache)
     assert calls == [1, 1]
-    assert _same(first, second)
+    assert _same(after, modelscan.scan_models(hub)) and not _same(after, first)
+
+
+def test_without_refs_main_a_newer_snapshot_is_seen(tmp_path: Path) -> None:
+    # The repo lists its newest snapshot: a folder's mtime decides, which the fingerprint holds.
+    hub = tmp_path / "hub"
+    repo = _hub_repo(hub, ["aaa", "bbb"], main=None)
+    old, new = repo / "snapshots" / "aaa", repo / "snapshots" / "bbb"
+    os.utime(old, ns=(1_000_000_000, 1_000_000_000))
+    os.utime(new, ns=(2_000_000_000, 2_000_000_000))
+    cache = modelscan.ScanCache()
+    first = modelscan.scan_models(hub, cache=cache)
+    os.utime(old, ns=(3_000_000_000, 3_000_000_000))  # nothing inside changed
+    after = modelscan.scan_models(hub, cache=cache)
+    assert _same(after, modelscan.scan_models(hub))
+    assert not _same(after, first)
+
+
+def test_a_repo_folder_given_alone_is_always_rescanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its links may lead into the cache's shared blob store beside it, which the fingerprint does not walk.
+    repo = _hub_repo(tmp_path / "hub", ["aaa"], main="aaa")
+    cache = modelscan.ScanCache()
+    calls = _no_discovery(monkeypatch)
+    first = modelscan.scan_models(repo, cache=cache)
+    assert first.models
+    assert _same(modelscan.scan_models(repo, cache=cache), first)
+    assert calls == [1, 1]
+
+
+def test_a_scan_cut_short_is_not_kept(root: Path) -> None:
+    cut = LimitExceeded(str(root), "walk took too long", format="fs", limit="walk_seconds", code="scan_truncated")
+    assert scan_module.reusable([root], [])
+    assert not scan_module.reusable([root], [cut])
 
 
 def test_files_given_by_name_and_deep_trees_take_the_full_road(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
