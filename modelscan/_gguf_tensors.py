@@ -13,13 +13,13 @@ go to :meth:`TensorInfos.check_one`, the field-by-field reading that raises the 
 
 from __future__ import annotations
 
-import dataclasses
 from array import array
 from collections.abc import Iterable, Iterator
 from itertools import pairwise
 from math import prod
-from typing import TYPE_CHECKING, NoReturn, Protocol
+from typing import TYPE_CHECKING, NamedTuple, NoReturn, Protocol
 
+from ._record import Record, set_field
 from ._tables import GGML_BLOCK, GGML_MAX_DIMS, GGML_MAX_NAME
 from .errors import (
     DuplicateKey,
@@ -80,8 +80,7 @@ _LABEL_CHARS = 80
 _INT64_LIMIT = 1 << 63
 
 
-@dataclasses.dataclass(frozen=True)
-class GGUFTensorInfo:
+class GGUFTensorInfo(NamedTuple):
     """One tensor info. ``shape`` is in file (``ne``) order, innermost dimension first."""
 
     name: str
@@ -97,21 +96,36 @@ def is_expert_tensor(name: str) -> bool:
     return "_exps." in name or name.endswith("_exps")
 
 
-@dataclasses.dataclass(frozen=True)
-class GGUFTensorStats:
+class GGUFTensorStats(Record):
     """The tensor infos of one file, summed as they are read (all a model's facts need of them)."""
 
+    __slots__ = _fields = ("count", "elements", "expert_elements", "by_type", "matrix_bytes")
+
     #: Tensors.
-    count: int = 0
+    count: int
     #: Elements of all tensors.
-    elements: int = 0
+    elements: int
     #: Elements of the stacked MoE expert tensors (:func:`is_expert_tensor`).
-    expert_elements: int = 0
+    expert_elements: int
     #: ggml type id -> (tensors, elements, bytes); bytes is ``None`` for a type this reader does
     #: not know (``GGUFTensorInfo.n_bytes`` is ``None``).
-    by_type: dict[int, tuple[int, int, int | None]] = dataclasses.field(default_factory=dict)
+    by_type: dict[int, tuple[int, int, int | None]]
     #: ggml type id -> bytes of its tensors of two or more dimensions (known types only).
-    matrix_bytes: dict[int, int] = dataclasses.field(default_factory=dict)
+    matrix_bytes: dict[int, int]
+
+    def __init__(
+        self,
+        count: int = 0,
+        elements: int = 0,
+        expert_elements: int = 0,
+        by_type: dict[int, tuple[int, int, int | None]] | None = None,
+        matrix_bytes: dict[int, int] | None = None,
+    ) -> None:
+        set_field(self, "count", count)
+        set_field(self, "elements", elements)
+        set_field(self, "expert_elements", expert_elements)
+        set_field(self, "by_type", {} if by_type is None else by_type)
+        set_field(self, "matrix_bytes", {} if matrix_bytes is None else matrix_bytes)
 
     @classmethod
     def combine(cls, parts: Iterable[GGUFTensorStats]) -> GGUFTensorStats:

@@ -9,9 +9,9 @@ follows the context-length fallbacks, YaRN and the Gemma 3 default.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple
 
 from ._json import short_key, type_name
 from .errors import ErrorCode, InvalidField, ModelScanError
@@ -103,8 +103,7 @@ class Config:
 # -- quantization ----------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Quant:
+class Quant(NamedTuple):
     """A valid ``quantization`` object of config.json."""
 
     name: str  # "4bit", "MXFP4", ...

@@ -18,10 +18,10 @@ out, C-07); a value of the wrong type becomes a warning and counts as absent.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 from . import _rules
 from ._json import FlatStringMap, short_key, type_name
@@ -45,8 +45,7 @@ _UNSTACKED_EXPERT = re.compile(r"(?:^|\.)experts\.\d+\.")
 # -- parameters --------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class _Counts:
+class _Counts(NamedTuple):
     n_params: int | None
     n_active: int | None
     packed: bool  # some weight is MLX-packed (U32 with .scales beside it)

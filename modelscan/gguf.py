@@ -31,7 +31,6 @@ read and its R1 check in different files.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import struct
 from collections.abc import Callable, Container
@@ -40,6 +39,7 @@ from typing import Any, BinaryIO, NoReturn
 from ._cursor import ByteSource, Cursor, FileSource, StreamSource
 from ._fs import open_regular_fd, verify_unchanged
 from ._gguf_tensors import GGUFTensorInfo, GGUFTensorStats, TensorInfos, label, short
+from ._record import Record, set_field
 from ._tables import (
     GGML_MAX_DIMS,
     GGUF_DEFAULT_ALIGNMENT,
@@ -119,25 +119,51 @@ class _AllKeys:
 ALL_KEYS: Container[str] = _AllKeys()
 
 
-@dataclasses.dataclass(frozen=True)
-class Undecoded:
+class Undecoded(Record):
     """A string value that was skipped (not asked for, or over its cap): its byte length only."""
 
+    __slots__ = _fields = ("length",)
     length: int
 
+    def __init__(self, length: int) -> None:
+        set_field(self, "length", length)
 
-@dataclasses.dataclass(frozen=True)
-class GGUFArray:
+
+class GGUFArray(Record):
     """An array value. ``values`` is ``None`` unless the key was asked for in ``decode_arrays``."""
 
+    __slots__ = _fields = ("elem_type", "count", "values")
     elem_type: int
     count: int
     values: tuple[object, ...] | None
 
+    def __init__(self, elem_type: int, count: int, values: tuple[object, ...] | None) -> None:
+        set_field(self, "elem_type", elem_type)
+        set_field(self, "count", count)
+        set_field(self, "values", values)
 
-@dataclasses.dataclass(frozen=True)
-class GGUFHeader:
-    """Everything in a GGUF file before its tensor data."""
+
+class GGUFHeader(Record):
+    """Everything in a GGUF file before its tensor data.
+
+    Frozen; two headers are equal when every field but :attr:`warnings` is (errors compare by
+    identity, so two parses of the same bytes would never be equal with them).
+    """
+
+    __slots__ = _fields = (
+        "path",
+        "version",
+        "byteorder",
+        "kv",
+        "kv_types",
+        "tensors",
+        "alignment",
+        "data_offset",
+        "file_size",
+        "warnings",
+        "tensor_stats",
+    )
+    _compared = _fields[:-2] + _fields[-1:]
 
     path: str
     version: int
@@ -150,9 +176,34 @@ class GGUFHeader:
     alignment: int
     data_offset: int  # absolute start of the tensor data, i.e. the header size in bytes
     file_size: int
-    # Errors compare by identity, so two parses of the same bytes would never be equal with them.
-    warnings: tuple[ModelScanError, ...] = dataclasses.field(compare=False)
-    tensor_stats: GGUFTensorStats = dataclasses.field(default_factory=GGUFTensorStats)
+    warnings: tuple[ModelScanError, ...]
+    tensor_stats: GGUFTensorStats
+
+    def __init__(  # noqa: PLR0917 -- positional, as the dataclass it replaces took them
+        self,
+        path: str,
+        version: int,
+        byteorder: str,
+        kv: dict[str, object],
+        kv_types: dict[str, int],
+        tensors: tuple[GGUFTensorInfo, ...],
+        alignment: int,
+        data_offset: int,
+        file_size: int,
+        warnings: tuple[ModelScanError, ...],
+        tensor_stats: GGUFTensorStats | None = None,
+    ) -> None:
+        set_field(self, "path", path)
+        set_field(self, "version", version)
+        set_field(self, "byteorder", byteorder)
+        set_field(self, "kv", kv)
+        set_field(self, "kv_types", kv_types)
+        set_field(self, "tensors", tensors)
+        set_field(self, "alignment", alignment)
+        set_field(self, "data_offset", data_offset)
+        set_field(self, "file_size", file_size)
+        set_field(self, "warnings", warnings)
+        set_field(self, "tensor_stats", GGUFTensorStats() if tensor_stats is None else tensor_stats)
 
     def get(self, key: str, default: object = None) -> object:
         """The value of metadata *key*, or *default*."""

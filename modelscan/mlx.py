@@ -22,9 +22,9 @@ found wrong while reading is in ``MLXFolder.warnings``.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from . import _rules
 from ._json import FlatStringMap, parse_json, parse_json_flat_member, short_key, type_name
@@ -44,8 +44,7 @@ CHAT_TEMPLATE_JINJA = "chat_template.jinja"
 CHAT_TEMPLATE_JSON = "chat_template.json"
 
 
-@dataclasses.dataclass(frozen=True)
-class MLXFolder:
+class MLXFolder(NamedTuple):
     """What was read of one MLX model folder."""
 
     origin: Origin

@@ -22,7 +22,6 @@ applies; the JSON itself is parsed by ``_json.py``.
 from __future__ import annotations
 
 import codecs
-import dataclasses
 import functools
 import math
 import operator
@@ -30,11 +29,11 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from itertools import repeat
-from typing import BinaryIO, cast
+from typing import BinaryIO, NamedTuple, cast
 
 from ._fs import open_regular, verify_unchanged
 from ._json import on_fresh_stack, parse_json, paused_gc, short_key, stack_is_low
+from ._record import Record, set_field
 from .errors import (
     InvalidField,
     LayoutError,
@@ -117,8 +116,7 @@ _FAST_PATH_BYTES = 1 << 20
 _Invalid = Callable[[str, str], InvalidField]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class SafetensorsTensor:
+class SafetensorsTensor(NamedTuple):
     """One tensor entry. ``begin`` and ``end`` are offsets into the data section."""
 
     name: str
@@ -133,9 +131,11 @@ class SafetensorsTensor:
         return math.prod(self.shape)
 
 
-@dataclasses.dataclass(frozen=True)
-class SafetensorsHeader:
+class SafetensorsHeader(Record):
     """A validated header: the tensors sorted by ``begin``, ties by name."""
+
+    _fields = ("path", "metadata", "tensors", "header_bytes", "data_bytes", "file_size")
+    __slots__ = (*_fields, "_by_name")
 
     path: str
     metadata: dict[str, str] | None
@@ -145,11 +145,31 @@ class SafetensorsHeader:
     #: The length of the data section (the last tensor's ``end``).
     data_bytes: int
     file_size: int
+    _by_name: dict[str, SafetensorsTensor] | None
 
-    @functools.cached_property
+    def __init__(  # noqa: PLR0917 -- positional, as the dataclass it replaces took them
+        self,
+        path: str,
+        metadata: dict[str, str] | None,
+        tensors: tuple[SafetensorsTensor, ...],
+        header_bytes: int,
+        data_bytes: int,
+        file_size: int,
+    ) -> None:
+        set_field(self, "path", path)
+        set_field(self, "metadata", metadata)
+        set_field(self, "tensors", tensors)
+        set_field(self, "header_bytes", header_bytes)
+        set_field(self, "data_bytes", data_bytes)
+        set_field(self, "file_size", file_size)
+        set_field(self, "_by_name", None)
+
+    @property
     def by_name(self) -> dict[str, SafetensorsTensor]:
-        """The tensors by name."""
-        return {t.name: t for t in self.tensors}
+        """The tensors by name (built on first use, then kept)."""
+        if self._by_name is None:
+            set_field(self, "_by_name", {t.name: t for t in self.tensors})
+        return self._by_name  # type: ignore[return-value]  # set just above
 
 
 def parse_safetensors_header(
@@ -482,7 +502,7 @@ def _validate(
             format=_FORMAT,
         )
     if order is None:
-        tensors = _new_tensors(names, dtypes, map(tuple, shapes), begins, ends, count=len(names))
+        tensors = _new_tensors(names, dtypes, map(tuple, shapes), begins, ends)
     else:
         # Only a zero-size tensor can share a begin offset with another: those ties go by name.
         order.sort(key=_BEGIN_AND_NAME)
@@ -493,7 +513,6 @@ def _validate(
             map(tuple, map(shapes.__getitem__, index)),
             map(_FIRST, order),
             map(_SECOND, order),
-            count=len(order),
         )
     return SafetensorsHeader(
         path=source,
@@ -532,22 +551,14 @@ def _new_tensors(
     shapes: Iterable[tuple[int, ...]],
     begins: Iterable[int],
     ends: Iterable[int],
-    *,
-    count: int,
 ) -> tuple[SafetensorsTensor, ...]:
-    """Build *count* tensors from columns, field by field through the slots.
-
-    The same objects as ``SafetensorsTensor(...)``, in about half the time: a frozen dataclass's
-    ``__init__`` goes through ``object.__setattr__`` once per field, in Python, and for a large
-    header that cost would rival ``json.loads`` itself.
-    """
-    tensors = list(map(object.__new__, repeat(SafetensorsTensor, count)))
-    for setter, column in zip(_TENSOR_SETTERS, (names, dtypes, shapes, begins, ends), strict=True):
-        deque(map(setter, tensors, column), maxlen=0)  # run the map in C
-    return tuple(tensors)
+    """Build the tensors from columns, all in C: the same objects as ``SafetensorsTensor(...)``
+    without a call of the ``NamedTuple``'s Python ``__new__`` per tensor (for a large header that
+    cost would rival ``json.loads`` itself)."""
+    return tuple(map(_NEW_TENSOR, zip(names, dtypes, shapes, begins, ends, strict=True)))
 
 
-_TENSOR_SETTERS = tuple(SafetensorsTensor.__dict__[f.name].__set__ for f in dataclasses.fields(SafetensorsTensor))
+_NEW_TENSOR = functools.partial(tuple.__new__, SafetensorsTensor)
 _FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
 _FOURTH = operator.itemgetter(3)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
 import os
@@ -481,7 +480,7 @@ def test_gemma_header(gemma_header: GGUFHeader, gemma_chunk: tuple[Path, int]) -
 def test_gemma_whole_file_reads_as_its_first_chunk(gemma_gguf: Path, gemma_header: GGUFHeader) -> None:
     h = read_gguf_header(gemma_gguf, decode_strings=ALL_KEYS)
     assert h.file_size == gemma_header.file_size
-    assert h == dataclasses.replace(gemma_header, path=str(gemma_gguf))
+    assert h == gemma_header._replace(path=str(gemma_gguf))
 
 
 @needs_gemma

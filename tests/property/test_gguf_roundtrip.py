@@ -8,7 +8,6 @@ Totality: random bytes and mutated valid files either parse or raise a ModelScan
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
 import struct
@@ -253,7 +252,7 @@ def parse_or_error(data: bytes) -> GGUFHeader | ModelScanError:
     lean = _parse(data, keep_tensors=False)
     assert _verdict(lean) == _verdict(result)
     if isinstance(result, GGUFHeader):
-        assert lean == dataclasses.replace(result, tensors=())
+        assert lean == result._replace(tensors=())
     # So do hashed duplicate checks, but for a repeated name followed by another error, which the
     # hashes find only after the last tensor info.
     with mock.patch.object(_gguf_tensors, "_NAME_SET_MAX", 0):
