@@ -18,7 +18,8 @@ declare) and a README. Measured in the same run, methods interleaved round by ro
 - the calls alone, inside those processes (each child prints the time of its call), to tell the
   scans apart from interpreter start-up and imports;
 - warm rescans: one process scans with a ``ScanCache``, then rescans the unchanged cache with the
-  same cache (median of ``--rescans``), against the first, cold scan of that process.
+  same cache (median of ``--rescans``), against the first, cold scan of that process and against
+  a bare ``os.scandir`` walk with a ``stat`` of each entry (the least any rescan must do).
 
 Ratios are medians of per-round ratios (both measured in the same round). The goals (issue 10):
 modelscan at most 1.0x ``scan_cache_dir``'s time; a warm rescan at least 20x faster than cold.
@@ -98,20 +99,34 @@ print(json.dumps({"import_s": t1 - t0, "call_s": t2 - t1, "repos": len(info.repo
 """
 
 WARM_CHILD = """
-import sys, time, json, statistics
+import os, sys, time, json, statistics
 import modelscan
+
+def bare_walk(root):  # os.scandir every folder, stat every other entry: what any rescan must do
+    stack = [root]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                else:
+                    e.stat(follow_symlinks=False)
+
 cache = modelscan.ScanCache()
 t0 = time.perf_counter()
 cold = modelscan.scan_models(sys.argv[1], cache=cache)
 cold_s = time.perf_counter() - t0
-warm = []
+warm, bare = [], []
 for _ in range(int(sys.argv[2])):
+    t0 = time.perf_counter()
+    bare_walk(sys.argv[1])
+    bare.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
     again = modelscan.scan_models(sys.argv[1], cache=cache)
     warm.append(time.perf_counter() - t0)
     assert len(again.models) == len(cold.models)
-print(json.dumps({"cold_s": cold_s, "warm_s": statistics.median(warm), "models": len(cold.models),
-                  "hits": cache.hits}))
+print(json.dumps({"cold_s": cold_s, "warm_s": statistics.median(warm), "bare_s": statistics.median(bare),
+                  "models": len(cold.models), "hits": cache.hits}))
 """
 
 
@@ -196,6 +211,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "cold_s": statistics.median(cold),
             "warm_s": statistics.median(warm),
             "speedup": _common.paired_ratio(cold, warm),
+            "bare_walk_s": statistics.median(w["bare_s"] for w in warm_runs),
             "hits": warm_runs[0]["hits"],
         },
     }
@@ -217,7 +233,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(table)
     print(
         f"ScanCache: cold scan {_common.fmt_time(w['cold_s'])}, warm rescan {_common.fmt_time(w['warm_s'])}: "
-        f"{_common.fmt_ratio(w['speedup'])} faster"
+        f"{_common.fmt_ratio(w['speedup'])} faster; a bare walk + stat of the cache: "
+        f"{_common.fmt_time(w['bare_walk_s'])} (cold / bare walk: {_common.fmt_ratio(w['cold_s'] / w['bare_walk_s'])})"
     )
     if args.json:
         _common.write_json(args.json, result)
