@@ -425,13 +425,40 @@ class Walk:
             return err
         return FileEntry(entry.name, path, real, st.st_size, st.st_dev, st.st_ino, st.st_mtime_ns)
 
+    def outside(self, folder: str) -> FileAccessError | None:
+        """Why the folder *folder* that a source names (a repo's ``snapshots``, ``refs`` or
+        ``blobs``, a store's ``manifests``) may not be looked into: it resolves out of the roots
+        through a symbolic link on its way (R11). ``None`` when it is inside (or does not exist:
+        listing it says so). Judged from the path alone, the same whether or not the target
+        exists; the walk's own folders never need this, as it follows no directory link."""
+        try:
+            real = self._real_dir(folder)
+        except OSError:
+            real = os.path.realpath(folder)  # a missing folder, or a link to one: judged lexically
+        if real in self.named or any(_within(real, r) for r in self.roots):
+            return None
+        return _fs_error(folder, "symbolic link points outside the scanned folders", "outside_root")
+
+    def refuse_outside(self, folder: str) -> bool:
+        """Whether *folder* is out of the roots; if so its problem is recorded (once)."""
+        err = self.outside(folder)
+        if err is None:
+            return False
+        if not any(p.path == folder and p.code == err.code for p in self.problems):
+            self.problems.append(err)
+        return True
+
     def stat_file(self, path: str) -> FileEntry | FileAccessError | None:
         """One file a source names (an Ollama blob by its digest), judged as a listed file would
         be: a link is followed only into the roots, anything but a regular file is refused.
 
         Returns ``None`` when there is no such file; the caller says what that means. Nothing is
-        opened and no problem is recorded here.
+        opened and no problem is recorded here; a file whose folder leads out of the roots through
+        a link is refused before it is looked at.
         """
+        refused = self.outside(os.path.dirname(path) or os.curdir)
+        if refused is not None:
+            return _fs_error(path, refused.detail, "outside_root")
         try:
             st = os.lstat(path)
             if stat.S_ISLNK(st.st_mode):
@@ -455,6 +482,8 @@ class Walk:
         no file is stat()ed, so a store of thousands of blobs costs one listing. The entry
         budgets count as for any listing."""
         found: list[str] = []
+        if self.refuse_outside(folder):
+            return found
         try:
             it = os.scandir(folder)
         except OSError as exc:
@@ -468,7 +497,8 @@ class Walk:
                     limit = "walk_entries_per_dir" if count > self.limits.walk_entries_per_dir else "walk_entries_total"
                     self.budget_hit(folder, "too many entries while looking for partial downloads", limit)
                     break
-                if partial_download_name(entry.name) and not is_junk_name(entry.name):
+                name = entry.name
+                if name[0] != "." and partial_download_name(name) and not is_junk_name(name):  # hidden: never looked at
                     found.append(entry.name)
         found.sort()
         for name in found:
@@ -610,7 +640,10 @@ class Walk:
         """The folders under *start* (a folder inside the roots), as :meth:`folders` yields them,
         walked as a unit of its own: its GGUF files are de-duplicated among themselves only, so a
         file reached from two such units (one blob in two Hugging Face repos) belongs to both.
-        Budgets and problems are the walk's, shared with every other unit."""
+        Budgets and problems are the walk's, shared with every other unit. A *start* that leads
+        out of the roots through a link is a problem, never walked."""
+        if self.refuse_outside(start):
+            return
         seen, self.seen = self.seen, set()
         try:
             yield from self._subtree(start, collect, None)

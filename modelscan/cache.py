@@ -168,6 +168,12 @@ class ScanCache:
             self.hits += last[2]
             return last[1]
 
+    def last_candidates(self, roots: Hashable) -> int:
+        """How many candidates the last scan of *roots* kept in :meth:`remember_scan` had."""
+        with self._lock:
+            last = self._scans.get(roots)
+            return 0 if last is None else last[2]
+
     def remember_scan(self, roots: Hashable, fingerprint: list[object], report: object, candidates: int) -> None:
         """Keep *report*, the scan of *roots* that followed the *fingerprint* taken before it."""
         with self._lock:

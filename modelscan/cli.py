@@ -225,15 +225,22 @@ def _clear_cache() -> None:
     from . import runs, store  # noqa: PLC0415
 
     path = store.default_cache_file()
+    failed = False
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
     except OSError as exc:
         print(f"modelscan: cannot delete {display_path(path)}: {exc.strerror}", file=sys.stderr)
-        return
-    runs.clear(store.default_cache_dir())
-    print(f"modelscan: cleared the cache ({display_path(path)})", file=sys.stderr)
+        failed = True
+    try:
+        runs.clear(store.default_cache_dir())
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else store.default_cache_dir()
+        print(f"modelscan: cannot delete {display_path(where)}: {exc.strerror}", file=sys.stderr)
+        failed = True
+    if not failed:
+        print(f"modelscan: cleared the cache ({display_path(path)})", file=sys.stderr)
 
 
 def _read_loaded(path: str | None) -> object:
@@ -360,7 +367,7 @@ def _listing(args: argparse.Namespace, view: ViewName, paths: list[str]) -> int:
         print(f"modelscan: {exc}", file=sys.stderr)
         return 2
     replay = Replay(
-        text.encode("utf-8", "surrogateescape"),
+        text,
         tuple(str(p) for p in report.problems),
         tuple(f"{w} (warning)" for w in report.warnings),
     )
@@ -384,7 +391,7 @@ def _save_run(run: Run, replay: Replay) -> None:
 
 def _replay(replay: Replay, args: argparse.Namespace) -> int:
     """Print a run's output and its lines as the options ask; the exit status."""
-    sys.stdout.write(replay.stdout.decode("utf-8", "surrogateescape"))
+    sys.stdout.write(replay.stdout)
     sys.stdout.flush()
     if not args.quiet:
         for line in replay.problems:

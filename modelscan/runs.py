@@ -50,7 +50,7 @@ _SUFFIX = ".out"
 class Replay(NamedTuple):
     """A stored run: what it wrote on stdout, its problem lines and its warning lines."""
 
-    stdout: bytes
+    stdout: str
     problems: tuple[str, ...]
     warnings: tuple[str, ...]
 
@@ -76,12 +76,12 @@ class Run:
 
     def stored(self) -> Replay | None:
         """The stored output of this command, if it was taken on a tree with this fingerprint."""
-        try:
-            with open(self.path, "rb") as f:
-                if os.fstat(f.fileno()).st_size > MAX_BYTES:
-                    return None
-                data = f.read()
-        except OSError:
+        from ._fs import read_small_file  # noqa: PLC0415
+        from .errors import ModelScanError  # noqa: PLC0415
+
+        try:  # a regular file only (a FIFO or a device in its place is refused, never waited on), capped
+            data = read_small_file(self.path, MAX_BYTES, "run_bytes", format="fs")
+        except (ModelScanError, OSError):
             return None
         return self._parse(data)
 
@@ -103,32 +103,39 @@ class Run:
         ):
             return None
         problems, warnings = meta.get("problems"), meta.get("warnings")
-        if not (_lines(problems) and _lines(warnings)):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
             return None
-        return Replay(body, tuple(cast(list[str], problems)), tuple(cast(list[str], warnings)))
+        # What modelscan prints is escaped (errors.escape_text): no control character but the
+        # output's line breaks, none in a problem line. Anything else did not come from a run.
+        if not (_lines(problems) and _lines(warnings) and text.replace("\n", "").isprintable()):
+            return None
+        return Replay(text, tuple(cast(list[str], problems)), tuple(cast(list[str], warnings)))
 
-    def save(self, stdout: bytes, problems: Sequence[str], warnings: Sequence[str]) -> None:
+    def save(self, stdout: str, problems: Sequence[str], warnings: Sequence[str]) -> None:
         """Keep this run's output; raises ``OSError`` when it cannot be written."""
         from .store import replace_file  # noqa: PLC0415
 
+        body = stdout.encode("utf-8", "surrogateescape")
         meta = {
             "format": _FORMAT,
             "version": _VERSION,
             "modelscan": __version__,
             "identity": self.identity,
             "tree": self.tree,
-            "bytes": len(stdout),
-            "blake2b": hashlib.blake2b(stdout, digest_size=32).hexdigest(),
+            "bytes": len(body),
+            "blake2b": hashlib.blake2b(body, digest_size=32).hexdigest(),
             "problems": list(problems),
             "warnings": list(warnings),
         }
         head = json.dumps(meta, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-        replace_file(self.path, [head, b"\n", stdout])
+        replace_file(self.path, [head, b"\n", body])
         _prune(self.folder)
 
 
 def _lines(value: object) -> bool:
-    return type(value) is list and all(type(x) is str for x in value)
+    return type(value) is list and all(type(x) is str and x.isprintable() for x in value)
 
 
 def start(folder: str, paths: Sequence[str], limits: Limits, options: object) -> Run | None:
@@ -137,10 +144,14 @@ def start(folder: str, paths: Sequence[str], limits: Limits, options: object) ->
     cannot be vouched for (a file or a URL among the paths, a walk budget hit)."""
     from .scan import tree_fingerprint  # noqa: PLC0415
 
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the working folder was removed: relative paths cannot be told apart
+        return None
     fingerprint = tree_fingerprint(paths, limits)
     if fingerprint is None:
         return None
-    identity = repr((list(paths), os.getcwd(), os.environ.get("HOME"), tuple(limits), options))
+    identity = repr((list(paths), cwd, os.environ.get("HOME"), tuple(limits), options))
     return Run(folder, identity, _digest(fingerprint))
 
 
@@ -168,10 +179,18 @@ def _prune(folder: str) -> None:
 
 
 def clear(folder: str) -> int:
-    """Delete every stored run in *folder*; how many were deleted."""
+    """Delete every stored run in *folder*; how many were deleted. Raises ``OSError`` for the
+    first that cannot be deleted (after trying them all)."""
     n = 0
+    failed: OSError | None = None
     for path in _runs(folder):
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(path)
             n += 1
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            failed = failed or exc
+    if failed is not None:
+        raise failed
     return n

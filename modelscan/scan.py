@@ -270,6 +270,10 @@ def _scan(
             memo = (tuple(os.path.abspath(p) for p in paths), limits)
             last = cache.last_scan(memo, fingerprint)
             if isinstance(last, ScanReport):
+                if progress is not None:  # one report of where the scan stands: done, nothing read
+                    progress(
+                        ScanProgress(False, cache.last_candidates(memo), 0, 0, len(last.models), len(last.problems))
+                    )
                 return last
     problems: list[ModelScanError] = []
     candidates, cached = _discover(paths, limits, cache, problems, progress)
@@ -307,13 +311,19 @@ def tree_fingerprint(paths: Sequence[str | os.PathLike[str]], limits: Limits) ->
     return fingerprint([os.fspath(p) for p in paths], limits)
 
 
+#: Problems that say more about the moment than about the tree: a walk cut short by its time
+#: budget, an I/O error other than a missing file or a permission (EIO, EMFILE, ENOMEM...).
+_NOT_REUSED = frozenset({"scan_truncated", "os_error"})
+
+
 def reusable(paths: Sequence[str | os.PathLike[str]], problems: Sequence[ModelScanError]) -> bool:
     """Whether a scan of *paths* that met *problems* may be reused whole while the tree's
     fingerprint holds: no problem is retryable (a file that changed while it was read), the walk
-    was not cut short (its time budget depends on more than the tree), and no root is one Hugging
-    Face repo folder, whose links may lead into the cache's shared blob store beside it, out of
-    what the fingerprint walks."""
-    if any(p.retryable or p.code == "scan_truncated" for p in problems):
+    was not cut short (its time budget depends on more than the tree), no read or listing failed
+    for a passing reason (``os_error``: EIO, EMFILE...), and no root is one Hugging Face repo
+    folder, whose links may lead into the cache's shared blob store beside it, out of what the
+    fingerprint walks."""
+    if any(p.retryable or p.code in _NOT_REUSED for p in problems):
         return False
     return not any(sources.hf_cache.is_repo_folder(os.fspath(p)) for p in paths)
 

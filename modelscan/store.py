@@ -343,12 +343,11 @@ def load(cache: ScanCache, path: str | os.PathLike[str]) -> int:
 
     A missing, unreadable, oversized, corrupt or foreign file adds nothing (returns 0).
     """
-    try:
-        with open(path, "rb") as f:
-            if os.fstat(f.fileno()).st_size > MAX_BYTES:
-                return 0
-            doc = json.loads(f.read())
-    except (OSError, ValueError, RecursionError):
+    from ._fs import read_small_file  # noqa: PLC0415
+
+    try:  # a regular file only (a FIFO or a device in its place is refused, never waited on), capped
+        doc = json.loads(read_small_file(path, MAX_BYTES, "cache_bytes", format="fs"))
+    except (errors.ModelScanError, OSError, ValueError, RecursionError):
         return 0
     try:
         _check(type(doc) is dict)
@@ -410,9 +409,13 @@ def replace_file(path: str, data: bytes | Sequence[bytes]) -> None:
     parent = os.path.dirname(path) or os.curdir
     os.makedirs(parent, mode=0o700, exist_ok=True)
     # A name no other writer uses (this process and thread): concurrent writers each write their
-    # own file and rename it over the target, the last one wins whole.
+    # own file and rename it over the target, the last one wins whole. Created exclusively and
+    # never through a link (a leftover of a killed run is removed first).
     tmp = os.path.join(parent, f".{os.path.basename(path)}-{os.getpid()}-{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(tmp, flags, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
             if isinstance(data, bytes):

@@ -21,13 +21,14 @@ UNWANTED = ("dataclasses", "inspect")
 _CHILD = """
     import sys
 
+    before = set(sys.modules)  # what the interpreter's start loaded (site, .pth files) is not ours
     import modelscan.scan, modelscan.gguf, modelscan.safetensors, modelscan.mlx
     import modelscan.facts_mlx, modelscan.facts_gguf, modelscan.read
 
     report = modelscan.scan_models(*sys.argv[1:])
     formats = sorted({m.format for m in report.models})
     print(len(report.models), ",".join(formats), len(report.problems))
-    print(" ".join(sorted(name for name in sys.modules if name in {names})))
+    print(" ".join(sorted(name for name in set(sys.modules) - before if name in {names})))
 """
 
 

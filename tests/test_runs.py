@@ -3,12 +3,18 @@ the last run printed without scanning; any change, another option or a bad file 
 
 from __future__ import annotations
 
+import builtins
+import contextlib
+import hashlib
 import json
 import os
 import shutil
+import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
+from helpers import BlockingOpen
 
 from modelscan import cli, runs, store
 from modelscan import scan as scan_module
@@ -165,8 +171,11 @@ def test_at_most_max_runs_are_kept(
 ) -> None:
     monkeypatch.setattr(runs, "MAX_RUNS", 3)
     views = ["v1", "v0", "openai", "lms", "ollama"]
-    for view in views:
+    for n, view in enumerate(views):
+        before = set(_kept())
         _run(["--view", view, str(root)], capsys)
+        for path in set(_kept()) - before:  # distinct mtimes, whatever the file system's granularity
+            os.utime(path, ns=(n * 1_000_000_000, n * 1_000_000_000))
     assert len(_kept()) == 3
     calls = _scans(monkeypatch)
     _run(["--view", views[-1], str(root)], capsys)  # the newest is kept
@@ -188,7 +197,7 @@ def test_what_cannot_be_vouched_for_is_always_scanned(
     assert _kept() == []
 
 
-def test_a_cache_folder_that_cannot_be_written_is_one_line(
+def test_a_cache_folder_that_cannot_be_written_is_one_line_each(
     root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     blocker = tmp_path / "not-a-folder"
@@ -198,3 +207,85 @@ def test_a_cache_folder_that_cannot_be_written_is_one_line(
     assert status == 0 and json.loads(out)["models"]
     assert "cache not saved" in err and "output not kept" in err
     assert len(err.splitlines()) == 2
+
+
+def test_a_removed_working_folder_scans(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    calls = _scans(monkeypatch)
+    first = _run([str(root)], capsys)
+    assert first[0] == 0 and json.loads(first[1])["models"]
+    assert _run([str(root)], capsys) == first
+    assert calls == [1, 1] and _kept() == []  # relative paths cannot be told apart: nothing kept
+
+
+@pytest.mark.parametrize("bad", ["\x1b]0;owned\x07", "\x9b31m", "\u2028", "\x00"])
+def test_a_kept_output_with_control_characters_is_no_kept_output(
+    root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    first = _run([str(root)], capsys)
+    (path,) = _kept()
+    head, _, body = path.read_bytes().partition(b"\n")
+    meta = json.loads(head)
+    for where in ("body", "problems"):
+        if where == "body":  # digest and length made to match: only the content check is left
+            new_body = body.replace(b"{", ("{" + bad).encode("utf-8"), 1)
+            meta.update(bytes=len(new_body), blake2b=hashlib.blake2b(new_body, digest_size=32).hexdigest())
+        else:
+            new_body = body
+            meta["problems"] = [bad + "x.gguf: fine"]
+            meta.update(bytes=len(body), blake2b=hashlib.blake2b(body, digest_size=32).hexdigest())
+        path.write_bytes(json.dumps(meta).encode() + b"\n" + new_body)
+        calls = _scans(monkeypatch)
+        assert _run([str(root)], capsys) == first
+        assert calls == [1]
+        monkeypatch.undo()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("which", ["kept output", "header cache"])
+def test_a_fifo_in_place_of_a_cache_file_is_not_waited_on(
+    root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    # conftest's guard turns a blocking os.open of a FIFO into an error instead of a hang; this
+    # one does the same for the built-in open(), which does not go through os.open.
+    real_open = builtins.open
+
+    def guarded_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(file, (str, os.PathLike)):
+            with contextlib.suppress(OSError):
+                if stat.S_ISFIFO(os.stat(file).st_mode):
+                    raise BlockingOpen(f"open({file!r}) of a FIFO would block")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    first = _run([str(root)], capsys)
+    if which == "header cache":
+        runs.clear(store.default_cache_dir())  # so that the next run loads the header cache
+    (path,) = _kept() if which == "kept output" else [Path(store.default_cache_file())]
+    path.unlink()
+    os.mkfifo(path)
+    assert _run(["--no-cache", str(root)], capsys) == first
+    status, out, _ = _run([str(root)], capsys)
+    assert (status, out) == first[:2]
+
+
+def test_clear_cache_says_what_it_could_not_delete(
+    root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run([str(root)], capsys)
+    real_unlink = os.unlink
+
+    def unlink(path: str, *args: Any, **kwargs: Any) -> None:
+        if os.path.basename(path).startswith("run-"):
+            raise PermissionError(13, "Permission denied", path)
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    status, _, err = _run(["--clear-cache"], capsys)
+    assert status == 0
+    assert "cannot delete" in err and "run-" in err and "cleared the cache" not in err

@@ -337,3 +337,24 @@ def test_without_whole_reports_no_fingerprint_is_taken(root: Path, monkeypatch: 
     assert _same(first, second) and cache.hits == len(cache)
     modelscan.scan_models(root, cache=modelscan.ScanCache())
     assert taken == [1]
+
+
+def test_a_passing_os_error_is_not_kept(root: Path) -> None:
+    # EIO, EMFILE...: the next scan may not meet it, so the report is not reused.
+    err = modelscan.FileAccessError(str(root), "cannot list: Input/output error", format="fs", code="os_error")
+    denied = modelscan.FileAccessError(
+        str(root), "cannot list: permission denied", format="fs", code="permission_denied"
+    )
+    assert not scan_module.reusable([root], [err])
+    assert scan_module.reusable([root], [denied])  # a permission is part of the tree (and of its listing)
+
+
+def test_a_reused_report_tells_progress_once(root: Path) -> None:
+    cache = modelscan.ScanCache()
+    first = modelscan.scan_models(root, cache=cache)
+    seen: list[modelscan.scan.ScanProgress] = []
+    modelscan.scan_models(root, cache=cache, progress=seen.append)
+    assert len(seen) == 1
+    (done,) = seen
+    assert not done.walking and done.to_read == 0 and done.read == 0
+    assert (done.candidates, done.models, done.problems) == (len(cache), len(first.models), len(first.problems))

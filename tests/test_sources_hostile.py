@@ -423,3 +423,79 @@ def test_overlapping_roots_list_each_model_once(store: Path, tmp_path: Path) -> 
     repo = _repo(cache)
     for hub_roots in ((cache, repo), (repo, cache)):
         assert [m.key for m in modelscan.scan_models(*hub_roots).models] == ["x"], hub_roots
+
+
+# --- a store's own folders as links out of the roots -------------------------------------------
+
+
+def _outside_copy(tmp_path: Path, folder: Path) -> Path:
+    """Move *folder* out of the scanned tree and leave a link to it in its place."""
+    outside = tmp_path / "elsewhere" / folder.name
+    outside.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(folder), str(outside))
+    folder.symlink_to(outside, target_is_directory=True)
+    return outside
+
+
+@pytest.mark.parametrize("linked", ["snapshots", "refs", "blobs"])
+def test_hf_a_repo_folder_linked_out_of_the_cache_is_never_looked_into(
+    tmp_path: Path, opened: list[str], linked: str
+) -> None:
+    cache = tmp_path / "hub"
+    repo = _repo(cache)
+    commit = "c" * 40
+    (repo / "snapshots" / commit / "x-Q4_K_M.gguf").unlink()
+    (repo / "snapshots" / commit / "x-Q4_K_M.gguf").write_bytes(GGUF)  # a plain file: only the link matters
+    (repo / "blobs" / "e2.incomplete").write_bytes(b"x")
+    outside = _outside_copy(tmp_path, repo / linked)
+    opened.clear()  # what setting up the tree touched
+    report = modelscan.scan_models(cache)
+    refused = repo / linked / "main" if linked == "refs" else repo / linked  # refs/main: the file named
+    assert ("outside_root", str(refused)) in {(p.code, p.path) for p in report.problems}
+    assert not any(p.startswith(str(outside)) for p in opened)  # nothing there opened or stat()ed
+    codes = {p.code for p in report.problems}
+    if linked == "snapshots":
+        assert report.models == []
+    else:  # the snapshot itself is inside: listed as ever (refs/main refused: the newest snapshot)
+        assert [m.key for m in report.models] == ["x"]
+    assert ("partial_download" in codes) == (linked != "blobs")
+
+
+@pytest.mark.parametrize("linked", ["manifests", "blobs"])
+def test_ollama_a_store_folder_linked_out_of_the_store_is_never_looked_into(
+    store: Path, tmp_path: Path, opened: list[str], linked: str
+) -> None:
+    _manifest(store, {"layers": [_blob(store, GGUF)]})
+    outside = _outside_copy(tmp_path, store / linked)
+    opened.clear()  # what setting up the tree touched
+    report = modelscan.scan_models(store)
+    # A store is recognised by its two real folders: with one a link, the root is a plain folder,
+    # whose walk follows no folder link.
+    assert modelscan.sources.layouts(store) == ("lmstudio",)
+    assert report.models == [] and report.problems == []
+    assert not any(p.startswith(str(outside)) for p in opened)
+
+
+# --- hidden names are never looked at ---------------------------------------------------------
+
+
+def test_hidden_names_do_not_make_a_folder_a_llamacpp_cache(tmp_path: Path) -> None:
+    root = tmp_path / "models"
+    (root / "pub" / "repo").mkdir(parents=True)
+    (root / "pub" / "repo" / "x-Q4_K_M.gguf").write_bytes(GGUF)
+    (root / ".x-Q4_K_M.gguf.etag").write_text("e")  # a llama.cpp sidecar's name, hidden
+    assert modelscan.sources.layouts(root) == ("lmstudio",)
+    assert [m.key for m in modelscan.scan_models(root).models] == ["repo"]
+
+
+def test_hf_a_hidden_partial_download_and_a_hidden_snapshot_are_not_looked_at(tmp_path: Path) -> None:
+    cache = tmp_path / "hub"
+    repo = _repo(cache)
+    (repo / "blobs" / ".e2.incomplete").write_bytes(b"x")
+    hidden = repo / "snapshots" / ".abc"
+    hidden.mkdir()
+    (hidden / "y-Q8_0.gguf").write_bytes(GGUF)
+    (repo / "refs" / "main").write_text(".abc")
+    report = modelscan.scan_models(cache)
+    assert [m.key for m in report.models] == ["x"]  # refs/main is no commit: the newest visible snapshot
+    assert [p.code for p in report.problems] == ["invalid_field"]

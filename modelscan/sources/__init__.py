@@ -66,6 +66,8 @@ def layouts(root: str | os.PathLike[str]) -> tuple[SourceName, ...]:
             for n, entry in enumerate(it):
                 if n >= 100_000:  # a folder this big is judged by what was seen; the walk has its own budget
                     break
+                if entry.name[0] == ".":  # hidden names are never looked at, here as in the walk
+                    continue
                 try:
                     (folders if entry.is_dir(follow_symlinks=False) else files).append(entry.name)
                 except OSError:

@@ -42,7 +42,7 @@ REPO_PREFIX = "models--"
 _REPO_KINDS = ("models--", "datasets--", "spaces--")
 #: What ``refs/main`` may hold to name a snapshot folder: a commit (40 hex digits) in practice;
 #: any one plain folder name is accepted, never a path.
-_REF = lazy_pattern(r"(?!\.\.?$)[0-9A-Za-z._-]{1,255}")
+_REF = lazy_pattern(r"(?!\.)[0-9A-Za-z._-]{1,255}")  # a hidden name is never looked at
 
 
 def repo_id(folder_name: str) -> tuple[str, str] | None:
@@ -111,6 +111,8 @@ def repo_candidates(walk: Walk, repo: str, problems: list[ModelScanError]) -> It
 def _snapshot(walk: Walk, repo: str, problems: list[ModelScanError]) -> str | None:
     """The snapshot folder ``refs/main`` names, else the newest; ``None`` when there is none."""
     snapshots = os.path.join(repo, "snapshots")
+    if walk.refuse_outside(snapshots):  # a link out of the roots: nothing in it is listed or read
+        return None
     commit = _main_ref(walk, os.path.join(repo, "refs", "main"), problems)
     if commit is not None and _is_folder(os.path.join(snapshots, commit)):
         return os.path.join(snapshots, commit)
