@@ -41,6 +41,27 @@ RESULTS_DIR = BENCH_DIR / "results"
 PYTHON = sys.executable
 
 
+#: Source of ``bare_walk(root)``, for child interpreters: ``os.scandir`` every folder (no link
+#: followed) and ``stat`` every other entry; the number of entries stat()ed. The least any rescan
+#: of a tree must do, the baseline of the warm-rescan benchmarks.
+BARE_WALK = """
+import os
+
+def bare_walk(root):
+    n = 0
+    stack = [root]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                else:
+                    e.stat(follow_symlinks=False)
+                    n += 1
+    return n
+"""
+
+
 def use_working_tree() -> None:
     """Import ``modelscan`` from this checkout (it need not be installed)."""
     root = str(ROOT)

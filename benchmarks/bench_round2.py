@@ -43,28 +43,14 @@ C.use_working_tree()
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "models"
 
-_WALK = """
-import os, sys
-def walk(root):
-    n = 0
-    stack = [root]
-    while stack:
-        with os.scandir(stack.pop()) as it:
-            for e in it:
-                if e.is_dir(follow_symlinks=False):
-                    stack.append(e.path)
-                else:
-                    e.stat(follow_symlinks=False)
-                    n += 1
-    return n
-"""
+_WALK = C.BARE_WALK + "\nimport sys\n"
 
 #: The floor of a repeat run: walk + stat, load the cache file, print the output.
 _REPEAT_FLOOR = (
     _WALK
     + """
 import json
-walk(sys.argv[1])
+bare_walk(sys.argv[1])
 with open(sys.argv[2], "rb") as f:
     json.loads(f.read())
 with open(sys.argv[3], "rb") as f:
@@ -154,7 +140,7 @@ cache = modelscan.ScanCache()
 modelscan.scan_models(sys.argv[1], cache=cache)
 warm, bare = [], []
 for _ in range(int(sys.argv[2])):
-    t = time.process_time(); walk(sys.argv[1]); bare.append(time.process_time() - t)
+    t = time.process_time(); bare_walk(sys.argv[1]); bare.append(time.process_time() - t)
     t = time.process_time(); modelscan.scan_models(sys.argv[1], cache=cache); warm.append(time.process_time() - t)
 warm.sort(); bare.sort()
 print(json.dumps({"warm": warm[len(warm) // 2], "bare": bare[len(bare) // 2]}))

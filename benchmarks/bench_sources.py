@@ -98,19 +98,9 @@ t2 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "call_s": t2 - t1, "repos": len(info.repos)}))
 """
 
-WARM_CHILD = """
-import os, sys, time, json, statistics
+WARM_CHILD = _common.BARE_WALK + """
+import sys, time, json, statistics
 import modelscan
-
-def bare_walk(root):  # os.scandir every folder, stat every other entry: what any rescan must do
-    stack = [root]
-    while stack:
-        with os.scandir(stack.pop()) as it:
-            for e in it:
-                if e.is_dir(follow_symlinks=False):
-                    stack.append(e.path)
-                else:
-                    e.stat(follow_symlinks=False)
 
 cache = modelscan.ScanCache()
 t0 = time.perf_counter()
