@@ -174,6 +174,19 @@ class ReadCount:
             raise ReadCapExceeded(f"{self.nbytes} bytes read in {self.calls} calls, over the cap of {self.cap}")
 
 
+def count_calls(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list[int]:
+    """Make ``owner.<name>`` count its calls (one ``1`` appended per call), then do what it did."""
+    calls: list[int] = []
+    real = getattr(owner, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls
+
+
 def count_reads(
     monkeypatch: pytest.MonkeyPatch,
     module: Any,

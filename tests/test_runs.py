@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import BlockingOpen
+from helpers import BlockingOpen, count_calls
 
 from modelscan import cli, runs, store
-from modelscan import scan as scan_module
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "models"
 GEMMA = "lmstudio-community/gemma-3-270m-it-qat-GGUF/gemma-3-270m-it-QAT-Q4_0.gguf"
@@ -31,15 +30,7 @@ def root(tmp_path: Path) -> Path:
 
 def _scans(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count the command line's scans."""
-    calls: list[int] = []
-    real = scan_module.scan_models
-
-    def counting(*args: object, **kwargs: object) -> object:
-        calls.append(1)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(cli, "scan_models", counting)
-    return calls
+    return count_calls(monkeypatch, cli, "scan_models")
 
 
 def _kept() -> list[Path]:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import count_calls
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,15 +39,7 @@ def _same(a: modelscan.ScanReport, b: modelscan.ScanReport) -> bool:
 
 def _no_discovery(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Make candidate discovery count its calls (a reused report needs none)."""
-    calls: list[int] = []
-    real = scan_module._discover
-
-    def counting(*args: object, **kwargs: object) -> object:
-        calls.append(1)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(scan_module, "_discover", counting)
-    return calls
+    return count_calls(monkeypatch, scan_module, "_discover")
 
 
 def _mlx(folder: Path, extra: bytes = b"") -> None:
@@ -321,14 +314,7 @@ def test_files_given_by_name_and_deep_trees_take_the_full_road(root: Path, monke
 
 
 def test_without_whole_reports_no_fingerprint_is_taken(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    taken: list[int] = []
-    real = scan_module.tree_fingerprint
-
-    def counting(*args: object) -> object:
-        taken.append(1)
-        return real(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(scan_module, "tree_fingerprint", counting)
+    taken = count_calls(monkeypatch, scan_module, "tree_fingerprint")
     calls = _no_discovery(monkeypatch)
     cache = modelscan.ScanCache(whole_reports=False)
     first = modelscan.scan_models(root, cache=cache)
