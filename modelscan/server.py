@@ -397,13 +397,19 @@ class ModelsApp:
         else:
             await self._get(send, route, path, cors, head=method == "HEAD")
 
-    async def _get(self, send: Send, route: _Route, path: str, cors: list[tuple[bytes, bytes]], head: bool) -> None:
-        """A GET (or HEAD) route: the snapshot's bytes."""
+    async def _snapshot_or_500(self, send: Send, cors: list[tuple[bytes, bytes]]) -> _Snapshot | None:
+        """The current snapshot; ``None`` when the scan failed (logged, and answered with a 500)."""
         try:
-            snap = await self._snapshot()
+            return await self._snapshot()
         except Exception:
             logger.exception("scan of %s failed", _shown_paths(self.paths))
             await _error(send, 500, "the models could not be listed; see the server's log", cors)
+            return None
+
+    async def _get(self, send: Send, route: _Route, path: str, cors: list[tuple[bytes, bytes]], head: bool) -> None:
+        """A GET (or HEAD) route: the snapshot's bytes."""
+        snap = await self._snapshot_or_500(send, cors)
+        if snap is None:
             return
         if route.view == "v0-item":
             await self._send_v0_item(send, snap, path[len(_V0_ITEM_PREFIX) :], cors, head)
@@ -451,11 +457,8 @@ class ModelsApp:
         if not isinstance(name, str) or not name:
             await _error(send, 400, "model is required", cors)
             return
-        try:
-            snap = await self._snapshot()
-        except Exception:
-            logger.exception("scan of %s failed", _shown_paths(self.paths))
-            await _error(send, 500, "the models could not be listed; see the server's log", cors)
+        snap = await self._snapshot_or_500(send, cors)
+        if snap is None:
             return
         model = _ollama_lookup(snap.by_name, name)
         if model is None:
