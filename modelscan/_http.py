@@ -481,17 +481,24 @@ def fetch_small(target: Target, cap: int, limit: str, limits: Limits, http: Clie
         return None
     if reply.status != 200:
         raise _status_error(reply)
+    return _capped_body(reply, target.name, cap, limit, "body")
+
+
+def _capped_body(reply: _Reply, name: str, cap: int, limit: str, what: str) -> bytes:
+    """The whole body of *reply*, of at most *cap* bytes: a stated length over the cap is refused
+    before anything is read, a body that runs past it anyway is cut off there (its connection
+    closed), and a body shorter than stated is a failed connection. *what* names it in errors."""
     length = reply.length()
     if length is not None and length > cap:
         reply.close()
-        raise LimitExceeded(target.name, f"{length} bytes exceed the limit of {cap}", format="http", limit=limit)
+        raise LimitExceeded(name, f"a {what} of {length} bytes exceeds the limit of {cap}", format="http", limit=limit)
     data = reply.read(cap + 1 if length is None else length)
     if len(data) > cap:
         reply.close()
-        raise LimitExceeded(target.name, f"more than {cap} bytes (the limit)", format="http", limit=limit)
+        raise LimitExceeded(name, f"a {what} of more than {cap} bytes (the limit)", format="http", limit=limit)
     if length is not None and len(data) < length:
         reply.close()
-        raise _error(target.name, f"body of {len(data)} bytes, {length} announced", "connection_failed")
+        raise _error(name, f"{what} of {len(data)} bytes, {length} announced", "connection_failed")
     reply.finish()
     return data
 
@@ -508,21 +515,7 @@ def iter_pages(
         reply = http.request("GET", dataclasses.replace(target, url=url), deadline)
         if reply.status != 200:
             raise _status_error(reply, "listing")
-        length = reply.length()
-        if length is not None and length > cap:
-            reply.close()
-            raise LimitExceeded(
-                target.name, f"a listing page of {length} bytes exceeds {cap}", format="http", limit=limit
-            )
-        data = reply.read(cap + 1 if length is None else length)
-        if len(data) > cap:
-            reply.close()
-            raise LimitExceeded(target.name, f"a listing page over {cap} bytes", format="http", limit=limit)
-        if length is not None and len(data) < length:
-            reply.close()
-            raise _error(target.name, f"listing body of {len(data)} bytes, {length} announced", "connection_failed")
-        reply.finish()
-        yield data
+        yield _capped_body(reply, target.name, cap, limit, "listing page")
         following = _next_link(reply.headers.get("link", ""), url)
         if following is None:
             return
