@@ -157,22 +157,17 @@ class ScanCache:
             self._keyed[roots] = (results, models)
         return models
 
-    def last_scan(self, roots: Hashable, fingerprint: list[object]) -> object | None:
-        """The report of the last scan of *roots*, if the tree's *fingerprint* (``_walk.fingerprint``)
-        is the one taken before that scan: nothing a walk would see has changed since, so every
-        candidate would be a hit and every key the same. Counts as one hit per candidate."""
+    def last_scan(self, roots: Hashable, fingerprint: list[object]) -> tuple[object, int] | None:
+        """The report of the last scan of *roots* and its number of candidates, if the tree's
+        *fingerprint* (``_walk.fingerprint``) is the one taken before that scan: nothing a walk
+        would see has changed since, so every candidate would be a hit and every key the same.
+        Counts as one hit per candidate."""
         with self._lock:
             last = self._scans.get(roots)
             if last is None or last[0] != fingerprint:
                 return None
             self.hits += last[2]
-            return last[1]
-
-    def last_candidates(self, roots: Hashable) -> int:
-        """How many candidates the last scan of *roots* kept in :meth:`remember_scan` had."""
-        with self._lock:
-            last = self._scans.get(roots)
-            return 0 if last is None else last[2]
+            return last[1], last[2]
 
     def remember_scan(self, roots: Hashable, fingerprint: list[object], report: object, candidates: int) -> None:
         """Keep *report*, the scan of *roots* that followed the *fingerprint* taken before it."""

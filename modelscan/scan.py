@@ -269,12 +269,11 @@ def _scan(
         if fingerprint is not None:
             memo = (tuple(os.path.abspath(p) for p in paths), limits)
             last = cache.last_scan(memo, fingerprint)
-            if isinstance(last, ScanReport):
+            if last is not None and isinstance(last[0], ScanReport):
+                report, n_candidates = last[0], last[1]
                 if progress is not None:  # one report of where the scan stands: done, nothing read
-                    progress(
-                        ScanProgress(False, cache.last_candidates(memo), 0, 0, len(last.models), len(last.problems))
-                    )
-                return last
+                    progress(ScanProgress(False, n_candidates, 0, 0, len(report.models), len(report.problems)))
+                return report
     problems: list[ModelScanError] = []
     candidates, cached = _discover(paths, limits, cache, problems, progress)
     done = list(
