@@ -253,6 +253,7 @@ class Walk:
         self.starts: list[tuple[str, frozenset[str] | None]] = []
         self._stores: dict[str, tuple[str, ...]] = {}  # a link's folder -> the HF blob stores it may reach
         self._real_dirs: dict[str, str] = {}  # folders -> their real paths, as links were resolved
+        self._refused: set[str] = set()  # folders a source named that lead out of the roots (reported)
         single: dict[str, set[str]] = {}
         for root in roots:
             path = os.fspath(root)
@@ -444,7 +445,8 @@ class Walk:
         err = self.outside(folder)
         if err is None:
             return False
-        if not any(p.path == folder and p.code == err.code for p in self.problems):
+        if folder not in self._refused:
+            self._refused.add(folder)
             self.problems.append(err)
         return True
 
