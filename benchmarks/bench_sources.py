@@ -98,7 +98,9 @@ t2 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "call_s": t2 - t1, "repos": len(info.repos)}))
 """
 
-WARM_CHILD = _common.BARE_WALK + """
+WARM_CHILD = (
+    _common.BARE_WALK
+    + """
 import sys, time, json, statistics
 import modelscan
 
@@ -118,6 +120,7 @@ for _ in range(int(sys.argv[2])):
 print(json.dumps({"cold_s": cold_s, "warm_s": statistics.median(warm), "bare_s": statistics.median(bare),
                   "models": len(cold.models), "hits": cache.hits}))
 """
+)
 
 
 def _float(value: object) -> float | None:
